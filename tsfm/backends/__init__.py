@@ -1,0 +1,8 @@
+"""Model backends. Importing this package registers every built-in model.
+
+Each module registers its names explicitly with :func:`tsfm.registry.register_model`
+and imports its heavy dependencies (torch, chronos, statsforecast) only inside the
+factories, so listing models stays fast.
+"""
+
+from tsfm.backends import baselines, chronos, fracast  # noqa: F401  (registration side effect)

@@ -1,0 +1,120 @@
+"""The contract every model fulfils: ``predict_quantiles`` and ``embed``.
+
+:class:`Forecaster` is the structural protocol that tasks program against.
+:class:`BaseForecaster` is the usual way to fulfil it: its public methods are
+final, validate their inputs once and call the private hooks that a backend
+implements, so no backend re-validates and every backend fails the same way.
+"""
+
+from __future__ import annotations
+
+from abc import ABC, abstractmethod
+from collections.abc import Sequence
+from typing import Protocol, runtime_checkable
+
+import numpy as np
+
+from tsfm.errors import InputError
+from tsfm.forecast import Forecast
+from tsfm.quantiles import DEFAULT_QUANTILE_LEVELS
+from tsfm.validation import (
+    ContextLike,
+    validate_context,
+    validate_horizon,
+    validate_quantile_levels,
+)
+
+
+@runtime_checkable
+class Forecaster(Protocol):
+    """What every model behind ``tsfm.load`` offers."""
+
+    name: str
+    kind: str
+
+    def predict_quantiles(
+        self,
+        context: ContextLike,
+        horizon: int,
+        quantile_levels: Sequence[float] = DEFAULT_QUANTILE_LEVELS,
+    ) -> Forecast:
+        """Forecast ``horizon`` steps past the end of each series in ``context``."""
+        ...
+
+    def embed(self, context: ContextLike) -> np.ndarray:
+        """Pooled embeddings ``[n_series, d]``; raises where the model has none."""
+        ...
+
+
+class BaseForecaster(ABC):
+    """Validating base class; subclasses implement ``_predict_quantiles`` (and ``_embed``).
+
+    Class attributes a backend may override:
+
+    - ``kind``: ``"tsfm"`` for pretrained models, ``"baseline"`` for classical ones.
+    - ``min_observations``: fewest finite values a series needs.
+    - ``max_horizon``: longest horizon accepted, ``None`` for no limit.
+    - ``has_embeddings``: whether :meth:`embed` is available.
+    """
+
+    kind: str = "tsfm"
+    min_observations: int = 1
+    max_horizon: int | None = None
+    has_embeddings: bool = False
+
+    def __init__(self, name: str) -> None:
+        self.name = name
+
+    def __repr__(self) -> str:
+        return f"{type(self).__name__}(name={self.name!r})"
+
+    def predict_quantiles(
+        self,
+        context: ContextLike,
+        horizon: int,
+        quantile_levels: Sequence[float] = DEFAULT_QUANTILE_LEVELS,
+    ) -> Forecast:
+        """Forecast each series ``horizon`` steps ahead.
+
+        Parameters
+        ----------
+        context
+            List of 1-D float arrays of unequal length (NaN = missing), a 2-D
+            ``[n_series, time]`` array, or one 1-D array.
+        horizon
+            Number of steps to forecast, a positive integer.
+        quantile_levels
+            Levels in (0, 1); returned sorted and de-duplicated.
+
+        Returns
+        -------
+        Forecast
+            ``quantiles [n_series, horizon, n_q]`` and ``mean [n_series, horizon]``.
+        """
+        series = validate_context(context, self.min_observations)
+        steps = validate_horizon(horizon, self.max_horizon)
+        levels = validate_quantile_levels(quantile_levels)
+        quantiles, mean = self._predict_quantiles(series, steps, levels)
+        quantiles = np.sort(np.asarray(quantiles, dtype=np.float64), axis=-1)  # non-crossing
+        return Forecast(
+            quantiles=quantiles,  # [n_series, horizon, n_q]
+            quantile_levels=tuple(float(x) for x in levels),
+            mean=np.asarray(mean, dtype=np.float64),  # [n_series, horizon]
+            model_name=self.name,
+        )
+
+    def embed(self, context: ContextLike) -> np.ndarray:
+        """Pooled embeddings, one ``[d]`` vector per series: ``[n_series, d]``."""
+        if not self.has_embeddings:
+            raise InputError(f"model {self.name!r} ({self.kind}) has no embeddings")
+        series = validate_context(context, self.min_observations)
+        return np.asarray(self._embed(series), dtype=np.float32)
+
+    @abstractmethod
+    def _predict_quantiles(
+        self, context: list[np.ndarray], horizon: int, levels: np.ndarray
+    ) -> tuple[np.ndarray, np.ndarray]:
+        """Return ``(quantiles [n_series, horizon, n_q], mean [n_series, horizon])``."""
+
+    def _embed(self, context: list[np.ndarray]) -> np.ndarray:
+        raise NotImplementedError

@@ -1,0 +1,26 @@
+"""Exception types raised by tsfm-adapt.
+
+Every error a user can cause derives from :class:`TsfmError`, so the CLI can turn
+it into a one-line message and exit code 2, and callers can catch one type.
+"""
+
+from __future__ import annotations
+
+
+class TsfmError(Exception):
+    """Base class of every error that tsfm-adapt raises on purpose."""
+
+
+class InputError(TsfmError, ValueError):
+    """User-supplied data or arguments are invalid (shape, type, range, content)."""
+
+
+class UnknownModelError(TsfmError, LookupError):
+    """A model name is neither registered nor a local checkpoint folder."""
+
+    def __str__(self) -> str:  # LookupError would repr() the message; keep it readable
+        return str(self.args[0]) if self.args else ""
+
+
+class CheckpointError(TsfmError, ValueError):
+    """A folder or file that was given as a model is not a loadable checkpoint."""
