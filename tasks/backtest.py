@@ -1,0 +1,201 @@
+"""Rolling-origin backtests of any ``Forecaster``.
+
+Windows are cut from the end of each series, so series of different lengths are
+aligned on their last observation, as in M4 and fev:
+
+    window k (0 = oldest) of series i ends its context at
+    cutoff_i(k) = len_i - horizon - (windows - 1 - k) * step
+
+and is scored on the ``horizon`` values that follow. Every model sees the same
+windows; each window is one batched ``predict_quantiles`` call per model.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+
+import numpy as np
+import pandas as pd
+from tqdm.auto import tqdm
+
+from tsfm import metrics
+from tsfm.contract import Forecaster
+from tsfm.errors import InputError
+from tsfm.forecast import Forecast
+from tsfm.quantiles import DEFAULT_QUANTILE_LEVELS
+from tsfm.validation import validate_horizon, validate_quantile_levels, validate_season_length
+
+COVERAGE_BAND = (0.1, 0.9)  # the 80% central interval reported as coverage_80
+
+
+@dataclass(frozen=True)
+class BacktestConfig:
+    """How to cut and score windows.
+
+    Attributes
+    ----------
+    horizon
+        Steps forecast per window.
+    windows
+        Number of rolling origins per series.
+    step
+        Distance between consecutive origins; ``None`` means ``horizon``
+        (non-overlapping evaluation windows).
+    season_length
+        Season of the in-sample scale of MASE (and of the seasonal-naive reference).
+    quantile_levels
+        Levels requested from every model; 0.1 and 0.9 are always added for coverage.
+    """
+
+    horizon: int
+    windows: int = 1
+    step: int | None = None
+    season_length: int = 1
+    quantile_levels: tuple[float, ...] = DEFAULT_QUANTILE_LEVELS
+
+    def __post_init__(self) -> None:
+        validate_horizon(self.horizon)
+        if isinstance(self.windows, bool) or not isinstance(self.windows, int) or self.windows < 1:
+            raise InputError(f"windows must be a positive integer, got {self.windows!r}")
+        if self.step is not None:
+            if isinstance(self.step, bool) or not isinstance(self.step, int) or self.step < 1:
+                raise InputError(f"step must be a positive integer, got {self.step!r}")
+        validate_season_length(self.season_length)
+        levels = validate_quantile_levels(list(self.quantile_levels) + list(COVERAGE_BAND))
+        object.__setattr__(self, "quantile_levels", tuple(float(x) for x in levels))
+
+    @property
+    def stride(self) -> int:
+        return self.step if self.step is not None else self.horizon
+
+
+@dataclass(frozen=True)
+class Window:
+    """One rolling origin across the series long enough to have it."""
+
+    index: int
+    positions: np.ndarray  # [n] indices into the original series list
+    contexts: list[np.ndarray]  # n arrays of unequal length
+    targets: np.ndarray  # [n, horizon]
+
+
+@dataclass
+class BacktestResult:
+    """Scores of every (model, series, window), and what a report needs."""
+
+    config: BacktestConfig
+    scores: pd.DataFrame  # one row per model, item_id, window
+    seconds: dict[str, float]
+    last_window: Window
+    last_forecasts: dict[str, Forecast] = field(default_factory=dict)
+    skipped: int = 0  # (series, window) pairs too short to score
+
+
+def make_windows(series: Sequence[np.ndarray], config: BacktestConfig) -> tuple[list[Window], int]:
+    """Cut rolling-origin windows; returns them and the number of skipped (series, window) pairs.
+
+    A series takes part in a window when its context keeps more than
+    ``season_length`` observations (MASE needs an in-sample seasonal difference).
+    """
+    h, need = config.horizon, config.season_length + 1
+    windows, skipped = [], 0
+    for k in range(config.windows):
+        back = (config.windows - 1 - k) * config.stride
+        positions, contexts, targets = [], [], []
+        for i, values in enumerate(series):
+            cutoff = len(values) - h - back
+            context = values[:cutoff] if cutoff > 0 else values[:0]
+            if np.isfinite(context).sum() < need:
+                skipped += 1
+                continue
+            positions.append(i)
+            contexts.append(context)
+            targets.append(values[cutoff : cutoff + h])
+        if not positions:
+            longest = max(len(v) for v in series)
+            raise InputError(
+                f"no series is long enough for window {k}: it needs horizon ({h}) + "
+                f"{back} steps of later windows + {need} context observations, "
+                f"but the longest series has {longest}; reduce windows, step or horizon"
+            )
+        windows.append(Window(k, np.asarray(positions), contexts, np.vstack(targets)))
+    return windows, skipped
+
+
+def run_backtest(
+    models: Sequence[Forecaster],
+    series: Sequence[np.ndarray],
+    config: BacktestConfig,
+    item_ids: Sequence[str] | None = None,
+    progress: bool = True,
+) -> BacktestResult:
+    """Forecast every window with every model and score each series.
+
+    Parameters
+    ----------
+    models
+        Forecasters to compare; names must be unique.
+    series
+        Full histories (context + evaluation part), 1-D float arrays.
+    config
+        Window and scoring settings.
+    item_ids
+        Names of the series, default their positions.
+    progress
+        Show a progress bar over (model, window).
+    """
+    names = [m.name for m in models]
+    if not models:
+        raise InputError("models is empty: pass at least one model to evaluate")
+    if len(set(names)) != len(names):
+        raise InputError(f"model names must be unique, got {names}")
+    series = [np.asarray(s, dtype=np.float64) for s in series]
+    ids = [str(x) for x in item_ids] if item_ids is not None else [str(i) for i in range(len(series))]
+    if len(ids) != len(series):
+        raise InputError(f"item_ids has {len(ids)} entries for {len(series)} series")
+    windows, skipped = make_windows(series, config)
+    rows, seconds, last = [], {}, {}
+    bar = tqdm(total=len(models) * len(windows), desc="backtest", disable=not progress, unit="window")
+    for model in models:
+        seconds[model.name] = 0.0
+        for window in windows:
+            bar.set_postfix_str(f"{model.name} window {window.index}")
+            start = time.perf_counter()
+            forecast = model.predict_quantiles(window.contexts, config.horizon, config.quantile_levels)
+            seconds[model.name] += time.perf_counter() - start
+            rows.append(score_window(forecast, window, config, ids))
+            if window is windows[-1]:
+                last[model.name] = forecast
+            bar.update(1)
+    bar.close()
+    scores = pd.concat(rows, ignore_index=True)
+    return BacktestResult(config, scores, seconds, windows[-1], last, skipped)
+
+
+def score_window(
+    forecast: Forecast, window: Window, config: BacktestConfig, item_ids: Sequence[str]
+) -> pd.DataFrame:
+    """Per-series metrics of one model on one window."""
+    levels = np.asarray(forecast.quantile_levels)
+    lower, upper = forecast.quantile(COVERAGE_BAND[0]), forecast.quantile(COVERAGE_BAND[1])
+    point = forecast.median  # [n, horizon]; MASE/sMAPE score the median, as Chronos reports
+    y = window.targets  # [n, horizon]
+    ql = metrics.quantile_loss(y, forecast.quantiles, levels)  # [n]
+    records = []
+    for j, pos in enumerate(window.positions):
+        records.append(
+            {
+                "model": forecast.model_name,
+                "item_id": item_ids[pos],
+                "window": window.index,
+                "MASE": metrics.mase(y[j], point[j], window.contexts[j], config.season_length),
+                "sMAPE": metrics.smape(y[j], point[j]),
+                "MSE": metrics.mse(y[j], point[j]),
+                "quantile_loss": ql[j],
+                "abs_target": float(np.abs(y[j]).sum()),
+                "covered_80": float(np.mean((y[j] >= lower[j]) & (y[j] <= upper[j]))),
+            }
+        )
+    return pd.DataFrame.from_records(records)

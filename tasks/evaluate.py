@@ -1,0 +1,103 @@
+"""``evaluate``: data -> models -> rolling backtest -> leaderboard -> files.
+
+This is what ``tsfm evaluate`` and ``tsfm quickstart`` run. Seasonal naive is always
+scored as the reference of the relative columns, added to the run if not requested.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import pandas as pd
+
+from tasks.backtest import BacktestConfig, BacktestResult, run_backtest
+from tasks.leaderboard import leaderboard
+from tasks.plots import plot_forecasts
+from tsfm import data as tsdata
+from tsfm.contract import Forecaster
+from tsfm.errors import InputError
+from tsfm.quantiles import DEFAULT_QUANTILE_LEVELS
+from tsfm.registry import load
+
+REFERENCE = "seasonal-naive"
+
+
+@dataclass
+class EvaluationReport:
+    """What an evaluation produced."""
+
+    leaderboard: pd.DataFrame
+    result: BacktestResult
+    season_length: int
+    files: dict[str, Path] = field(default_factory=dict)
+
+
+def evaluate(
+    data: pd.DataFrame | str,
+    models: Sequence[str | Forecaster],
+    horizon: int,
+    *,
+    windows: int = 1,
+    step: int | None = None,
+    season_length: int | None = None,
+    quantile_levels: Sequence[float] = DEFAULT_QUANTILE_LEVELS,
+    output: str | Path | None = None,
+    device: str = "auto",
+    batch_size: int = 256,
+    plot_series: int = 4,
+    progress: bool = True,
+) -> EvaluationReport:
+    """Backtest ``models`` on ``data`` and rank them.
+
+    Parameters
+    ----------
+    data
+        Long-format frame or a source understood by :func:`tsfm.data.load_frame`
+        (CSV/parquet path, ``aeon:<name>``, ``hf:<dataset>``).
+    models
+        Model names (see ``tsfm models``, local folders) or loaded forecasters.
+    horizon, windows, step
+        Rolling-origin settings, see :class:`tasks.backtest.BacktestConfig`.
+    season_length
+        Season for MASE and the baselines; default inferred from the frequency.
+    output
+        Folder for ``leaderboard.csv``, ``per_series.csv`` and ``forecasts.png``;
+        nothing is written when ``None``.
+    """
+    frame = tsdata.load_frame(data)
+    if season_length is None:
+        season_length = tsdata.default_season_length(tsdata.infer_frequency(frame))
+    config = BacktestConfig(horizon, windows, step, season_length, tuple(quantile_levels))
+    if not models:
+        raise InputError("models is empty: name at least one model, e.g. seasonal-naive,fracast-0")
+    loaded = [
+        m if not isinstance(m, str) else load(m, device=device, batch_size=batch_size, season_length=season_length)
+        for m in models
+    ]
+    if REFERENCE not in [m.name for m in loaded]:
+        loaded.append(load(REFERENCE, season_length=season_length))
+    item_ids, series = tsdata.to_series(frame)
+    result = run_backtest(loaded, series, config, item_ids, progress=progress)
+    board = leaderboard(result.scores, result.seconds, REFERENCE)
+    report = EvaluationReport(board, result, season_length)
+    if output is not None:
+        report.files = write_report(report, Path(output), item_ids, plot_series)
+    return report
+
+
+def write_report(report: EvaluationReport, folder: Path, item_ids: Sequence[str], plot_series: int) -> dict[str, Path]:
+    """Write the leaderboard, per-series scores and the forecast plot into ``folder``."""
+    folder.mkdir(parents=True, exist_ok=True)
+    files = {"leaderboard": folder / "leaderboard.csv", "per_series": folder / "per_series.csv"}
+    report.leaderboard.to_csv(files["leaderboard"], index=False)
+    report.result.scores.to_csv(files["per_series"], index=False)
+    if plot_series > 0:
+        window = report.result.last_window
+        ids = [item_ids[p] for p in window.positions]
+        files["plot"] = plot_forecasts(
+            window.contexts, window.targets, report.result.last_forecasts, ids, folder / "forecasts.png",
+            max_series=plot_series,
+        )
+    return files
