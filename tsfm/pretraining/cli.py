@@ -1,0 +1,111 @@
+"""``tsfm pretrain``: pretrain a Chronos-Bolt or Chronos-2 model from scratch.
+
+:func:`add_pretrain_parser` adds the subcommand to the ``tsfm`` parser. This module also runs on
+its own, which is how several GPUs or nodes train one model::
+
+    accelerate launch -m tsfm.pretraining.cli --config bolt-mini-cpu --output runs/bolt
+    ACCELERATE_USE_CPU=true torchrun --nproc_per_node 2 -m tsfm.pretraining.cli --config ...  # CPUs
+
+``--config`` takes a JSON file or the name of a shipped example (:func:`shipped_configs`).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from collections.abc import Sequence
+from importlib import resources
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from tsfm.errors import InputError, TsfmError
+
+if TYPE_CHECKING:
+    from tsfm.pretraining.config import PretrainConfig
+
+
+def shipped_configs() -> list[str]:
+    """Names of the example configs shipped in ``tsfm/pretraining/configs`` (without ``.json``)."""
+    folder = resources.files("tsfm.pretraining") / "configs"
+    return sorted(p.name[: -len(".json")] for p in folder.iterdir() if p.name.endswith(".json"))
+
+
+def load_config(name_or_path: str) -> PretrainConfig:
+    """A :class:`~tsfm.pretraining.config.PretrainConfig` from a JSON path or a shipped config's name."""
+    from tsfm.pretraining.config import PretrainConfig
+
+    path = Path(name_or_path)
+    if path.is_file():
+        return PretrainConfig.from_json(path)
+    name = name_or_path[: -len(".json")] if name_or_path.endswith(".json") else name_or_path
+    if name in shipped_configs():
+        text = (resources.files("tsfm.pretraining") / "configs" / f"{name}.json").read_text()
+        return PretrainConfig.from_dict(json.loads(text))
+    raise InputError(
+        f"--config {name_or_path!r} is neither a JSON file nor a shipped config "
+        f"({', '.join(shipped_configs())})"
+    )
+
+
+def _add_flags(p: argparse.ArgumentParser) -> None:
+    p.add_argument(
+        "--config", required=True,
+        help="pretraining config: a JSON file, or a shipped one: bolt-mini-cpu, chronos2-mini-cpu, tiny-test",
+    )
+    p.add_argument("--output", default=None, help="output folder (default: the config's output_dir)")
+    p.add_argument("--steps", type=int, default=None, help="total optimiser steps (default: the config's)")
+    p.add_argument("--no-resume", action="store_true", help="start afresh even if a checkpoint exists")
+    p.add_argument("--no-progress", action="store_true", help="no progress bar (for logs of background runs)")
+
+
+def add_pretrain_parser(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParser:
+    """Add ``pretrain`` to a ``tsfm`` sub-parser set; the handler is ``args.handler``."""
+    p = subparsers.add_parser(
+        "pretrain",
+        help="pretrain a Chronos-Bolt or Chronos-2 model from scratch on synthetic series",
+        description="Pretrain from scratch; resumes from OUTPUT/checkpoint unless --no-resume. "
+        "Writes OUTPUT/model (loads with BaseChronosPipeline.from_pretrained), log.jsonl and "
+        "pretrain_config.json.",
+    )
+    _add_flags(p)
+    p.set_defaults(handler=run_pretrain)
+    return p
+
+
+def run_pretrain(args: argparse.Namespace) -> int:
+    """Handler of ``tsfm pretrain``: apply the flag overrides, train, print where the model is."""
+    from tsfm.pretraining.trainer import pretrain
+
+    config = load_config(args.config)
+    changes = {}
+    if args.output is not None:
+        changes["output_dir"] = args.output
+    if args.steps is not None:
+        changes["steps"] = args.steps
+    config = config.replace(**changes) if changes else config
+    model_dir = pretrain(config, resume=not args.no_resume, progress=not args.no_progress)
+    print(f"pretrained {config.family} for {config.steps} steps -> {model_dir}")
+    return 0
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Stand-alone entry point (``python -m tsfm.pretraining.cli`` or ``accelerate launch -m ...``)."""
+    parser = argparse.ArgumentParser(prog="tsfm pretrain", description=__doc__.splitlines()[0])
+    _add_flags(parser)
+    parser.add_argument("--debug", action="store_true", help="show full tracebacks on errors")
+    args = parser.parse_args(argv)
+    try:
+        return run_pretrain(args)
+    except (TsfmError, FileNotFoundError) as exc:
+        if args.debug:
+            raise
+        print(f"tsfm pretrain: error: {exc}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print("interrupted: run the same command again to resume from the last checkpoint", file=sys.stderr)
+        return 130
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
