@@ -237,3 +237,24 @@ def test_the_pretrain_subcommand_trains_from_a_shipped_config(pt, tmp_path, caps
     assert args.handler(args) == 0
     assert (tmp_path / "run" / "model" / "config.json").is_file()
     assert "pretrained chronos-bolt for 1 steps" in capsys.readouterr().out
+
+
+@pytest.mark.parametrize("family", FAMILIES)
+def test_when_the_latest_checkpoint_is_exported_then_it_forecasts_like_the_final_model(pt, tmp_path, family):
+    from chronos import BaseChronosPipeline
+
+    config = tiny(pt, tmp_path, family, steps=2, checkpoint_every=2)
+    final = pt.trainer.pretrain(config, progress=False)
+    exported = pt.trainer.export_checkpoint(config.output_dir, tmp_path / "exported")
+
+    a, b = load_file(final / "model.safetensors"), load_file(exported / "model.safetensors")
+    assert a.keys() == b.keys()
+    assert all(torch.equal(a[k], b[k]) for k in a)
+    saved = pt.config.PretrainConfig.from_json(tmp_path / "exported" / "pretrain_config.json")
+    assert saved.steps == 2
+    BaseChronosPipeline.from_pretrained(exported)  # the folder format upstream loads
+
+
+def test_when_a_run_has_no_checkpoint_then_export_says_so(pt, tmp_path):
+    with pytest.raises(pt.trainer.CheckpointError, match="no complete checkpoint"):
+        pt.trainer.export_checkpoint(tmp_path / "empty-run", tmp_path / "out")

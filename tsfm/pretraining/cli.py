@@ -57,6 +57,11 @@ def _add_flags(p: argparse.ArgumentParser) -> None:
     p.add_argument("--steps", type=int, default=None, help="total optimiser steps (default: the config's)")
     p.add_argument("--no-resume", action="store_true", help="start afresh even if a checkpoint exists")
     p.add_argument("--no-progress", action="store_true", help="no progress bar (for logs of background runs)")
+    p.add_argument(
+        "--export-checkpoint", metavar="DEST", default=None,
+        help="do not train: write the run's latest checkpoint as a loadable model folder DEST/model "
+        "(to evaluate or ship a run before it ends)",
+    )
 
 
 def add_pretrain_parser(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParser:
@@ -84,6 +89,12 @@ def run_pretrain(args: argparse.Namespace) -> int:
     if args.steps is not None:
         changes["steps"] = args.steps
     config = config.replace(**changes) if changes else config
+    if args.export_checkpoint is not None:
+        from tsfm.pretraining.trainer import export_checkpoint
+
+        model_dir = export_checkpoint(config.output_dir, args.export_checkpoint)
+        print(f"exported the latest checkpoint of {config.output_dir} -> {model_dir}")
+        return 0
     model_dir = pretrain(config, resume=not args.no_resume, progress=not args.no_progress)
     print(f"pretrained {config.family} for {config.steps} steps -> {model_dir}")
     return 0

@@ -362,6 +362,9 @@ def load_checkpoint(accelerator: Any, folder: Path, config: PretrainConfig) -> i
 
 def save_final_model(model: nn.Module, config: PretrainConfig, output_dir: Path) -> Path:
     """``save_pretrained`` into ``output_dir/model`` (via a temp folder) plus ``pretrain_config.json``."""
+    import transformers
+
+    transformers.utils.logging.disable_progress_bar()
     final, tmp = output_dir / "model", output_dir / "model.tmp"
     shutil.rmtree(tmp, ignore_errors=True)
     model.save_pretrained(tmp)  # safetensors + config.json that BaseChronosPipeline.from_pretrained reads
@@ -369,6 +372,42 @@ def save_final_model(model: nn.Module, config: PretrainConfig, output_dir: Path)
     tmp.rename(final)
     config.to_json(output_dir / "pretrain_config.json")
     return final
+
+
+def export_checkpoint(run_dir: str | Path, destination: str | Path) -> Path:
+    """Write the weights of ``run_dir``'s latest checkpoint as a loadable model folder.
+
+    Lets a run be judged (``tsfm evaluate --models DEST``) or shipped before it ends. The folder
+    is the same format :func:`save_final_model` writes: ``config.json`` + ``model.safetensors``
+    (loads with ``chronos.BaseChronosPipeline.from_pretrained``) and ``pretrain_config.json``,
+    whose ``steps`` field is replaced by the checkpoint's step so the folder says what it holds.
+
+    Raises
+    ------
+    CheckpointError
+        ``run_dir`` holds no complete checkpoint.
+    """
+    from safetensors.torch import load_file
+
+    run_dir, destination = Path(run_dir), Path(destination)
+    folder = find_checkpoint(run_dir)
+    if folder is None:
+        raise CheckpointError(f"no complete checkpoint in {str(run_dir)!r} (expected {run_dir / 'checkpoint'})")
+    state = json.loads((folder / "trainer_state.json").read_text())
+    config = PretrainConfig.from_dict(state["config"])
+    model = build_model(config)
+    # The checkpoint holds the training wrapper's state: the upstream model's keys under ``model.``.
+    weights = {k.removeprefix("model."): v for k, v in load_file(str(folder / "model.safetensors")).items()}
+    missing, unexpected = model.load_state_dict(weights, strict=False)
+    missing = sorted(set(missing) - {"encoder.embed_tokens.weight", "decoder.embed_tokens.weight"})  # tied
+    if unexpected or missing:
+        raise CheckpointError(
+            f"checkpoint {str(folder)!r} does not match its config: {len(missing)} missing weights "
+            f"(e.g. {missing[:3]}), {len(unexpected)} unexpected (e.g. {sorted(unexpected)[:3]})"
+        )
+    save_final_model(model, config.replace(steps=int(state["step"])), destination)
+    model_dir = destination / "model"
+    return model_dir
 
 
 # ---- the loop -----------------------------------------------------------------------------------
