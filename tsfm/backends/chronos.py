@@ -40,7 +40,8 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from tsfm.contract import BaseForecaster
-from tsfm.errors import CheckpointError, InputError
+from tsfm.devices import resolve_device, resolve_dtype
+from tsfm.errors import CheckpointError
 from tsfm.quantiles import empirical_quantiles, interpolate_quantiles
 from tsfm.registry import LoadOptions, register_model, register_path_loader
 
@@ -500,31 +501,6 @@ def is_chronos_folder(path: Path) -> bool:
     except (OSError, UnicodeDecodeError, json.JSONDecodeError):
         return False
     return isinstance(config, dict) and any(key in config for key in CHRONOS_CONFIG_KEYS)
-
-
-def resolve_device(device: str) -> str:
-    """``"auto"`` -> ``"cuda"`` when available else ``"cpu"``; CUDA requests are checked."""
-    import torch
-
-    if device == "auto":
-        return "cuda" if torch.cuda.is_available() else "cpu"
-    if device.startswith("cuda") and not torch.cuda.is_available():
-        raise InputError(f"device {device!r} was requested but CUDA is not available; use 'cpu' or 'auto'")
-    if device.startswith("cuda:"):
-        index = device.removeprefix("cuda:")
-        count = torch.cuda.device_count()
-        if not index.isdigit() or int(index) >= count:
-            raise InputError(f"device {device!r}: N in 'cuda:N' must be an index below {count} (GPUs seen)")
-    return device
-
-
-def resolve_dtype(dtype: str | None, device: str) -> torch.dtype:
-    """Torch dtype for the weights: ``None`` = float32 on CPU, bfloat16 on CUDA."""
-    import torch
-
-    if dtype is None:
-        return torch.bfloat16 if device.startswith("cuda") else torch.float32
-    return {"float32": torch.float32, "bfloat16": torch.bfloat16, "float16": torch.float16}[dtype]
 
 
 def _hub_error(name: str, exc: OSError) -> CheckpointError:

@@ -43,6 +43,7 @@ from typing import Any
 import numpy as np
 
 from tsfm.contract import BaseForecaster
+from tsfm.devices import resolve_device
 from tsfm.errors import InputError
 from tsfm.quantiles import interpolate_quantiles
 from tsfm.registry import LoadOptions, register_model
@@ -182,19 +183,8 @@ def load_fracast(name: str, options: LoadOptions, weights: str = "w8") -> Fracas
         raise InputError(f"{name} runs in float32 only; got dtype={options.dtype!r}, pass None or 'float32'")
     from fracast import FracastModel
 
-    model = FracastModel.from_pretrained(weights=weights, device=_resolve_device(options.device))
+    model = FracastModel.from_pretrained(weights=weights, device=resolve_device(options.device))
     return FracastForecaster(name, model, batch_size=options.batch_size)
-
-
-def _resolve_device(device: str) -> str:
-    """``"auto"`` -> ``"cuda"`` when available else ``"cpu"``; CUDA requests are checked."""
-    import torch
-
-    if device == "auto":
-        return "cuda" if torch.cuda.is_available() else "cpu"
-    if device.startswith("cuda") and not torch.cuda.is_available():
-        raise InputError(f"device {device!r} was requested but CUDA is not available; use 'cpu' or 'auto'")
-    return device
 
 
 register_model(
