@@ -6,6 +6,7 @@
 >>> forecast.quantiles.shape  # [n_series, horizon, n_quantiles]  # doctest: +SKIP
 """
 
+from tsfm.bundled import DEFAULT_MODEL, bundled_model_path
 from tsfm.contract import BaseForecaster, Forecaster
 from tsfm.errors import CheckpointError, InputError, TsfmError, UnknownModelError
 from tsfm.forecast import Forecast
@@ -13,6 +14,7 @@ from tsfm.quantiles import DEFAULT_QUANTILE_LEVELS
 from tsfm.registry import LoadOptions, ModelSpec, list_models, load, register_model, register_path_loader
 
 __all__ = [
+    "DEFAULT_MODEL",
     "DEFAULT_QUANTILE_LEVELS",
     "BaseForecaster",
     "CheckpointError",
@@ -23,6 +25,7 @@ __all__ = [
     "ModelSpec",
     "TsfmError",
     "UnknownModelError",
+    "bundled_model_path",
     "list_models",
     "load",
     "register_model",

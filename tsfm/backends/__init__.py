@@ -5,4 +5,4 @@ and imports its heavy dependencies (torch, chronos, statsforecast) only inside t
 factories, so listing models stays fast.
 """
 
-from tsfm.backends import baselines, chronos, fracast  # noqa: F401  (registration side effect)
+from tsfm.backends import baselines, bundled, chronos, fracast  # noqa: F401  (registration side effect)
