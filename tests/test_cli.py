@@ -85,3 +85,20 @@ def test_when_debug_is_set_then_the_exception_propagates(tmp_path, monkeypatch):
     with pytest.raises(Exception, match="unknown model"):
         main(["--debug", "forecast", "--data", "aeon:airline", "--horizon", "4", "--model", "nope",
               "--output", "x.csv"])
+
+
+def test_when_running_quickstart_then_the_bundled_model_and_baselines_are_ranked_offline(tmp_path, capsys):
+    out = tmp_path / "quickstart"
+    assert main(["quickstart", "--output", str(out)]) == 0
+    board = pd.read_csv(out / "leaderboard.csv")
+    assert {"tsfm-bolt-mini", "fracast-0", "auto-ets", "seasonal-naive"} <= set(board["model"])
+    assert np.isfinite(board[["MASE", "WQL", "coverage_80"]].to_numpy()).all()
+    assert (out / "forecasts.png").is_file()
+    assert "181 series" in capsys.readouterr().out
+
+
+def test_when_running_the_suite_on_one_dataset_then_it_prints_the_geometric_means(tmp_path, capsys):
+    code = main(["suite", "--models", "naive", "--datasets", "lynx", "--output", str(tmp_path)])
+    assert code == 0
+    assert "geometric mean" in capsys.readouterr().out
+    assert set(pd.read_csv(tmp_path / "suite_summary.csv")["model"]) == {"naive", "seasonal-naive"}

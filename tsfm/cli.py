@@ -12,11 +12,12 @@ import sys
 from collections.abc import Sequence
 from pathlib import Path
 
+from tsfm.bundled import DEFAULT_MODEL
 from tsfm.errors import InputError, TsfmError
 
 QUICKSTART_DATA = "aeon:m1_yearly"
 QUICKSTART_HORIZON = 6
-QUICKSTART_MODELS = ("fracast-0", "naive", "auto-ets", "auto-theta")
+QUICKSTART_MODELS = (DEFAULT_MODEL, "fracast-0", "naive", "auto-ets", "auto-theta")
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -50,7 +51,9 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = sub.add_parser("forecast", help="forecast every series of a file and write the quantiles")
     _add_data_flags(p)
-    p.add_argument("--model", default="fracast-0", help="model name, local folder or hub id (default: %(default)s)")
+    p.add_argument(
+        "--model", default=DEFAULT_MODEL, help="model name, local folder or hub id (default: %(default)s)"
+    )
     p.add_argument("--output", required=True, help="where to write the forecast (.csv or .parquet)")
     _add_model_flags(p)
     p.set_defaults(handler=_cmd_forecast)
@@ -69,6 +72,21 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--output", default="results/quickstart", help="folder for the report (default: %(default)s)")
     p.set_defaults(handler=_cmd_quickstart)
 
+    p = sub.add_parser(
+        "suite", help="zero-shot suite: several offline datasets, one table of MASE/WQL relative to seasonal naive"
+    )
+    p.add_argument(
+        "--models", default=f"{DEFAULT_MODEL},fracast-0", help="comma-separated models (default: %(default)s)"
+    )
+    p.add_argument(
+        "--shared-data", default=None,
+        help="folder with m4/Hourly-*.csv and ett/ETTh1.csv; without it only the aeon-shipped sets run",
+    )
+    p.add_argument("--datasets", default=None, help="comma-separated subset of the suite's datasets (default: all)")
+    p.add_argument("--output", default="results/suite", help="folder for suite.csv and suite_summary.csv")
+    p.add_argument("--device", default="auto", help="auto, cpu, cuda or cuda:N (default: %(default)s)")
+    p.set_defaults(handler=_cmd_suite)
+
     p = sub.add_parser("bench", help="performance figures: wrapper overhead and batching speed-up")
     p.add_argument("which", choices=["overhead", "batching"], help="which benchmark to run")
     p.add_argument("--checkpoint", default=None, help="Chronos-Bolt folder (default: a generated one)")
@@ -83,7 +101,8 @@ def build_parser() -> argparse.ArgumentParser:
 def _add_data_flags(p: argparse.ArgumentParser) -> None:
     p.add_argument(
         "--data", required=True,
-        help="long-format .csv/.parquet (item_id,timestamp,target or unique_id,ds,y), aeon:<name> or hf:<dataset>",
+        help="long-format .csv/.parquet (item_id,timestamp,target or unique_id,ds,y), "
+        "aeon:<name>, hf:<dataset> or m4:<folder>",
     )
     p.add_argument("--horizon", type=int, required=True, help="steps to forecast")
     p.add_argument("--id-column", default=None, help="series id column (default: item_id or unique_id)")
@@ -169,6 +188,17 @@ def _cmd_quickstart(args: argparse.Namespace) -> int:
     print(f"quickstart: {QUICKSTART_DATA}, horizon {QUICKSTART_HORIZON}, models {', '.join(QUICKSTART_MODELS)}")
     report = evaluate(QUICKSTART_DATA, list(QUICKSTART_MODELS), QUICKSTART_HORIZON, output=args.output)
     _print_report(report)
+    return 0
+
+
+def _cmd_suite(args: argparse.Namespace) -> int:
+    from tasks.suite import format_suite, run_suite
+
+    names = [m.strip() for m in args.models.split(",") if m.strip()]
+    chosen = [d.strip() for d in args.datasets.split(",") if d.strip()] if args.datasets else None
+    rows, summary = run_suite(names, args.shared_data, chosen, args.output, device=args.device)
+    print(format_suite(rows, summary))
+    print(f"tables: {Path(args.output) / 'suite.csv'}, {Path(args.output) / 'suite_summary.csv'}")
     return 0
 
 

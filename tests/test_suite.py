@@ -1,0 +1,44 @@
+"""The zero-shot suite: per-dataset ratios to seasonal naive and their geometric mean."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+import tsfm
+from tasks.suite import format_suite, run_suite
+from tests.conftest import SHARED_DATA
+
+
+def test_when_the_suite_runs_then_ratios_divide_by_seasonal_naive_and_the_summary_is_their_gmean(tmp_path):
+    rows, summary = run_suite(["naive"], datasets=["airline", "lynx"], output=tmp_path, progress=False)
+
+    assert set(rows["dataset"]) == {"airline", "lynx"}
+    reference = rows[rows["model"] == "seasonal-naive"]
+    np.testing.assert_allclose(reference[["rel_MASE", "rel_WQL"]], 1.0)
+    naive = rows[rows["model"] == "naive"].set_index("dataset")
+    np.testing.assert_allclose(naive["rel_MASE"], naive["MASE"] / reference.set_index("dataset")["MASE"])
+    # Lynx is yearly (season 1): naive and seasonal naive are the same forecast.
+    assert naive.loc["lynx", "rel_MASE"] == pytest.approx(1.0)
+    expected = np.exp(np.log(naive["rel_WQL"]).mean())
+    assert summary.set_index("model").loc["naive", "gmean_rel_WQL"] == pytest.approx(expected)
+    assert (tmp_path / "suite.csv").is_file() and (tmp_path / "suite_summary.csv").is_file()
+    assert "geometric mean" in format_suite(rows, summary)
+
+
+def test_when_a_dataset_name_is_unknown_then_the_error_lists_the_suite():
+    with pytest.raises(tsfm.InputError, match="m4_hourly"):
+        run_suite(["naive"], datasets=["m5"], progress=False)
+
+
+def test_when_shared_data_is_absent_then_its_datasets_are_skipped_with_a_message(tmp_path, capsys):
+    rows, _ = run_suite(["naive"], shared_data=tmp_path, datasets=["etth1_ot", "lynx"], progress=False)
+    assert set(rows["dataset"]) == {"lynx"}
+    assert "skipping etth1_ot" in capsys.readouterr().out
+
+
+@pytest.mark.skipif(not (SHARED_DATA / "ett" / "ETTh1.csv").is_file(), reason="../shared/data/ett is absent")
+def test_when_etth1_is_present_then_its_oil_temperature_is_scored_over_twenty_daily_origins():
+    rows, _ = run_suite(["naive"], shared_data=SHARED_DATA, datasets=["etth1_ot"], progress=False)
+    assert set(rows["model"]) == {"naive", "seasonal-naive"}
+    assert np.isfinite(rows[["MASE", "WQL"]].to_numpy()).all()
