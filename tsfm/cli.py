@@ -26,15 +26,20 @@ def main(argv: Sequence[str] | None = None) -> int:
     if args.command is None:
         parser.print_help()
         return 2
+    return run_handler(f"tsfm {args.command}", args)
+
+
+def run_handler(prog: str, args: argparse.Namespace) -> int:
+    """Run ``args.handler``: a user-fixable error prints one line and returns 2 (re-raised with ``--debug``)."""
     try:
         return int(args.handler(args) or 0)
     except (TsfmError, FileNotFoundError) as exc:
         if args.debug:
             raise
-        print(f"tsfm {args.command}: error: {exc}", file=sys.stderr)
+        print(f"{prog}: error: {exc}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:
-        print("interrupted", file=sys.stderr)
+        print(f"interrupted{getattr(args, 'interrupt_hint', '')}", file=sys.stderr)
         return 130
 
 

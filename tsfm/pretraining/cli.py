@@ -13,13 +13,12 @@ from __future__ import annotations
 
 import argparse
 import json
-import sys
 from collections.abc import Sequence
 from importlib import resources
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from tsfm.errors import InputError, TsfmError
+from tsfm.errors import InputError
 
 if TYPE_CHECKING:
     from tsfm.pretraining.config import PretrainConfig
@@ -48,6 +47,9 @@ def load_config(name_or_path: str) -> PretrainConfig:
     )
 
 
+_INTERRUPT_HINT = ": run the same command again to resume from the last checkpoint"
+
+
 def _add_flags(p: argparse.ArgumentParser) -> None:
     p.add_argument(
         "--config", required=True,
@@ -74,7 +76,7 @@ def add_pretrain_parser(subparsers: argparse._SubParsersAction) -> argparse.Argu
         "pretrain_config.json.",
     )
     _add_flags(p)
-    p.set_defaults(handler=run_pretrain)
+    p.set_defaults(handler=run_pretrain, interrupt_hint=_INTERRUPT_HINT)
     return p
 
 
@@ -105,17 +107,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="tsfm pretrain", description=__doc__.splitlines()[0])
     _add_flags(parser)
     parser.add_argument("--debug", action="store_true", help="show full tracebacks on errors")
-    args = parser.parse_args(argv)
-    try:
-        return run_pretrain(args)
-    except (TsfmError, FileNotFoundError) as exc:
-        if args.debug:
-            raise
-        print(f"tsfm pretrain: error: {exc}", file=sys.stderr)
-        return 2
-    except KeyboardInterrupt:
-        print("interrupted: run the same command again to resume from the last checkpoint", file=sys.stderr)
-        return 130
+    parser.set_defaults(handler=run_pretrain, interrupt_hint=_INTERRUPT_HINT)
+    from tsfm.cli import run_handler
+
+    return run_handler("tsfm pretrain", parser.parse_args(argv))
 
 
 if __name__ == "__main__":
