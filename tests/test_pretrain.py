@@ -231,7 +231,7 @@ def test_when_the_newest_checkpoint_was_killed_mid_swap_then_the_previous_one_is
 
 def test_the_pretrain_subcommand_trains_from_a_shipped_config(pt, tmp_path, capsys):
     parser = argparse.ArgumentParser(prog="tsfm")
-    pt.cli.add_pretrain_parser(parser.add_subparsers(dest="command"))
+    pt.cli.add_parsers(parser.add_subparsers(dest="command"))
     args = parser.parse_args(["pretrain", "--config", "tiny-test", "--output", str(tmp_path / "run"),
                               "--steps", "1", "--no-resume", "--no-progress"])
     assert args.handler(args) == 0

@@ -8,6 +8,7 @@ shows the traceback instead.
 from __future__ import annotations
 
 import argparse
+import importlib
 import sys
 from collections.abc import Sequence
 from pathlib import Path
@@ -18,6 +19,9 @@ from tsfm.errors import InputError, TsfmError
 QUICKSTART_DATA = "aeon:m1_yearly"
 QUICKSTART_HORIZON = 6
 QUICKSTART_MODELS = (DEFAULT_MODEL, "fracast-0", "naive", "auto-ets", "auto-theta")
+# Modules that add subcommands: each defines ``add_parsers(sub)`` and imports nothing heavy
+# (no torch) at module level, so ``tsfm --help`` stays fast.
+COMMAND_MODULES = ("tsfm.pretraining.cli",)
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -97,9 +101,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--checkpoint", default=None, help="Chronos-Bolt folder (default: a generated one)")
     p.set_defaults(handler=_cmd_bench)
 
-    from tsfm.pretraining.cli import add_pretrain_parser  # light: imports no torch until it runs
-
-    add_pretrain_parser(sub)
+    for module in COMMAND_MODULES:
+        importlib.import_module(module).add_parsers(sub)
     return parser
 
 

@@ -1,6 +1,6 @@
 """``tsfm pretrain``: pretrain a Chronos-Bolt or Chronos-2 model from scratch.
 
-:func:`add_pretrain_parser` adds the subcommand to the ``tsfm`` parser. This module also runs on
+:func:`add_parsers` adds the subcommand to the ``tsfm`` parser. This module also runs on
 its own, which is how several GPUs or nodes train one model::
 
     accelerate launch -m tsfm.pretraining.cli --config bolt-mini-cpu --output runs/bolt
@@ -66,7 +66,7 @@ def _add_flags(p: argparse.ArgumentParser) -> None:
     )
 
 
-def add_pretrain_parser(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParser:
+def add_parsers(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParser:
     """Add ``pretrain`` to a ``tsfm`` sub-parser set; the handler is ``args.handler``."""
     p = subparsers.add_parser(
         "pretrain",

@@ -1,0 +1,1 @@
+"""Distillation: small student forecasters from a TSFM teacher, ONNX export and a torch-free edge runtime."""
