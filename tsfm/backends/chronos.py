@@ -415,7 +415,7 @@ def load_chronos(name_or_path: str, options: LoadOptions) -> ChronosForecaster:
             f"{source!r} is not a loadable Chronos checkpoint: {type(exc).__name__}: {exc}"
         ) from exc
     pipeline.inner_model.eval()
-    return _wrap(name_or_path, pipeline, options)
+    return wrap_pipeline(name_or_path, pipeline, options)
 
 
 def _malformed_checkpoint_errors() -> tuple[type[Exception], ...]:
@@ -436,7 +436,7 @@ def _malformed_checkpoint_errors() -> tuple[type[Exception], ...]:
     )
 
 
-def _wrap(name: str, pipeline: Any, options: LoadOptions) -> ChronosForecaster:
+def wrap_pipeline(name: str, pipeline: Any, options: LoadOptions) -> ChronosForecaster:
     """Pick the forecaster class of the pipeline's family."""
     import chronos
 

@@ -230,14 +230,25 @@ class QuantileTrainingModule(nn.Module):
 
     Why a module and not a function: under ``accelerate launch`` the model is wrapped in
     DistributedDataParallel, which synchronises gradients only through the wrapper's ``forward``.
+
+    Parameters
+    ----------
+    model
+        A ``ChronosBoltModelForForecasting`` or ``Chronos2Model`` (or a peft wrapper's base model).
+    family
+        ``"chronos-bolt"`` or ``"chronos-2"``.
+    horizon
+        Target length ``H``; for Bolt, targets shorter than its native horizon are NaN-padded by the caller.
+    target_clamp
+        Bound on the scaled target.
     """
 
-    def __init__(self, model: nn.Module, config: PretrainConfig) -> None:
+    def __init__(self, model: nn.Module, family: str, horizon: int, target_clamp: float = 15.0) -> None:
         super().__init__()
         self.model = model
-        self.family = config.family
-        self.clamp = float(config.target_clamp)
-        self.horizon = config.prediction_length
+        self.family = family
+        self.clamp = float(target_clamp)
+        self.horizon = int(horizon)
 
     def forward(self, context: torch.Tensor, target: torch.Tensor, group_ids: torch.Tensor | None = None,
                 future_covariates: torch.Tensor | None = None) -> torch.Tensor:
@@ -460,7 +471,9 @@ def pretrain(
     _warn_if_slow_bf16(config, accelerator.device)
     rank, world = accelerator.process_index, accelerator.num_processes
 
-    module = QuantileTrainingModule(build_model(config), config)  # same seed: identical on all ranks
+    module = QuantileTrainingModule(
+        build_model(config), config.family, config.prediction_length, config.target_clamp
+    )  # same seed: identical on all ranks
     optimizer = make_optimizer(module, config)
     module, optimizer = accelerator.prepare(module, optimizer)
 

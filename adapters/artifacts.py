@@ -1,0 +1,280 @@
+"""Fine-tuned models on disk: save, load, merge, and several adapters over one base model.
+
+A fine-tuning output folder::
+
+    DIR/finetune.json        format marker, base model (name or absolute path) and its weight
+                             fingerprint, family, horizon, the kept variant
+    DIR/report.json          every figure of the run and the verdict table
+    DIR/verdict.csv|.txt     the verdict, as a table and as printed
+    DIR/lora/adapter/        peft adapter (adapter_config.json + adapter_model.safetensors, fp16)
+    DIR/full/model/          a complete Chronos checkpoint (config.json + model.safetensors)
+
+``tsfm.load(DIR)`` returns the kept variant (:func:`load_finetuned`); the base model is loaded
+by its name and must have the fingerprint the adapter was trained on. :func:`merge_adapter`
+writes base + adapter as one plain Chronos checkpoint for deployment. :class:`AdapterBank`
+holds one base model in memory and switches between adapters without reloading it.
+"""
+
+from __future__ import annotations
+
+import copy
+import json
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from tsfm.contract import BaseForecaster
+from tsfm.errors import CheckpointError, InputError
+from tsfm.registry import LoadOptions, register_path_loader
+
+FORMAT = "tsfm-finetune"
+VERSION = 1
+VARIANTS = ("zero-shot", "lora", "full")
+
+
+class FinetunedModel(BaseForecaster):
+    """A forecaster from :func:`adapters.finetune.finetune` or a fine-tuning folder.
+
+    Forecasts and embeddings come from the kept model (``chosen``: ``"zero-shot"``, ``"lora"``
+    or ``"full"``); ``report`` holds the run's figures and the verdict.
+    """
+
+    kind = "tsfm"
+    has_embeddings = True
+
+    def __init__(self, model: Any, report: dict[str, Any], folder: Path, name: str | None = None) -> None:
+        super().__init__(name or str(folder))
+        self.model = model
+        self.report = report
+        self.folder = Path(folder)
+        self.chosen = report["chosen"]
+        self.min_observations = model.min_observations
+        self.max_horizon = model.max_horizon
+
+    def __repr__(self) -> str:
+        return f"FinetunedModel(name={self.name!r}, chosen={self.chosen!r}, base={self.report['base_model']!r})"
+
+    def _predict_quantiles(self, context, horizon, levels):
+        return self.model._predict_quantiles(context, horizon, levels)
+
+    def _embed(self, context):
+        return self.model._embed(context)
+
+    @property
+    def verdict(self) -> str:
+        """The verdict as printed at the end of fine-tuning."""
+        return (self.folder / "verdict.txt").read_text()
+
+
+def save_run(folder: Path, report: dict[str, Any], tuned: dict[str, Any]) -> None:
+    """Write each tuned variant, ``finetune.json`` and ``report.json`` (with sizes) into ``folder``."""
+    from adapters.lora import save_adapter
+
+    folder.mkdir(parents=True, exist_ok=True)
+    base_bytes = _base_file_bytes(report["base_model"])
+    paths = {}
+    for method, forecaster in tuned.items():
+        if method == "lora":
+            target = save_adapter(forecaster.peft_model, folder / "lora" / "adapter")
+            weights = target / "adapter_model.safetensors"
+        else:
+            target = folder / "full" / "model"
+            forecaster.pipeline.inner_model.save_pretrained(str(target))
+            weights = target / "model.safetensors"
+        paths[method] = str(target.relative_to(folder))
+        run = report["runs"][method]
+        run["file_bytes"] = weights.stat().st_size
+        run["base_file_bytes"] = base_bytes
+        run["file_share_of_base"] = weights.stat().st_size / base_bytes if base_bytes else None
+    marker = {
+        "format": FORMAT, "version": VERSION, "base_model": report["base_model"],
+        "base_fingerprint": report["base_fingerprint"], "family": report["family"],
+        "horizon": report["horizon"], "chosen": report["chosen"], "artifacts": paths,
+    }
+    (folder / "report.json").write_text(json.dumps(report, indent=2, default=_json_default))
+    (folder / "finetune.json").write_text(json.dumps(marker, indent=2))
+
+
+def is_finetune_folder(path: Path) -> bool:
+    return path.is_dir() and (path / "finetune.json").is_file()
+
+
+def read_marker(folder: Path) -> dict[str, Any]:
+    """``finetune.json`` of ``folder``, checked."""
+    try:
+        marker = json.loads((Path(folder) / "finetune.json").read_text())
+    except (OSError, json.JSONDecodeError) as exc:
+        raise CheckpointError(f"{str(folder)!r} is not a fine-tuning folder: {exc}") from None
+    if marker.get("format") != FORMAT:
+        raise CheckpointError(f"{str(folder)!r}: finetune.json is not a {FORMAT} file")
+    if marker.get("version", 0) > VERSION:
+        raise CheckpointError(f"{str(folder)!r} was written by a newer tsfm-adapt (format version {marker['version']})")
+    return marker
+
+
+def load_finetuned(
+    folder: str | Path, variant: str | None = None, options: LoadOptions | None = None, name: str | None = None
+) -> FinetunedModel:
+    """Load a fine-tuning folder; ``variant`` picks ``zero-shot``/``lora``/``full`` (default: the kept one).
+
+    Raises
+    ------
+    CheckpointError
+        The base model's weights are not the ones the adapter was trained on, or the variant
+        was not trained in this folder.
+    """
+    from tsfm.backends.chronos import wrap_pipeline
+    from tsfm.registry import load
+
+    folder = Path(folder)
+    marker = read_marker(folder)
+    report = json.loads((folder / "report.json").read_text())
+    variant = variant or marker["chosen"]
+    if variant not in VARIANTS:
+        raise InputError(f"variant must be one of {VARIANTS}, got {variant!r}")
+    if variant != "zero-shot" and variant not in marker["artifacts"]:
+        raise CheckpointError(f"{str(folder)!r} holds no {variant!r} model; it has {sorted(marker['artifacts'])}")
+    options = options or LoadOptions()
+    if variant == "full":
+        model = load(str(folder / marker["artifacts"]["full"]), device=options.device, dtype=options.dtype,
+                     batch_size=options.batch_size)
+        return FinetunedModel(model, {**report, "chosen": "full"}, folder, name)
+    base = load(marker["base_model"], device=options.device, dtype=options.dtype, batch_size=options.batch_size)
+    check_base(base, marker, folder)
+    if variant == "zero-shot":
+        return FinetunedModel(base, {**report, "chosen": "zero-shot"}, folder, name)
+    from adapters.lora import load_adapter
+
+    peft_model = load_adapter(base.pipeline.inner_model, folder / marker["artifacts"]["lora"])
+    peft_model.merge_and_unload()  # fold B @ A into the weights: inference as fast as the base model
+    model = wrap_pipeline(f"{base.name} (lora)", base.pipeline, options)
+    return FinetunedModel(model, {**report, "chosen": "lora"}, folder, name)
+
+
+def check_base(base: Any, marker: dict[str, Any], folder: Path) -> None:
+    """Refuse a base model whose weights differ from the ones the adapter was trained on."""
+    from adapters.lora import fingerprint
+
+    if getattr(base, "family", None) != marker["family"]:
+        raise CheckpointError(
+            f"the adapter in {str(folder)!r} is for a {marker['family']} model, got {base!r}"
+        )
+    found = fingerprint(base.pipeline.inner_model)
+    if found != marker["base_fingerprint"]:
+        raise CheckpointError(
+            f"the adapter in {str(folder)!r} was trained on a different base model: {marker['base_model']!r} "
+            f"had weight fingerprint {marker['base_fingerprint']}, the model given has {found}"
+        )
+
+
+def merge_adapter(folder: str | Path, destination: str | Path) -> Path:
+    """Write base model + the LoRA adapter of ``folder`` as one Chronos checkpoint in ``destination``.
+
+    The result loads with ``chronos.BaseChronosPipeline.from_pretrained`` and ``tsfm.load``, needs
+    no peft, and forecasts as the adapter does.
+    """
+    model = load_finetuned(folder, variant="lora", options=LoadOptions(device="cpu"))
+    destination = Path(destination)
+    model.model.pipeline.inner_model.save_pretrained(str(destination))
+    return destination
+
+
+class AdapterBank:
+    """One base model in memory, several LoRA adapters over it, switched without reloading.
+
+    Parameters
+    ----------
+    base
+        The Chronos forecaster the adapters were trained on (copied once; not modified).
+
+    Examples
+    --------
+    >>> bank = AdapterBank(tsfm.load("tsfm-bolt-mini"))          # doctest: +SKIP
+    >>> bank.add("pumps", "runs/pumps"); bank.add("fans", "runs/fans")
+    >>> bank.forecaster("pumps").predict_quantiles(series, 24)
+    """
+
+    def __init__(self, base: Any) -> None:
+        from tsfm.backends.chronos import wrap_pipeline
+
+        self.base = base
+        self.pipeline = copy.deepcopy(base.pipeline)
+        self.peft_model = None
+        self.names: list[str] = []
+        self._forecaster = wrap_pipeline(base.name, self.pipeline, LoadOptions(batch_size=base.batch_size))
+
+    def add(self, name: str, folder: str | Path) -> None:
+        """Load the LoRA adapter of the fine-tuning folder ``folder`` under ``name``."""
+        from adapters.lora import load_adapter
+
+        folder = Path(folder)
+        marker = read_marker(folder)
+        if name in self.names:
+            raise InputError(f"an adapter named {name!r} is already in the bank ({self.names})")
+        if "lora" not in marker["artifacts"]:
+            raise CheckpointError(f"{str(folder)!r} holds no LoRA adapter")
+        check_base(self.base, marker, folder)
+        adapter = folder / marker["artifacts"]["lora"]
+        if self.peft_model is None:
+            self.peft_model = load_adapter(self.pipeline.inner_model, adapter, adapter_name=name)
+        else:
+            self.peft_model.load_adapter(str(adapter), adapter_name=name, is_trainable=False)
+        self.names.append(name)
+
+    def forecaster(self, name: str | None) -> BaseForecaster:
+        """A forecaster that uses adapter ``name`` (``None``: the base model without adapters)."""
+        if name is not None and name not in self.names:
+            raise InputError(f"no adapter named {name!r} in the bank; it has {self.names}")
+        return _BankView(self, name)
+
+    def _activate(self, name: str | None):
+        import contextlib
+
+        if self.peft_model is None:
+            return contextlib.nullcontext()
+        if name is None:
+            return self.peft_model.disable_adapter()
+        self.peft_model.set_adapter(name)
+        return contextlib.nullcontext()
+
+
+class _BankView(BaseForecaster):
+    """One adapter of an :class:`AdapterBank`, behind the contract."""
+
+    has_embeddings = True
+
+    def __init__(self, bank: AdapterBank, adapter: str | None) -> None:
+        super().__init__(f"{bank.base.name} [{adapter or 'base'}]")
+        self.bank, self.adapter = bank, adapter
+        self.max_horizon = bank._forecaster.max_horizon
+
+    def _predict_quantiles(self, context, horizon, levels):
+        with self.bank._activate(self.adapter):
+            return self.bank._forecaster._predict_quantiles(context, horizon, levels)
+
+    def _embed(self, context):
+        with self.bank._activate(self.adapter):
+            return self.bank._forecaster._embed(context)
+
+
+def _base_file_bytes(base_model: str) -> int | None:
+    """Size of the base model's weight file, where it is a local folder or a bundled model."""
+    from tsfm.bundled import BUNDLED_MODELS, bundled_model_path
+
+    folder = bundled_model_path(base_model) if base_model in BUNDLED_MODELS else Path(base_model)
+    weights = folder / "model.safetensors"
+    return weights.stat().st_size if weights.is_file() else None
+
+
+def _json_default(value: Any) -> Any:
+    if isinstance(value, (np.floating, np.integer)):
+        return value.item()
+    if isinstance(value, set):
+        return sorted(value)
+    return str(value)
+
+
+@register_path_loader("tsfm-finetune", accepts=is_finetune_folder)
+def _load_path(name: str, options: LoadOptions) -> FinetunedModel:
+    return load_finetuned(name, options=options, name=name)

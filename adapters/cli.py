@@ -1,0 +1,131 @@
+"""``tsfm finetune`` and ``tsfm merge``.
+
+:func:`add_parsers` adds both to the ``tsfm`` command. This module also runs on its own, which is
+how several GPUs, nodes or CPU processes train one model::
+
+    accelerate launch -m adapters.cli finetune --model M --data FILE --horizon 24 --output DIR
+    torchrun --nproc_per_node 2 -m adapters.cli finetune ...      # two CPU processes (gloo)
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from collections.abc import Sequence
+
+from tsfm.errors import InputError
+
+_INTERRUPT_HINT = ": run the same command again to resume from the last checkpoint"
+
+
+def add_parsers(subparsers: argparse._SubParsersAction) -> None:
+    """Add ``finetune`` and ``merge`` to a ``tsfm`` sub-parser set."""
+    p = subparsers.add_parser(
+        "finetune",
+        help="LoRA or full fine-tuning on your series, judged against zero-shot and baselines",
+        description="Fine-tune a Chronos model on the training part of each series, stop early on the "
+        "validation part, and judge zero-shot vs fine-tuned vs baselines on the last HORIZON values. "
+        "Writes OUTPUT (a model name tsfm accepts), OUTPUT/report.json and OUTPUT/verdict.csv.",
+    )
+    from tsfm.cli import _add_data_flags
+
+    _add_data_flags(p)
+    p.add_argument("--model", default=None, help="Chronos model name, folder or hub id (default: the bundled model)")
+    p.add_argument("--method", default="lora", help="lora, full, or both as lora,full (default: %(default)s)")
+    p.add_argument("--output", required=True, help="output folder")
+    p.add_argument("--steps", type=int, default=None, help="most optimiser steps (default: 300)")
+    p.add_argument("--batch-size", type=int, default=None, help="windows per step (default: 32)")
+    p.add_argument("--grad-accum", type=int, default=None, help="micro-batches per step (default: 1)")
+    p.add_argument("--lr", type=float, default=None, help="peak learning rate (default: 1e-3 LoRA, 1e-4 full)")
+    p.add_argument("--eval-every", type=int, default=None, help="steps between validations (default: 25)")
+    p.add_argument("--patience", type=int, default=None, help="validations without gain before stopping (default: 4)")
+    p.add_argument("--lora-rank", type=int, default=None, help="LoRA rank r (default: 4)")
+    p.add_argument("--lora-alpha", type=float, default=None, help="LoRA alpha (default: 8)")
+    p.add_argument("--lora-targets", default=None, help="comma-separated module names (default: q,v)")
+    p.add_argument("--mixed-precision", choices=["no", "bf16", "fp16"], default=None, help="on GPUs only")
+    p.add_argument("--config", default=None, help="JSON file of FinetuneConfig fields; flags override it")
+    p.add_argument("--baselines", default="seasonal-naive,auto-ets", help="classical models in the verdict")
+    p.add_argument("--season-length", type=int, default=None, help="seasonal period (default: from the data)")
+    p.add_argument("--device", default="auto", help="auto, cpu, cuda or cuda:N (default: %(default)s)")
+    p.add_argument("--force", action="store_true", help="keep the fine-tuned model even if zero-shot is better")
+    p.add_argument("--no-resume", action="store_true", help="start afresh even if OUTPUT holds a checkpoint")
+    p.add_argument("--no-progress", action="store_true", help="no progress bar")
+    p.set_defaults(handler=run_finetune, interrupt_hint=_INTERRUPT_HINT)
+
+    p = subparsers.add_parser("merge", help="merge a fine-tuning folder's LoRA adapter into a plain Chronos checkpoint")
+    p.add_argument("folder", help="a tsfm finetune output folder")
+    p.add_argument("--output", required=True, help="where to write the merged checkpoint")
+    p.set_defaults(handler=run_merge)
+
+
+def _config(args: argparse.Namespace):
+    from adapters.config import FinetuneConfig
+
+    config = FinetuneConfig.from_json(args.config) if args.config else FinetuneConfig()
+    flags = {"steps": args.steps, "batch_size": args.batch_size, "grad_accum": args.grad_accum, "lr": args.lr,
+             "eval_every": args.eval_every, "patience": args.patience, "mixed_precision": args.mixed_precision}
+    return config.replace(**{k: v for k, v in flags.items() if v is not None})
+
+
+def _lora(args: argparse.Namespace) -> dict | None:
+    fields = {"r": args.lora_rank, "lora_alpha": args.lora_alpha,
+              "target_modules": [t.strip() for t in args.lora_targets.split(",") if t.strip()]
+              if args.lora_targets else None}
+    fields = {k: v for k, v in fields.items() if v is not None}
+    return fields or None
+
+
+def run_finetune(args: argparse.Namespace) -> int:
+    from accelerate import PartialState
+
+    from adapters.finetune import finetune
+    from tsfm import data as tsdata
+    from tsfm.bundled import DEFAULT_MODEL
+    from tsfm.cli import _load_data
+    from tsfm.registry import load
+
+    methods = [m.strip() for m in args.method.split(",") if m.strip()]
+    frame = _load_data(args)
+    season = args.season_length or tsdata.default_season_length(tsdata.infer_frequency(frame))
+    model = load(args.model or DEFAULT_MODEL, device=args.device)
+    result = finetune(
+        model, frame, args.horizon, method=methods, lora_config=_lora(args), config=_config(args),
+        output_dir=args.output, baselines=[b.strip() for b in args.baselines.split(",") if b.strip()],
+        season_length=season, force=args.force, resume=not args.no_resume,
+        progress=not args.no_progress,
+    )
+    if PartialState().is_main_process:  # the state finetune() set up: one process prints
+        for method, run in result.report["runs"].items():
+            share = run["file_share_of_base"]
+            print(f"{method}: {run['trainable_parameters']:,} trainable of {run['total_parameters']:,} "
+                  f"({run['trainable_share']:.2%}), {run['steps']} steps (best {run['best_step']}), "
+                  f"{run['seconds_per_100_steps']:.1f} s/100 steps, file {run['file_bytes'] / 1e6:.2f} MB"
+                  + (f" ({share:.2%} of the base model's)" if share else ""))
+        print(result.verdict, end="")
+        print(f"model: {args.output} (a model name for tsfm forecast/evaluate); figures: {args.output}/report.json")
+    return 0
+
+
+def run_merge(args: argparse.Namespace) -> int:
+    from adapters.artifacts import merge_adapter
+
+    out = merge_adapter(args.folder, args.output)
+    print(f"merged checkpoint: {out} (loads with BaseChronosPipeline.from_pretrained and tsfm.load)")
+    return 0
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Stand-alone entry point (``python -m adapters.cli finetune ...``), e.g. under ``accelerate launch``."""
+    from tsfm.cli import run_handler
+
+    parser = argparse.ArgumentParser(prog="adapters.cli")
+    parser.add_argument("--debug", action="store_true", help="show full tracebacks on errors")
+    add_parsers(parser.add_subparsers(dest="command", required=True))
+    args = parser.parse_args(argv)
+    return run_handler(f"tsfm {args.command}", args)
+
+
+if __name__ == "__main__":
+    if len(sys.argv) < 2:
+        raise InputError("usage: python -m adapters.cli finetune|merge ...")
+    raise SystemExit(main())

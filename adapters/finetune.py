@@ -1,0 +1,211 @@
+"""``finetune``: a pretrained Chronos model plus the user's series in, a judged new model out.
+
+Flow, one way: data -> time split (:mod:`adapters.windows`) -> a copy of the model per method
+(LoRA via :mod:`adapters.lora`, or every weight) -> the loop (:mod:`adapters.trainer`) -> the
+verdict on held-out test windows (:mod:`adapters.verdict`) -> the output folder
+(:mod:`adapters.artifacts`) -> a :class:`~adapters.artifacts.FinetunedModel`.
+
+The model passed in is never modified: each method trains a deep copy of its pipeline.
+"""
+
+from __future__ import annotations
+
+import copy
+import json
+import tempfile
+import time
+from collections.abc import Callable, Sequence
+from pathlib import Path
+from typing import Any
+
+import torch
+
+from adapters import artifacts
+from adapters.config import FinetuneConfig, validate_method
+from adapters.lora import add_lora, fingerprint, make_lora_config, parameter_counts
+from adapters.objectives import build_objective, family_of, max_horizon
+from adapters.trainer import train, validation_wql
+from adapters.verdict import Candidate, choose, format_verdict, score_candidates
+from adapters.windows import SplitData, WindowSampler, series_from_data, split_series
+from tsfm.errors import InputError
+from tsfm.registry import LoadOptions, load
+from tsfm.validation import validate_horizon
+
+DEFAULT_BASELINES = ("seasonal-naive", "auto-ets")
+
+
+def finetune(
+    model: Any,
+    data: Any,
+    horizon: int,
+    method: str | Sequence[str] = "lora",
+    lora_config: Any = None,
+    config: FinetuneConfig | None = None,
+    output_dir: str | Path | None = None,
+    baselines: Sequence[str] = DEFAULT_BASELINES,
+    season_length: int = 1,
+    force: bool = False,
+    resume: bool = True,
+    progress: bool = True,
+    callback: Callable[[str, int], None] | None = None,
+) -> artifacts.FinetunedModel:
+    """Fine-tune ``model`` on ``data`` and return the better of it and the fine-tuned model.
+
+    Parameters
+    ----------
+    model
+        A Chronos-T5, Chronos-Bolt or Chronos-2 forecaster from ``tsfm.load`` (not modified).
+    data
+        Long-format frame or file (``item_id,timestamp,target``), a dataset name ``tsfm.data``
+        reads, a list of 1-D arrays, or a HF ``datasets.Dataset`` with a ``target`` column
+        (read row by row, so a fleet need not fit in memory).
+    horizon
+        Steps to forecast; at most what one forward pass of the family produces.
+    method
+        ``"lora"``, ``"full"`` or several (e.g. ``("lora", "full")``): each is trained and judged.
+    lora_config
+        ``None`` (rank 4 on the attention query/value projections), a dict of
+        ``peft.LoraConfig`` fields, or a ``peft.LoraConfig``.
+    config
+        Loop settings (:class:`~adapters.config.FinetuneConfig`); defaults when ``None``.
+    output_dir
+        Folder for the adapter/weights, ``report.json``, ``verdict.csv`` and checkpoints; a new
+        temporary folder when ``None``. The folder is a model name ``tsfm.load`` accepts.
+    baselines
+        Classical models scored in the verdict beside zero-shot and fine-tuned.
+    season_length
+        Seasonal period for the baselines and MASE (24 for hourly data with a daily cycle).
+    force
+        Keep the fine-tuned model even when it does not beat zero-shot on the test windows.
+    resume
+        Continue an interrupted run from ``output_dir/<method>/checkpoint``.
+    progress
+        Progress bars.
+    callback
+        ``callback(method, step)`` after every optimiser step (raising stops the run).
+
+    Returns
+    -------
+    FinetunedModel
+        A forecaster (the kept model) with ``.report`` (figures and the verdict table).
+
+    Raises
+    ------
+    InputError
+        Not a Chronos model, horizon too long for the family, too few windows, unknown method,
+        or a LoRA target module that does not exist (the valid ones are listed).
+    """
+    spec = family_of(model)
+    methods = [validate_method(m) for m in ([method] if isinstance(method, str) else list(method))]
+    if not methods:
+        raise InputError("method must name at least one of 'lora', 'full'")
+    limit = max_horizon(model.pipeline, spec.family)
+    validate_horizon(horizon)
+    if horizon > limit:
+        raise InputError(
+            f"horizon {horizon} is beyond what this {spec.family} model can be fine-tuned for: one forward "
+            f"pass forecasts at most {limit} steps (longer forecasts are autoregressive); use horizon <= {limit}"
+        )
+    config = config or FinetuneConfig()
+    output = Path(output_dir) if output_dir is not None else Path(tempfile.mkdtemp(prefix="tsfm-finetune-"))
+    lora = make_lora_config(lora_config, spec.lora_targets) if "lora" in methods else None
+    if lora is not None:  # a bad target module fails now, before any data is written
+        from adapters.lora import check_targets
+
+        check_targets(model.pipeline.inner_model, lora)
+
+    from accelerate import PartialState
+
+    # Under accelerate launch / torchrun every process runs this function; each reads the data
+    # into its own folder, all train together, and only the main process writes the results.
+    process = PartialState(cpu=str(model.device) == "cpu")
+    ids, series = series_from_data(data)
+    split = split_series(ids, series, horizon, config.min_context, output / "data" / f"rank{process.process_index}")
+    context_length = min(config.context_length or model.context_length, model.context_length)
+    sampler = WindowSampler(split, context_length, config.min_context, config.seed)
+    base_print = fingerprint(model.pipeline.inner_model)
+
+    candidates = [Candidate(f"{model.name} (zero-shot)", "zero-shot", model)]
+    runs: dict[str, dict[str, Any]] = {}
+    for m in methods:
+        tuned, run = _train_one(model, spec.family, m, lora, split, sampler, config, context_length,
+                                output / m, resume, progress, callback)
+        candidates.append(Candidate(f"{model.name} ({m})", m, tuned, run["best_val_wql"]))
+        runs[m] = run
+    for name in baselines:
+        candidates.append(Candidate(name, "baseline", load(name, season_length=season_length)))
+
+    table = score_candidates(candidates, split.test, context_length, season_length)
+    kept, reason = choose(table, force=methods[0] if force else None)
+    chosen_role = next(c.role for c in candidates if c.label == kept)
+    report = {
+        "base_model": _model_reference(model.name), "family": spec.family, "base_fingerprint": base_print,
+        "horizon": horizon, "season_length": season_length, "context_length": context_length,
+        "methods": methods, "chosen": chosen_role, "reason": reason, "config": config.to_dict(),
+        "lora_config": _lora_dict(lora), "series": {"train": int(len(split.train_lengths)),
+                                                    "test": int(len(split.test.item_ids)),
+                                                    "skipped": len(split.skipped)},
+        "runs": runs, "verdict": table.to_dict(orient="records"),
+    }
+    tuned_by_role = {c.role: c.forecaster for c in candidates if c.role in methods}
+    if process.is_main_process:
+        artifacts.save_run(output, report, tuned_by_role)
+        (output / "verdict.txt").write_text(format_verdict(table, kept, reason) + "\n")
+        table.to_csv(output / "verdict.csv", index=False)
+    process.wait_for_everyone()
+    chosen = model if chosen_role == "zero-shot" else tuned_by_role[chosen_role]
+    return artifacts.FinetunedModel(chosen, report, output)
+
+
+def _train_one(
+    model: Any, family: str, method: str, lora: Any, split: SplitData, sampler: WindowSampler,
+    config: FinetuneConfig, context_length: int, folder: Path, resume: bool, progress: bool,
+    callback: Callable[[str, int], None] | None,
+) -> tuple[Any, dict[str, Any]]:
+    """Train one method on a deep copy of the model's pipeline; return the forecaster and its figures."""
+    from tsfm.backends.chronos import wrap_pipeline
+
+    torch.manual_seed(config.seed)  # LoRA's initial matrices
+    pipeline = copy.deepcopy(model.pipeline)
+    inner = pipeline.inner_model
+    if method == "lora":
+        peft_model = add_lora(inner, copy.deepcopy(lora))
+    else:
+        peft_model = None
+        for p in inner.parameters():
+            p.requires_grad_(True)
+    trainable, total = parameter_counts(inner)
+    tuned = wrap_pipeline(f"{model.name} ({method})", pipeline, LoadOptions(batch_size=model.batch_size))
+    tuned.peft_model = peft_model
+    objective = build_objective(pipeline, family, split.horizon, config.target_clamp)
+    started = time.perf_counter()
+    result = train(
+        objective, lambda: validation_wql(tuned, split.validation, context_length), sampler, config,
+        config.learning_rate(method), folder, resume=resume, progress=progress,
+        callback=(lambda step: callback(method, step)) if callback else None,
+    )
+    for p in inner.parameters():
+        p.requires_grad_(False)
+    inner.eval()
+    run = {
+        "trainable_parameters": trainable, "total_parameters": total,
+        "trainable_share": trainable / total, "lr": config.learning_rate(method),
+        "steps": result.steps, "best_step": result.best_step, "stopped_early": result.stopped_early,
+        "zero_shot_val_wql": result.zero_shot_val_wql, "best_val_wql": result.best_val_wql,
+        "train_seconds": result.seconds, "seconds_per_100_steps": 100 * result.seconds / max(result.steps, 1),
+        "wall_seconds": round(time.perf_counter() - started, 2), "history": result.history,
+    }
+    return tuned, run
+
+
+def _model_reference(name: str) -> str:
+    """The base model as ``tsfm.load`` will find it later: registered names as they are, paths absolute."""
+    path = Path(name).expanduser()
+    return str(path.resolve()) if path.exists() else name
+
+
+def _lora_dict(lora: Any) -> dict[str, Any] | None:
+    if lora is None:
+        return None
+    fields = lora.to_dict()
+    return json.loads(json.dumps(fields, default=lambda v: sorted(v) if isinstance(v, set) else str(v)))

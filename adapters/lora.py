@@ -1,0 +1,128 @@
+"""LoRA on Chronos models through peft: build the config, check it, wrap, save small, load back.
+
+peft's own :class:`peft.LoraConfig` is the configuration; a dict of its fields or ``None`` (the
+family's defaults, :data:`adapters.objectives.FAMILIES`) are accepted too. Target modules are
+checked against the model before peft sees them, so a typo lists the names that exist.
+
+Adapters are saved in peft's folder format (``adapter_config.json`` +
+``adapter_model.safetensors``), with the weights stored in float16: half the bytes, and the
+rounding is far below what training moves them by. They load back into float32 layers.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import types
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+from torch import nn
+
+from tsfm.errors import CheckpointError, InputError
+
+DEFAULT_RANK = 4
+DEFAULT_ALPHA = 8
+
+
+def make_lora_config(lora_config: Any, default_targets: tuple[str, ...]) -> Any:
+    """A ``peft.LoraConfig`` from ``None`` (defaults), a dict of its fields, or a ``LoraConfig``."""
+    from peft import LoraConfig
+
+    if lora_config is None:
+        return LoraConfig(r=DEFAULT_RANK, lora_alpha=DEFAULT_ALPHA, lora_dropout=0.0,
+                          target_modules=list(default_targets), bias="none")
+    if isinstance(lora_config, LoraConfig):
+        return lora_config
+    if isinstance(lora_config, dict):
+        fields = {"r": DEFAULT_RANK, "lora_alpha": DEFAULT_ALPHA, "lora_dropout": 0.0,
+                  "target_modules": list(default_targets), "bias": "none", **lora_config}
+        try:
+            return LoraConfig(**fields)
+        except TypeError as exc:
+            raise InputError(f"lora_config has a field peft.LoraConfig does not know: {exc}") from None
+    raise InputError(f"lora_config must be None, a dict or a peft.LoraConfig, got {type(lora_config).__name__}")
+
+
+def linear_module_names(model: nn.Module) -> list[str]:
+    """Distinct last name-parts of the model's ``nn.Linear`` layers: what ``target_modules`` may name."""
+    return sorted({name.rsplit(".", 1)[-1] for name, m in model.named_modules() if isinstance(m, nn.Linear)})
+
+
+def check_targets(model: nn.Module, config: Any) -> None:
+    """Raise an :class:`InputError` listing the valid names when a target module does not exist."""
+    targets = config.target_modules
+    if isinstance(targets, str):  # peft treats a string as a regular expression; leave it to peft
+        return
+    names = {name for name, m in model.named_modules() if isinstance(m, nn.Linear)}
+    missing = [t for t in targets if not any(n == t or n.endswith("." + t) for n in names)]
+    if missing:
+        raise InputError(
+            f"LoRA target module(s) {missing} do not exist in this model; linear layers it has: "
+            f"{linear_module_names(model)}"
+        )
+
+
+def add_lora(model: nn.Module, config: Any) -> Any:
+    """Wrap ``model`` (modified in place: pass a copy) in a ``peft.PeftModel`` with one adapter."""
+    from peft import get_peft_model
+
+    check_targets(model, config)
+    expose_input_embeddings(model)
+    return get_peft_model(model, config)
+
+
+def expose_input_embeddings(model: nn.Module) -> None:
+    """Let peft find Chronos-Bolt's token embedding (its ``[REG]`` token), which it does not expose.
+
+    Set on this instance only; the class and other models are untouched.
+    """
+    if type(model).__name__ == "ChronosBoltModelForForecasting":
+        model.get_input_embeddings = types.MethodType(lambda self: self.shared, model)
+
+
+def parameter_counts(model: nn.Module) -> tuple[int, int]:
+    """``(trainable, total)`` parameter counts."""
+    trainable = sum(p.numel() for p in model.parameters() if p.requires_grad)
+    total = sum(p.numel() for p in model.parameters())
+    return trainable, total
+
+
+def save_adapter(peft_model: Any, folder: Path) -> Path:
+    """Write the adapter in peft's format with float16 weights; returns the folder."""
+    from peft import get_peft_model_state_dict
+    from safetensors.torch import save_file
+
+    folder.mkdir(parents=True, exist_ok=True)
+    peft_model.peft_config["default"].save_pretrained(str(folder))
+    state = {k: v.detach().to(torch.float16).contiguous() for k, v in get_peft_model_state_dict(peft_model).items()}
+    save_file(state, str(folder / "adapter_model.safetensors"))
+    return folder
+
+
+def load_adapter(model: nn.Module, folder: Path, adapter_name: str = "default") -> Any:
+    """Wrap ``model`` (modified in place: pass a copy) with the adapter saved in ``folder``."""
+    from peft import PeftModel
+
+    if not (folder / "adapter_config.json").is_file():
+        raise CheckpointError(f"{str(folder)!r} holds no LoRA adapter (adapter_config.json is missing)")
+    expose_input_embeddings(model)
+    return PeftModel.from_pretrained(model, str(folder), adapter_name=adapter_name, is_trainable=False)
+
+
+def fingerprint(model: nn.Module) -> str:
+    """A short hash of the model's weights: names, shapes and two sums per tensor.
+
+    Identifies the base model an adapter was trained on without storing or re-reading its file;
+    two checkpoints that differ anywhere differ in it with near certainty.
+    """
+    digest = hashlib.sha256()
+    for name, tensor in sorted(model.state_dict().items()):
+        values = tensor.detach().float()
+        sums = np.array([values.sum().item(), values.abs().sum().item()], dtype=np.float64)
+        digest.update(name.encode())
+        digest.update(str(tuple(values.shape)).encode())
+        digest.update(np.format_float_scientific(sums[0], 6).encode())
+        digest.update(np.format_float_scientific(sums[1], 6).encode())
+    return digest.hexdigest()[:16]

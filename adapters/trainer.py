@@ -1,0 +1,246 @@
+"""The fine-tuning loop: one readable function, on ``accelerate``, with early stopping and resume.
+
+Top to bottom, :func:`train` does:
+
+1. wrap the loss module and AdamW in ``accelerate`` (one process, several GPUs or nodes: the
+   same code; launch with ``accelerate launch`` or ``torchrun``);
+2. score the validation windows before any step, so "no improvement" means "no better than the
+   model we started from";
+3. per optimiser step: set the learning rate (warm-up, then linear decay), run ``grad_accum``
+   micro-batches of windows (drawn by :class:`adapters.windows.WindowSampler`, the same on any
+   number of processes), step;
+4. every ``eval_every`` steps: validation WQL; keep the best weights; stop after ``patience``
+   validations without improvement;
+5. every ``checkpoint_every`` steps: save everything needed to continue (weights, optimiser,
+   RNG, the best weights so far, the history) to ``output_dir/checkpoint``.
+
+At the end the best weights are loaded back, so the model returned is the one that scored best.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import shutil
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+from torch import nn
+
+from adapters.config import FinetuneConfig
+from adapters.windows import HeldOut, WindowSampler
+from tsfm.errors import CheckpointError, InputError
+from tsfm.metrics import wql
+
+VALIDATION_LEVELS = (0.1, 0.2, 0.3, 0.4, 0.5, 0.6, 0.7, 0.8, 0.9)
+
+
+@dataclass
+class TrainResult:
+    """What happened in :func:`train`.
+
+    ``history`` holds one record per validation: ``{"step", "val_wql", "train_loss", "lr", "elapsed_s"}``.
+    """
+
+    steps: int
+    best_step: int
+    best_val_wql: float
+    zero_shot_val_wql: float
+    stopped_early: bool
+    seconds: float
+    history: list[dict[str, float]] = field(default_factory=list)
+
+
+@dataclass
+class _State:
+    """Everything besides weights and optimiser that a resumed run must get back."""
+
+    step: int = 0
+    best_val: float = float("inf")
+    best_step: int = 0
+    zero_shot_val: float = float("nan")
+    bad_evals: int = 0
+    history: list[dict[str, float]] = field(default_factory=list)
+    seconds: float = 0.0
+
+
+def validation_wql(forecaster: Any, held_out: HeldOut, context_length: int) -> float:
+    """WQL of ``forecaster`` on the held-out windows (contexts cut to ``context_length``)."""
+    context = [c[-context_length:] for c in held_out.context]
+    forecast = forecaster.predict_quantiles(context, held_out.target.shape[1], VALIDATION_LEVELS)
+    return float(wql(held_out.target, forecast.quantiles, forecast.quantile_levels))
+
+
+def train(
+    objective: nn.Module,
+    score: Callable[[], float],
+    sampler: WindowSampler,
+    config: FinetuneConfig,
+    lr: float,
+    output_dir: Path,
+    resume: bool = True,
+    progress: bool = True,
+    callback: Callable[[int], None] | None = None,
+) -> TrainResult:
+    """Train the trainable parameters of ``objective`` and keep the best by ``score``.
+
+    Parameters
+    ----------
+    objective
+        ``forward(context [B, T], target [B, H]) -> loss``; its parameters with
+        ``requires_grad`` are trained (the LoRA matrices, or every weight for full fine-tuning).
+    score
+        Validation WQL of the current weights (lower is better); called on every process.
+    sampler
+        Training windows.
+    config
+        Steps, batch, accumulation, schedule, early stopping, checkpoints.
+    lr
+        Peak learning rate.
+    output_dir
+        Where ``checkpoint/`` and ``train_log.jsonl`` go.
+    resume
+        Continue from ``output_dir/checkpoint`` if one exists.
+    progress
+        tqdm bar with the running loss.
+    callback
+        Called as ``callback(step)`` after each optimiser step; raising from it stops the run
+        (the last checkpoint stays), which is how tests interrupt one.
+    """
+    from accelerate import Accelerator
+    from tqdm.auto import tqdm
+
+    device_is_cpu = next(objective.parameters()).device.type == "cpu"
+    accelerator = Accelerator(cpu=device_is_cpu, mixed_precision="no" if device_is_cpu else config.mixed_precision)
+    rank, world = accelerator.process_index, accelerator.num_processes
+    micro = config.batch_size // config.grad_accum
+    if micro % world:
+        raise InputError(
+            f"batch_size / grad_accum = {micro} windows per micro-batch must divide by the {world} processes"
+        )
+    trainable = [p for p in objective.parameters() if p.requires_grad]
+    optimizer = torch.optim.AdamW(trainable, lr=lr, weight_decay=config.weight_decay)
+    module, optimizer = accelerator.prepare(objective, optimizer)
+    # Dropout off: a fine-tuning run then gives the same weights on any number of processes,
+    # and the few hundred steps on a user's data are regularised by early stopping instead.
+    module.eval()
+
+    state = _restore(accelerator, output_dir, trainable, config) if resume else None
+    started = time.perf_counter()
+    if state is None:
+        state = _State()
+        state.zero_shot_val = state.best_val = score()
+        best = [p.detach().clone() for p in trainable]
+        _log(accelerator, output_dir, {"step": 0, "val_wql": state.best_val, "event": "start"})
+    else:
+        best = _load_best(output_dir / "checkpoint", trainable)
+    bar = tqdm(total=config.steps, initial=state.step, disable=not (progress and accelerator.is_main_process),
+               desc="fine-tuning")
+    losses: list[float] = []
+    while state.step < config.steps and state.bad_evals < config.patience:
+        for group in optimizer.param_groups:
+            group["lr"] = _learning_rate(config, state.step, lr)
+        for m in range(config.grad_accum):
+            batch = sampler.batch(state.step, m, micro, rank, world)
+            batch = {k: torch.from_numpy(v).to(accelerator.device) for k, v in batch.items()}
+            with accelerator.autocast():
+                loss = module(**batch) / config.grad_accum
+            accelerator.backward(loss)
+            losses.append(loss.item() * config.grad_accum)
+        optimizer.step()
+        optimizer.zero_grad(set_to_none=True)
+        state.step += 1
+        bar.update(1)
+        bar.set_postfix(loss=f"{np.mean(losses[-20:]):.4f}", refresh=False)
+
+        if state.step % config.eval_every == 0 or state.step == config.steps:
+            val = score()
+            record = {"step": state.step, "val_wql": val, "train_loss": float(np.mean(losses)),
+                      "lr": optimizer.param_groups[0]["lr"],
+                      "elapsed_s": round(state.seconds + time.perf_counter() - started, 2)}
+            state.history.append(record)
+            _log(accelerator, output_dir, record)
+            losses = []
+            if val < state.best_val:
+                state.best_val, state.best_step, state.bad_evals = val, state.step, 0
+                best = [p.detach().clone() for p in trainable]
+            else:
+                state.bad_evals += 1
+        if config.checkpoint_every and state.step % config.checkpoint_every == 0:
+            _save(accelerator, output_dir, state, best, started)
+        if callback is not None:
+            callback(state.step)
+    bar.close()
+
+    with torch.no_grad():
+        for p, b in zip(trainable, best):
+            p.copy_(b)
+    accelerator.wait_for_everyone()
+    seconds = state.seconds + time.perf_counter() - started
+    return TrainResult(state.step, state.best_step, state.best_val, state.zero_shot_val,
+                       state.bad_evals >= config.patience, round(seconds, 2), state.history)
+
+
+def _learning_rate(config: FinetuneConfig, step: int, peak: float) -> float:
+    """Linear warm-up (AdamW's first steps are poorly scaled), then linear decay to 10% of ``peak``."""
+    if step < config.warmup_steps:
+        return peak * (step + 1) / config.warmup_steps
+    progress = (step - config.warmup_steps) / max(1, config.steps - config.warmup_steps)
+    return peak * (1.0 - 0.9 * min(1.0, progress))
+
+
+# ---- checkpoints --------------------------------------------------------------------------------
+def _save(accelerator: Any, output_dir: Path, state: _State, best: list[torch.Tensor], started: float) -> None:
+    """Write ``checkpoint.tmp`` completely (``trainer_state.json`` last), then swap it in."""
+    from safetensors.torch import save_file
+
+    final, tmp = output_dir / "checkpoint", output_dir / "checkpoint.tmp"
+    if accelerator.is_main_process:
+        shutil.rmtree(tmp, ignore_errors=True)
+    accelerator.wait_for_everyone()
+    logging.getLogger("accelerate").setLevel(logging.ERROR)
+    accelerator.save_state(str(tmp))
+    accelerator.wait_for_everyone()
+    if accelerator.is_main_process:
+        save_file({str(i): b.contiguous() for i, b in enumerate(best)}, str(tmp / "best.safetensors"))
+        record = {**state.__dict__, "seconds": state.seconds + time.perf_counter() - started}
+        (tmp / "trainer_state.json").write_text(json.dumps(record, indent=2))
+        shutil.rmtree(final, ignore_errors=True)
+        tmp.rename(final)
+    accelerator.wait_for_everyone()
+
+
+def _restore(
+    accelerator: Any, output_dir: Path, trainable: list[torch.Tensor], config: FinetuneConfig
+) -> _State | None:
+    folder = output_dir / "checkpoint"
+    if not (folder / "trainer_state.json").is_file():
+        return None
+    saved = json.loads((folder / "trainer_state.json").read_text())
+    try:
+        accelerator.load_state(str(folder))
+    except (RuntimeError, KeyError, ValueError) as exc:
+        raise CheckpointError(
+            f"cannot resume from {folder}: it was written by a different model, method or config ({exc}); "
+            "delete it or pass resume=False"
+        ) from exc
+    return _State(**saved)
+
+
+def _load_best(folder: Path, trainable: list[torch.Tensor]) -> list[torch.Tensor]:
+    from safetensors.torch import load_file
+
+    saved = load_file(str(folder / "best.safetensors"))
+    return [saved[str(i)].to(p.device) for i, p in enumerate(trainable)]
+
+
+def _log(accelerator: Any, output_dir: Path, record: dict[str, Any]) -> None:
+    if accelerator.is_main_process:
+        output_dir.mkdir(parents=True, exist_ok=True)
+        with open(output_dir / "train_log.jsonl", "a") as f:
+            f.write(json.dumps({"time": time.strftime("%Y-%m-%dT%H:%M:%S"), **record}) + "\n")

@@ -1,0 +1,255 @@
+"""Fine-tuning (adapters/): the three Chronos families, tiny random-weight checkpoints, real loops.
+
+Every run here trains for real, on a learnable synthetic task (noisy sines of period 12), with
+tiny settings so the whole file stays fast on two CPU cores.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+import torch
+
+import tsfm
+from adapters.artifacts import AdapterBank, load_finetuned, merge_adapter
+from adapters.config import FinetuneConfig
+from adapters.finetune import finetune
+from adapters.verdict import choose
+from tests.conftest import CHRONOS_FAMILIES
+from tsfm.errors import CheckpointError, InputError
+
+HORIZON = 8
+FAST = FinetuneConfig(steps=12, batch_size=8, eval_every=6, checkpoint_every=0, warmup_steps=2)
+
+
+def sines(n: int = 4, length: int = 160, seed: int = 0) -> list[np.ndarray]:
+    rng = np.random.default_rng(seed)
+    t = np.arange(length)
+    return [(10 + 3 * np.sin(2 * np.pi * (t + 3 * i) / 12) + rng.normal(0, 0.2, length)).astype(np.float32)
+            for i in range(n)]
+
+
+def as_frame(series: list[np.ndarray]) -> pd.DataFrame:
+    return pd.concat([
+        pd.DataFrame({"item_id": f"s{i}", "timestamp": pd.date_range("2024-01-01", periods=len(s), freq="h"),
+                      "target": s})
+        for i, s in enumerate(series)
+    ])
+
+
+def run(model, out: Path, **kwargs):
+    options = dict(horizon=HORIZON, method="lora", config=FAST, output_dir=out, baselines=("seasonal-naive",),
+                   season_length=12, progress=False, resume=False)
+    options.update(kwargs)
+    return finetune(model, options.pop("data", sines()), **options)
+
+
+def state(model) -> dict[str, torch.Tensor]:
+    return {k: v.detach().clone() for k, v in model.pipeline.inner_model.state_dict().items()}
+
+
+@pytest.fixture(scope="module")
+def bolt(tiny_checkpoints):
+    return tsfm.load(str(tiny_checkpoints["chronos-bolt"]), device="cpu")
+
+
+@pytest.fixture(scope="module")
+def lora_run(bolt, tmp_path_factory):
+    """One LoRA + full run on the tiny Bolt, shared by the save/load/merge/bank tests."""
+    out = tmp_path_factory.mktemp("ft") / "run"
+    return run(bolt, out, method=("lora", "full"), force=True,
+               config=FAST.replace(lr=3e-3, steps=8, eval_every=4))
+
+
+@pytest.mark.parametrize("family", CHRONOS_FAMILIES)
+def test_when_a_family_is_fine_tuned_then_the_loss_falls_and_the_original_is_untouched(
+    tiny_checkpoints, tmp_path, family
+):
+    model = tsfm.load(str(tiny_checkpoints[family]), device="cpu")
+    before = state(model)
+    config = FAST.replace(steps=16, eval_every=8, lr=3e-3 if family != "chronos-t5" else 1e-3)
+    result = run(model, tmp_path / "out", method="full", config=config, force=True)
+
+    history = result.report["runs"]["full"]["history"]
+    assert history[-1]["train_loss"] < history[0]["train_loss"]
+    assert result.report["runs"]["full"]["best_val_wql"] < result.report["runs"]["full"]["zero_shot_val_wql"]
+    after = state(model)
+    assert all(torch.equal(before[k], after[k]) for k in before)
+    assert result.chosen == "full"
+
+
+def test_when_lora_trains_then_only_a_small_share_is_trainable_and_the_adapter_file_is_small(lora_run):
+    lora = lora_run.report["runs"]["lora"]
+    assert 0 < lora["trainable_share"] < 0.02
+    assert lora["file_bytes"] < 0.02 * lora["base_file_bytes"]
+    assert lora_run.report["runs"]["full"]["trainable_share"] == 1.0
+
+
+def test_when_saved_then_loaded_then_forecasts_equal_the_trained_and_the_merged_model(lora_run, tmp_path):
+    series = sines(3, 100, seed=5)
+    loaded = tsfm.load(str(lora_run.folder))  # the kept (forced) LoRA variant, merged on load
+    merged = tsfm.load(str(merge_adapter(lora_run.folder, tmp_path / "merged")))
+
+    trained = lora_run.predict_quantiles(series, HORIZON).quantiles
+    np.testing.assert_allclose(loaded.predict_quantiles(series, HORIZON).quantiles, trained, rtol=1e-3, atol=1e-3)
+    np.testing.assert_allclose(merged.predict_quantiles(series, HORIZON).quantiles,
+                               loaded.predict_quantiles(series, HORIZON).quantiles, rtol=1e-5, atol=1e-5)
+    assert loaded.chosen == "lora" and type(merged).__name__ == "ChronosBoltForecaster"
+
+
+def test_when_several_adapters_share_one_base_then_each_forecasts_as_loaded_alone(bolt, lora_run, tmp_path):
+    other = run(bolt, tmp_path / "other", config=FAST.replace(lr=1e-2, steps=6, eval_every=3, seed=1), force=True)
+    bank = AdapterBank(bolt)
+    bank.add("first", lora_run.folder)
+    bank.add("second", other.folder)
+    series = sines(2, 90, seed=7)
+
+    for name, folder in (("first", lora_run.folder), ("second", other.folder)):
+        alone = load_finetuned(folder, variant="lora").predict_quantiles(series, HORIZON).quantiles
+        np.testing.assert_allclose(bank.forecaster(name).predict_quantiles(series, HORIZON).quantiles, alone,
+                                   rtol=1e-4, atol=1e-4)
+    base = bank.forecaster(None).predict_quantiles(series, HORIZON).quantiles
+    np.testing.assert_allclose(base, bolt.predict_quantiles(series, HORIZON).quantiles, rtol=1e-5, atol=1e-5)
+    first = bank.forecaster("first").predict_quantiles(series, HORIZON).quantiles
+    assert not np.allclose(first, base)
+
+
+def test_when_fine_tuning_cannot_beat_zero_shot_then_the_zero_shot_model_is_kept(bolt, tmp_path):
+    result = run(bolt, tmp_path / "out", config=FAST.replace(lr=1e-9, steps=4, eval_every=2))
+
+    assert result.chosen == "zero-shot"
+    assert "did not beat zero-shot" in result.report["reason"]
+    series = sines(2, 90)
+    np.testing.assert_allclose(result.predict_quantiles(series, HORIZON).quantiles,
+                               bolt.predict_quantiles(series, HORIZON).quantiles)
+    assert tsfm.load(str(tmp_path / "out")).chosen == "zero-shot"
+
+
+def test_the_verdict_prefers_the_variant_best_on_validation_and_confirms_it_on_test():
+    table = pd.DataFrame([
+        {"model": "zs", "role": "zero-shot", "val_wql": np.nan, "test_wql": 0.10},
+        {"model": "lo", "role": "lora", "val_wql": 0.08, "test_wql": 0.09},
+        {"model": "fu", "role": "full", "val_wql": 0.09, "test_wql": 0.07},  # better on test, not chosen
+        {"model": "bl", "role": "baseline", "val_wql": np.nan, "test_wql": 0.05},
+    ])
+    assert choose(table)[0] == "lo"
+    assert choose(table.assign(test_wql=[0.10, 0.11, 0.07, 0.05]))[0] == "zs"
+    assert choose(table.assign(test_wql=[0.10, 0.11, 0.07, 0.05]), force="lora")[0] == "lo"
+
+
+def test_when_interrupted_and_resumed_then_the_adapter_equals_an_uninterrupted_run(bolt, tmp_path):
+    config = FAST.replace(steps=8, eval_every=2, checkpoint_every=2, lr=3e-3)
+    whole = run(bolt, tmp_path / "whole", config=config)
+
+    def stop_at_five(method, step):
+        if step == 5:
+            raise KeyboardInterrupt
+
+    with pytest.raises(KeyboardInterrupt):
+        run(bolt, tmp_path / "cut", config=config, callback=stop_at_five)
+    resumed = run(bolt, tmp_path / "cut", config=config, resume=True)
+
+    history = [(h["step"], h["val_wql"]) for h in resumed.report["runs"]["lora"]["history"]]
+    expected = [(h["step"], h["val_wql"]) for h in whole.report["runs"]["lora"]["history"]]
+    assert [s for s, _ in history] == [2, 4, 6, 8]
+    np.testing.assert_allclose([v for _, v in history], [v for _, v in expected], rtol=1e-6)
+    a = load_finetuned(whole.folder, variant="lora").predict_quantiles(sines(2, 90), HORIZON).quantiles
+    b = load_finetuned(resumed.folder, variant="lora").predict_quantiles(sines(2, 90), HORIZON).quantiles
+    np.testing.assert_allclose(a, b, rtol=1e-6, atol=1e-6)
+
+
+def test_when_two_processes_train_then_the_adapter_matches_one_process(tiny_checkpoints, tmp_path):
+    as_frame(sines()).to_csv(tmp_path / "data.csv", index=False)
+    common = ["finetune", "--model", str(tiny_checkpoints["chronos-bolt"]), "--data", "data.csv",
+              "--horizon", str(HORIZON), "--steps", "6", "--eval-every", "3", "--batch-size", "8",
+              "--baselines", "seasonal-naive", "--no-resume", "--no-progress", "--device", "cpu", "--output"]
+    env = {**os.environ, "OMP_NUM_THREADS": "1"}
+    one = [sys.executable, "-m", "adapters.cli", *common, "one"]
+    two = [sys.executable, "-m", "torch.distributed.run", "--nproc_per_node", "2", "-m", "adapters.cli",
+           *common, "two"]
+    for cmd in (one, two):
+        done = subprocess.run(cmd, cwd=tmp_path, env=env, capture_output=True, text=True, timeout=300)
+        assert done.returncode == 0, done.stderr[-2000:]
+
+    from safetensors.torch import load_file
+
+    a = load_file(str(tmp_path / "one/lora/adapter/adapter_model.safetensors"))
+    b = load_file(str(tmp_path / "two/lora/adapter/adapter_model.safetensors"))
+    assert a.keys() == b.keys()
+    moved = max(a[k].float().abs().max().item() for k in a if "lora_B" in k)
+    assert moved > 1e-3  # the adapters did train
+    for k in a:  # Adam turns float-summation-order differences into ~1e-4 after a few steps
+        np.testing.assert_allclose(a[k].float().numpy(), b[k].float().numpy(), atol=2e-3)
+    report = json.loads((tmp_path / "two" / "report.json").read_text())
+    assert report["runs"]["lora"]["steps"] == 6
+
+
+def test_the_finetune_command_prints_the_verdict_and_its_folder_is_a_model_name(tiny_checkpoints, tmp_path, capsys):
+    from tsfm.cli import main
+
+    as_frame(sines()).to_csv(tmp_path / "data.csv", index=False)
+    code = main(["finetune", "--model", str(tiny_checkpoints["chronos-bolt"]), "--data", str(tmp_path / "data.csv"),
+                 "--horizon", str(HORIZON), "--steps", "4", "--eval-every", "2", "--batch-size", "8",
+                 "--baselines", "seasonal-naive", "--output", str(tmp_path / "ft"), "--no-progress", "--force"])
+    out = capsys.readouterr().out
+    assert code == 0
+    assert "zero-shot" in out and "seasonal-naive" in out and "trainable of" in out
+    report = json.loads((tmp_path / "ft" / "report.json").read_text())
+    assert {row["role"] for row in report["verdict"]} == {"zero-shot", "lora", "baseline"}
+
+    code = main(["forecast", "--model", str(tmp_path / "ft"), "--data", str(tmp_path / "data.csv"),
+                 "--horizon", "4", "--output", str(tmp_path / "fc.csv")])
+    assert code == 0 and len(pd.read_csv(tmp_path / "fc.csv")) == 4 * 4
+
+
+def test_when_data_is_a_hf_dataset_then_it_is_read_row_by_row(bolt, tmp_path):
+    import datasets
+
+    ds = datasets.Dataset.from_dict({"item_id": ["a", "b", "c"], "target": [s.tolist() for s in sines(3)]})
+    result = run(bolt, tmp_path / "out", data=ds, config=FAST.replace(steps=2, eval_every=2), force=True)
+    assert result.report["series"] == {"train": 3, "test": 3, "skipped": 0}
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "match"),
+    [
+        ({"data": sines(2, 30)}, "too few windows for horizon 8 plus validation"),
+        ({"horizon": 65}, "beyond what this chronos-bolt model can be fine-tuned for"),
+        ({"lora_config": {"target_modules": ["q", "query_proj"]}}, r"\['query_proj'\] do not exist.*'wi'"),
+        ({"method": "adapter"}, "method must be one of"),
+        ({"lora_config": {"rank": 4}}, "lora_config has a field peft.LoraConfig does not know"),
+    ],
+)
+def test_when_input_is_bad_then_the_error_says_what_and_what_is_allowed(bolt, tmp_path, kwargs, match):
+    with pytest.raises(InputError, match=match):
+        run(bolt, tmp_path / "out", **kwargs)
+
+
+def test_when_the_model_is_a_baseline_then_fine_tuning_refuses(tmp_path):
+    with pytest.raises(InputError, match="fine-tuning needs a Chronos model"):
+        run(tsfm.load("seasonal-naive"), tmp_path / "out")
+
+
+def test_when_an_adapter_meets_a_different_base_model_then_it_is_refused(lora_run, tiny_checkpoints, tmp_path):
+    from tsfm.testing import build_tiny_checkpoint
+
+    other = tsfm.load(str(build_tiny_checkpoint("chronos-bolt", tmp_path / "other", seed=1)), device="cpu")
+    with pytest.raises(CheckpointError, match="trained on a different base model"):
+        AdapterBank(other).add("x", lora_run.folder)
+
+    marker = json.loads((lora_run.folder / "finetune.json").read_text())
+    marker["base_model"] = str(tmp_path / "other")
+    moved = tmp_path / "moved"
+    import shutil
+
+    shutil.copytree(lora_run.folder, moved)
+    (moved / "finetune.json").write_text(json.dumps(marker))
+    with pytest.raises(CheckpointError, match="trained on a different base model"):
+        tsfm.load(str(moved))
