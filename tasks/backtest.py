@@ -8,6 +8,10 @@ aligned on their last observation, as in M4 and fev:
 
 and is scored on the ``horizon`` values that follow. Every model sees the same
 windows; each window is one batched ``predict_quantiles`` call per model.
+
+With whole-history :class:`~tsfm.covariates.Covariates`, each window gets the
+covariates' past up to its cut-off and, for known-future covariates, their values
+over the window's horizon, taken from the data: they are known in advance.
 """
 
 from __future__ import annotations
@@ -22,6 +26,7 @@ from tqdm.auto import tqdm
 
 from tsfm import metrics
 from tsfm.contract import Forecaster
+from tsfm.covariates import Covariates
 from tsfm.errors import InputError
 from tsfm.forecast import Forecast
 from tsfm.quantiles import DEFAULT_QUANTILE_LEVELS
@@ -130,6 +135,7 @@ def run_backtest(
     config: BacktestConfig,
     item_ids: Sequence[str] | None = None,
     progress: bool = True,
+    covariates: Covariates | None = None,
 ) -> BacktestResult:
     """Forecast every window with every model and score each series.
 
@@ -145,6 +151,9 @@ def run_backtest(
         Names of the series, default their positions.
     progress
         Show a progress bar over (model, window).
+    covariates
+        Whole-history covariates aligned with ``series`` (no future values), e.g. from
+        :func:`tsfm.covariate_frames.covariates_from_frames` with ``horizon=None``.
     """
     names = [m.name for m in models]
     if not models:
@@ -156,14 +165,15 @@ def run_backtest(
     if len(ids) != len(series):
         raise InputError(f"item_ids has {len(ids)} entries for {len(series)} series")
     windows, skipped = make_windows(series, config)
+    extras = [_window_covariates(covariates, window, config.horizon) for window in windows]
     rows, seconds, last = [], {}, {}
     bar = tqdm(total=len(models) * len(windows), desc="backtest", disable=not progress, unit="window")
     for model in models:
         seconds[model.name] = 0.0
-        for window in windows:
+        for window, extra in zip(windows, extras, strict=True):
             bar.set_postfix_str(f"{model.name} window {window.index}")
             start = time.perf_counter()
-            forecast = model.predict_quantiles(window.contexts, config.horizon, config.quantile_levels)
+            forecast = model.predict_quantiles(window.contexts, config.horizon, config.quantile_levels, **extra)
             seconds[model.name] += time.perf_counter() - start
             rows.append(score_window(forecast, window, config, ids))
             if window is windows[-1]:
@@ -172,6 +182,14 @@ def run_backtest(
     bar.close()
     scores = pd.concat(rows, ignore_index=True)
     return BacktestResult(config, scores, seconds, windows[-1], last, skipped)
+
+
+def _window_covariates(covariates: Covariates | None, window: Window, horizon: int) -> dict[str, Covariates]:
+    """Keyword arguments for ``predict_quantiles``: the window's covariates, if any."""
+    if covariates is None:
+        return {}
+    cutoffs = [len(context) for context in window.contexts]
+    return {"covariates": covariates.window(window.positions, cutoffs, horizon)}
 
 
 def score_window(

@@ -17,6 +17,7 @@ from tasks.leaderboard import leaderboard
 from tasks.plots import plot_forecasts
 from tsfm import data as tsdata
 from tsfm.contract import Forecaster
+from tsfm.covariate_frames import covariates_from_frames
 from tsfm.errors import InputError
 from tsfm.quantiles import DEFAULT_QUANTILE_LEVELS
 from tsfm.registry import load
@@ -48,6 +49,10 @@ def evaluate(
     batch_size: int = 256,
     plot_series: int = 4,
     progress: bool = True,
+    covariates: Sequence[str] | None = None,
+    past_covariates: Sequence[str] = (),
+    group_by: str | None = None,
+    targets: Sequence[str] | None = None,
 ) -> EvaluationReport:
     """Backtest ``models`` on ``data`` and rank them.
 
@@ -65,8 +70,22 @@ def evaluate(
     output
         Folder for ``leaderboard.csv``, ``per_series.csv`` and ``forecasts.png``;
         nothing is written when ``None``.
+    covariates, past_covariates, group_by, targets
+        Known-future and past-only covariate columns, the column whose value groups
+        related series for joint (cross-learning) forecasts, and several target
+        columns forecast jointly; see :func:`tsfm.covariate_frames.covariates_from_frames`.
+        Known-future values in each window come from the data. Models that cannot use
+        them warn and forecast without them.
     """
-    frame = tsdata.load_frame(data)
+    conditioned = bool(covariates) or bool(past_covariates) or group_by is not None or targets is not None
+    extra = None
+    if conditioned:
+        frame, extra = covariates_from_frames(
+            data, covariates=list(covariates or []), past_covariates=past_covariates, group_by=group_by,
+            targets=targets,
+        )
+    else:
+        frame = tsdata.load_frame(data)
     if season_length is None:
         season_length = tsdata.default_season_length(tsdata.infer_frequency(frame))
     config = BacktestConfig(horizon, windows, step, season_length, tuple(quantile_levels))
@@ -79,7 +98,7 @@ def evaluate(
     if REFERENCE not in [m.name for m in loaded]:
         loaded.append(load(REFERENCE, season_length=season_length))
     item_ids, series = tsdata.to_series(frame)
-    result = run_backtest(loaded, series, config, item_ids, progress=progress)
+    result = run_backtest(loaded, series, config, item_ids, progress=progress, covariates=extra)
     board = leaderboard(result.scores, result.seconds, REFERENCE)
     report = EvaluationReport(board, result, season_length)
     if output is not None:

@@ -8,7 +8,8 @@
 
 from tsfm.bundled import DEFAULT_MODEL, bundled_model_path
 from tsfm.contract import BaseForecaster, Forecaster
-from tsfm.errors import CheckpointError, InputError, TsfmError, UnknownModelError
+from tsfm.covariates import Covariates
+from tsfm.errors import CheckpointError, CovariatesIgnoredWarning, InputError, TsfmError, UnknownModelError
 from tsfm.forecast import Forecast
 from tsfm.quantiles import DEFAULT_QUANTILE_LEVELS
 from tsfm.registry import LoadOptions, ModelSpec, list_models, load, register_model, register_path_loader
@@ -18,6 +19,8 @@ __all__ = [
     "DEFAULT_QUANTILE_LEVELS",
     "BaseForecaster",
     "CheckpointError",
+    "Covariates",
+    "CovariatesIgnoredWarning",
     "Forecast",
     "Forecaster",
     "InputError",

@@ -64,6 +64,7 @@ def build_parser() -> argparse.ArgumentParser:
         "--model", default=DEFAULT_MODEL, help="model name, local folder or hub id (default: %(default)s)"
     )
     p.add_argument("--output", required=True, help="where to write the forecast (.csv or .parquet)")
+    _add_covariate_flags(p, forecast=True)
     _add_model_flags(p)
     p.set_defaults(handler=_cmd_forecast)
 
@@ -74,6 +75,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--step", type=int, default=None, help="steps between origins (default: the horizon)")
     p.add_argument("--output", default="results", help="folder for leaderboard.csv, per_series.csv, forecasts.png")
     p.add_argument("--plot-series", type=int, default=4, help="series drawn in forecasts.png (0: no plot)")
+    _add_covariate_flags(p, forecast=False)
     _add_model_flags(p)
     p.set_defaults(handler=_cmd_evaluate)
 
@@ -116,6 +118,45 @@ def _add_data_flags(p: argparse.ArgumentParser) -> None:
     p.add_argument("--id-column", default=None, help="series id column (default: item_id or unique_id)")
     p.add_argument("--timestamp-column", default=None, help="timestamp column (default: timestamp or ds)")
     p.add_argument("--target-column", default=None, help="target column (default: target or y)")
+
+
+def _add_covariate_flags(p: argparse.ArgumentParser, forecast: bool) -> None:
+    """Flags of in-context forecasting: covariates, groups of related series, several targets."""
+    if forecast:
+        p.add_argument(
+            "--future", default=None,
+            help="file with the known-future covariates: id, timestamp and those columns, --horizon rows per item",
+        )
+        known = "known-future covariate columns (default: the covariate columns of --future)"
+    else:
+        known = "known-future covariate columns; each window takes their future values from the data"
+    p.add_argument("--covariates", default=None, help=f"comma-separated {known}")
+    p.add_argument(
+        "--past-covariates", default=None, help="comma-separated covariate columns observed in the past only"
+    )
+    p.add_argument(
+        "--group-by", default=None,
+        help="column constant per series (e.g. plant): series of a group are forecast jointly by Chronos-2",
+    )
+    p.add_argument("--targets", default=None, help="comma-separated target columns forecast jointly (multivariate)")
+    if forecast:
+        p.add_argument(
+            "--allow-missing-future", action="store_true", help="accept gaps in the known-future values of --future"
+        )
+
+
+def _covariate_options(args: argparse.Namespace) -> dict:
+    """Keyword arguments for ``covariates_from_frames`` from the covariate flags."""
+
+    def names(text: str | None) -> list[str] | None:
+        return None if text is None else [x.strip() for x in text.split(",") if x.strip()]
+
+    return {
+        "covariates": names(args.covariates),
+        "past_covariates": names(args.past_covariates) or [],
+        "group_by": args.group_by,
+        "targets": names(args.targets),
+    }
 
 
 def _add_model_flags(p: argparse.ArgumentParser) -> None:
@@ -164,12 +205,23 @@ def _cmd_forecast(args: argparse.Namespace) -> int:
     output = Path(args.output)
     if output.suffix not in (".csv", ".parquet"):
         raise InputError(f"--output must end in .csv or .parquet, got {args.output!r}")
-    frame = _load_data(args)
+    options = _covariate_options(args)
+    covariates = None
+    if args.future is not None or any(v for v in options.values()):
+        from tsfm.covariate_frames import covariates_from_frames
+
+        frame, covariates = covariates_from_frames(
+            args.data, args.future, horizon=args.horizon, allow_missing_future=args.allow_missing_future,
+            id_column=args.id_column, timestamp_column=args.timestamp_column, target_column=args.target_column,
+            **options,
+        )
+    else:
+        frame = _load_data(args)
     freq = tsdata.infer_frequency(frame)
     season = args.season_length or tsdata.default_season_length(freq)
     model = load(args.model, device=args.device, batch_size=args.batch_size, season_length=season)
     item_ids, series = tsdata.to_series(frame)
-    forecast = model.predict_quantiles(series, args.horizon, _parse_levels(args.quantiles))
+    forecast = model.predict_quantiles(series, args.horizon, _parse_levels(args.quantiles), covariates=covariates)
     table = forecast.to_frame(item_ids, tsdata.future_timestamps(frame, args.horizon, freq))
     output.parent.mkdir(parents=True, exist_ok=True)
     table.to_parquet(output, index=False) if output.suffix == ".parquet" else table.to_csv(output, index=False)
@@ -181,10 +233,20 @@ def _cmd_evaluate(args: argparse.Namespace) -> int:
     from tasks.evaluate import evaluate
 
     names = [m.strip() for m in args.models.split(",") if m.strip()]
+    options = _covariate_options(args)
+    if any(v for v in options.values()):
+        from tsfm import data as tsdata
+
+        data = tsdata.read_table(args.data)
+        renames = {args.id_column: "item_id", args.timestamp_column: "timestamp", args.target_column: "target"}
+        data = data.rename(columns={k: v for k, v in renames.items() if k is not None})
+    else:
+        data = _load_data(args)
     report = evaluate(
-        _load_data(args), names, args.horizon, windows=args.windows, step=args.step,
+        data, names, args.horizon, windows=args.windows, step=args.step,
         season_length=args.season_length, quantile_levels=_parse_levels(args.quantiles),
         output=args.output, device=args.device, batch_size=args.batch_size, plot_series=args.plot_series,
+        **options,
     )
     _print_report(report)
     return 0

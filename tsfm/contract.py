@@ -8,13 +8,15 @@ implements, so no backend re-validates and every backend fails the same way.
 
 from __future__ import annotations
 
+import warnings
 from abc import ABC, abstractmethod
 from collections.abc import Sequence
 from typing import Protocol, runtime_checkable
 
 import numpy as np
 
-from tsfm.errors import InputError
+from tsfm.covariates import Covariates
+from tsfm.errors import CovariatesIgnoredWarning, InputError
 from tsfm.forecast import Forecast
 from tsfm.quantiles import DEFAULT_QUANTILE_LEVELS
 from tsfm.validation import (
@@ -37,6 +39,7 @@ class Forecaster(Protocol):
         context: ContextLike,
         horizon: int,
         quantile_levels: Sequence[float] = DEFAULT_QUANTILE_LEVELS,
+        covariates: Covariates | None = None,
     ) -> Forecast:
         """Forecast ``horizon`` steps past the end of each series in ``context``."""
         ...
@@ -55,12 +58,16 @@ class BaseForecaster(ABC):
     - ``min_observations``: fewest finite values a series needs.
     - ``max_horizon``: longest horizon accepted, ``None`` for no limit.
     - ``has_embeddings``: whether :meth:`embed` is available.
+    - ``supports_covariates``: whether :meth:`_predict_with_covariates` uses
+      :class:`~tsfm.covariates.Covariates`; models without support warn once per call
+      (:class:`~tsfm.errors.CovariatesIgnoredWarning`) and forecast from the target alone.
     """
 
     kind: str = "tsfm"
     min_observations: int = 1
     max_horizon: int | None = None
     has_embeddings: bool = False
+    supports_covariates: bool = False
 
     def __init__(self, name: str) -> None:
         self.name = name
@@ -73,6 +80,7 @@ class BaseForecaster(ABC):
         context: ContextLike,
         horizon: int,
         quantile_levels: Sequence[float] = DEFAULT_QUANTILE_LEVELS,
+        covariates: Covariates | None = None,
     ) -> Forecast:
         """Forecast each series ``horizon`` steps ahead.
 
@@ -85,6 +93,10 @@ class BaseForecaster(ABC):
             Number of steps to forecast, a positive integer.
         quantile_levels
             Levels in (0, 1); returned sorted and de-duplicated.
+        covariates
+            Past and known-future covariates, group ids and variate keys, one entry per
+            series of ``context`` (see :class:`tsfm.covariates.Covariates`). Checked against
+            the context and horizon here; a model that cannot use them warns and ignores them.
 
         Returns
         -------
@@ -94,7 +106,24 @@ class BaseForecaster(ABC):
         series = validate_context(context, self.min_observations)
         steps = validate_horizon(horizon, self.max_horizon)
         levels = validate_quantile_levels(quantile_levels)
-        quantiles, mean = self._predict_quantiles(series, steps, levels)
+        if covariates is not None:
+            if not isinstance(covariates, Covariates):
+                raise InputError(
+                    f"covariates must be a tsfm.covariates.Covariates or None, got {type(covariates).__name__}"
+                )
+            covariates.check_against(series, steps)
+        if covariates is None or covariates.is_empty:
+            quantiles, mean = self._predict_quantiles(series, steps, levels)
+        elif not self.supports_covariates:
+            warnings.warn(
+                f"model {self.name!r} cannot use covariates, group ids or multivariate targets; they are "
+                "ignored and each series is forecast from its own past (Chronos-2 models use them)",
+                CovariatesIgnoredWarning,
+                stacklevel=2,
+            )
+            quantiles, mean = self._predict_quantiles(series, steps, levels)
+        else:
+            quantiles, mean = self._predict_with_covariates(series, steps, levels, covariates)
         quantiles = np.sort(np.asarray(quantiles, dtype=np.float64), axis=-1)  # non-crossing
         return Forecast(
             quantiles=quantiles,  # [n_series, horizon, n_q]
@@ -115,6 +144,15 @@ class BaseForecaster(ABC):
         self, context: list[np.ndarray], horizon: int, levels: np.ndarray
     ) -> tuple[np.ndarray, np.ndarray]:
         """Return ``(quantiles [n_series, horizon, n_q], mean [n_series, horizon])``."""
+
+    def _predict_with_covariates(
+        self, context: list[np.ndarray], horizon: int, levels: np.ndarray, covariates: Covariates
+    ) -> tuple[np.ndarray, np.ndarray]:
+        """Like :meth:`_predict_quantiles`, conditioned on checked ``covariates``.
+
+        Called only when ``supports_covariates`` is True and covariates were given.
+        """
+        raise NotImplementedError(f"{type(self).__name__} sets supports_covariates but does not implement it")
 
     def _embed(self, context: list[np.ndarray]) -> np.ndarray:
         raise NotImplementedError

@@ -18,7 +18,7 @@ from __future__ import annotations
 
 import os
 from collections import Counter
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from pathlib import Path
 
 import numpy as np
@@ -49,6 +49,7 @@ def load_frame(
     id_column: str | None = None,
     timestamp_column: str | None = None,
     target_column: str | None = None,
+    extra_columns: Sequence[str] = (),
 ) -> pd.DataFrame:
     """Read and validate time series into the canonical long format.
 
@@ -77,12 +78,15 @@ def load_frame(
         series id of Chronos-style tables). Without an id column a long table is one
         series with item_id ``"0"``; a Chronos-style table numbers its rows ``"0"``,
         ``"1"``, ...
+    extra_columns
+        Further columns to keep unchanged next to the canonical three (covariates,
+        static attributes, group columns); :mod:`tsfm.covariate_frames` validates them.
 
     Returns
     -------
     pd.DataFrame
         Columns ``item_id`` (str), ``timestamp`` (``datetime64[ns]`` or ``int64``
-        steps), ``target`` (float64); other columns are dropped. Rows are grouped by
+        steps), ``target`` (float64), then ``extra_columns``; other columns are dropped. Rows are grouped by
         item_id, each item keeping its row order; the index is ``0..n-1``.
 
     Raises
@@ -93,7 +97,12 @@ def load_frame(
         decreasing timestamps within an item, or an item whose targets are all NaN.
     """
     raw = _read_source(source)
-    return _to_canonical(raw, id_column, timestamp_column, target_column)
+    return _to_canonical(raw, id_column, timestamp_column, target_column, tuple(extra_columns))
+
+
+def read_table(source: Source) -> pd.DataFrame:
+    """Read a DataFrame, a ``.csv``/``.parquet`` file or a dataset spec as it is, without validation."""
+    return _read_source(source)
 
 
 def _read_source(source: Source) -> pd.DataFrame:
@@ -138,23 +147,31 @@ def _read_file(path: Path) -> pd.DataFrame:
 
 
 def _to_canonical(
-    raw: pd.DataFrame, id_column: str | None, timestamp_column: str | None, target_column: str | None
+    raw: pd.DataFrame,
+    id_column: str | None,
+    timestamp_column: str | None,
+    target_column: str | None,
+    extra: tuple[str, ...] = (),
 ) -> pd.DataFrame:
     if len(raw) == 0:
         raise InputError(
             f"the data is empty (0 rows, columns {list(raw.columns)}); pass at least one observation"
         )
     columns = _resolve_columns(raw, id_column, timestamp_column, target_column)
+    _check_extra_columns(raw, columns, extra)
     if _is_sequence_layout(raw[columns[TARGET]]):
-        long = _explode_sequences(raw, columns)
+        long = _explode_sequences(raw, columns, extra)
     else:
         ids = raw[columns[ID]] if columns[ID] else pd.Series(SINGLE_SERIES_ID, index=raw.index)
         long = pd.DataFrame({ID: ids, TIMESTAMP: raw[columns[TIMESTAMP]], TARGET: raw[columns[TARGET]]})
+        for name in extra:
+            long[name] = raw[name]
     frame = pd.DataFrame(
         {
             ID: _coerce_ids(long[ID], columns[ID]),
             TIMESTAMP: _coerce_timestamps(long[TIMESTAMP], columns[TIMESTAMP]),
             TARGET: _coerce_target(long[TARGET], columns[TARGET]),
+            **{name: long[name].reset_index(drop=True) for name in extra},
         }
     )
     frame = frame.sort_values(ID, kind="mergesort", ignore_index=True)  # stable: keeps row order
@@ -187,6 +204,17 @@ def _resolve_columns(
     return chosen
 
 
+def _check_extra_columns(raw: pd.DataFrame, columns: dict[str, str | None], extra: tuple[str, ...]) -> None:
+    missing = [name for name in extra if name not in raw.columns]
+    if missing:
+        raise InputError(f"column(s) {missing} not found; columns found: {[str(c) for c in raw.columns]}")
+    taken = [name for name in extra if name in columns.values() or name in CANONICAL_COLUMNS]
+    if taken:
+        raise InputError(
+            f"column(s) {taken} are the id, timestamp or target column and cannot also be extra columns"
+        )
+
+
 def _is_sequence_layout(target: pd.Series) -> bool:
     if target.dtype != object:
         return False
@@ -194,8 +222,12 @@ def _is_sequence_layout(target: pd.Series) -> bool:
     return len(first) > 0 and isinstance(first.iloc[0], (list, tuple, np.ndarray))
 
 
-def _explode_sequences(raw: pd.DataFrame, columns: dict[str, str | None]) -> pd.DataFrame:
-    """One row per series with sequence cells -> one row per observation."""
+def _explode_sequences(raw: pd.DataFrame, columns: dict[str, str | None], extra: tuple[str, ...] = ()) -> pd.DataFrame:
+    """One row per series with sequence cells -> one row per observation.
+
+    Extra columns hold a sequence as long as the target (covariates) or one value
+    per row (static attributes), repeated for every observation.
+    """
     targets = [_as_array(v) for v in raw[columns[TARGET]]]
     stamps = [np.asarray(v) for v in raw[columns[TIMESTAMP]]]
     ids = raw[columns[ID]].to_numpy() if columns[ID] else np.arange(len(raw)).astype(str)
@@ -213,13 +245,28 @@ def _explode_sequences(raw: pd.DataFrame, columns: dict[str, str | None]) -> pd.
     lengths = np.array([len(y) for y in targets])
     if lengths.sum() == 0:
         raise InputError(f"the data is empty ({len(raw)} rows, all with empty sequences)")
-    return pd.DataFrame(
+    long = pd.DataFrame(
         {
             ID: np.repeat(ids, lengths),
             TIMESTAMP: pd.Series(np.concatenate(stamps)),
             TARGET: np.concatenate(targets),
         }
     )
+    for name in extra:
+        long[name] = np.concatenate([_extra_cells(name, cell, n) for cell, n in zip(raw[name], lengths, strict=True)])
+    return long
+
+
+def _extra_cells(name: str, cell: object, length: int) -> np.ndarray:
+    if isinstance(cell, (list, tuple, np.ndarray)):
+        values = np.asarray(cell)
+        if values.ndim != 1 or len(values) != length:
+            raise InputError(
+                f"column {name!r} holds a sequence of shape {values.shape} in a row whose target has {length} "
+                "values; covariate sequences must be as long as the target"
+            )
+        return values
+    return np.repeat(np.asarray([cell], dtype=object), length)
 
 
 def _as_array(cell: object) -> np.ndarray:

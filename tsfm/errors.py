@@ -24,3 +24,7 @@ class UnknownModelError(TsfmError, LookupError):
 
 class CheckpointError(TsfmError, ValueError):
     """A folder or file that was given as a model is not a loadable checkpoint."""
+
+
+class CovariatesIgnoredWarning(UserWarning):
+    """Covariates were passed to a model that cannot use them; it forecast from the target alone."""

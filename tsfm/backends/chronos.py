@@ -40,6 +40,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from tsfm.contract import BaseForecaster
+from tsfm.covariates import Covariates
 from tsfm.devices import resolve_device, resolve_dtype
 from tsfm.errors import CheckpointError
 from tsfm.quantiles import empirical_quantiles, interpolate_quantiles
@@ -192,9 +193,40 @@ class ChronosBoltForecaster(ChronosForecaster):
 
 
 class Chronos2Forecaster(ChronosForecaster):
-    """Chronos-2: 21 quantiles per step, each series forecast on its own (no cross-learning)."""
+    """Chronos-2: 21 quantiles per step; covariates, groups and multivariate targets in context.
+
+    Without covariates each series is forecast on its own. With
+    :class:`~tsfm.covariates.Covariates` every series (or every multivariate target,
+    its variates stacked ``[n_variates, time]``) becomes one upstream input dict with
+    its past and known-future covariates; categorical covariates are encoded by
+    upstream (target encoding per series). Series of one group id are sent in one
+    ``predict`` call with ``cross_learning=True``, so the model attends across them;
+    a group holding more than ``batch_size`` rows (targets plus covariates) is split
+    into chunks of ``batch_size`` rows, each learned across on its own (upstream
+    suggests groups of about 100 rows). Series without a group are forecast
+    independently, as without covariates. Static attributes are not given to the
+    model: it standardises every input row, so a constant carries nothing.
+    """
 
     family = "chronos-2"
+    supports_covariates = True
+
+    def _predict_with_covariates(
+        self, context: list[np.ndarray], horizon: int, levels: np.ndarray, covariates: Covariates
+    ) -> tuple[np.ndarray, np.ndarray]:
+        import torch
+
+        native = np.full((len(context), horizon, len(self.pipeline.quantiles)), np.nan)  # [n_series, h, Q]
+        with torch.inference_mode(), warnings.catch_warnings():
+            warnings.filterwarnings("ignore", message=_LONG_HORIZON_WARNING)
+            for group, units in chronos2_calls(context, covariates, self.context_length):
+                dicts = [inputs for _, inputs in units]
+                per_unit = self.pipeline.predict(
+                    dicts, prediction_length=horizon, batch_size=self.batch_size, cross_learning=group is not None
+                )  # one [n_variates, Q, h] tensor per unit
+                for (positions, _), values in zip(units, per_unit, strict=True):
+                    native[positions] = values.float().numpy().transpose(0, 2, 1)
+        return self._from_native_quantiles(native, levels)
 
     def _forecast_batch(
         self, padded: np.ndarray, horizon: int, levels: np.ndarray
@@ -346,6 +378,46 @@ class SharedNoiseSampler:
         gumbel = -torch.log(-torch.log(uniform.clamp_(1e-12, 1.0 - 1e-12)))  # [S, vocab]
         rows = scores.shape[0] // self.n_samples
         return scores.float() + gumbel.float().to(scores.device).repeat(rows, 1)  # row b*S + j gets noise j
+
+
+def chronos2_calls(
+    context: list[np.ndarray], covariates: Covariates, context_length: int
+) -> list[tuple[str | None, list[tuple[list[int], dict[str, Any]]]]]:
+    """Group series into Chronos-2 ``predict`` calls of upstream input dicts.
+
+    Returns
+    -------
+    list
+        ``(group id or None, units)`` per call, where each unit is ``(positions, dict)``:
+        the context positions of its variates and the dict with ``target``
+        (``[T]`` or ``[n_variates, T]``), ``past_covariates`` and ``future_covariates``.
+        Every dict of a call has the same number of variates, as upstream requires.
+    """
+    keys = covariates.variate_of or [str(i) for i in range(len(context))]
+    units: dict[str, list[int]] = {}
+    for position, key in enumerate(keys):
+        units.setdefault(key, []).append(position)
+    calls: dict[tuple[str | None, int], list[tuple[list[int], dict[str, Any]]]] = {}
+    for positions in units.values():
+        first = positions[0]
+        target = np.vstack([context[p][-context_length:] for p in positions]).astype(np.float32)
+        inputs: dict[str, Any] = {"target": target[0] if len(positions) == 1 else target}
+        if covariates.names:
+            inputs["past_covariates"] = {
+                name: _covariate_input(values[-context_length:]) for name, values in covariates.past[first].items()
+            }
+        if covariates.known_future:
+            inputs["future_covariates"] = {
+                name: _covariate_input(values) for name, values in covariates.future[first].items()
+            }
+        group = None if covariates.group_ids is None else covariates.group_ids[first]
+        calls.setdefault((group, len(positions)), []).append((positions, inputs))
+    return [(group, chunk) for (group, _), chunk in calls.items()]
+
+
+def _covariate_input(values: np.ndarray) -> np.ndarray:
+    """Numbers as float32; categories stay an object array (upstream encodes them)."""
+    return values if values.dtype == object else values.astype(np.float32)
 
 
 def observed_patch_mask(padded: np.ndarray, patch_size: int) -> np.ndarray:
