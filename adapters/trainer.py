@@ -183,7 +183,7 @@ def train(
     accelerator.wait_for_everyone()
     seconds = state.seconds + time.perf_counter() - started
     return TrainResult(state.step, state.best_step, state.best_val, state.zero_shot_val,
-                       state.bad_evals >= config.patience, round(seconds, 2), state.history)
+                       state.step < config.steps, round(seconds, 2), state.history)
 
 
 def _learning_rate(config: FinetuneConfig, step: int, peak: float) -> float:
