@@ -1,1 +1,27 @@
-"""Distillation: small student forecasters from a TSFM teacher, ONNX export and a torch-free edge runtime."""
+"""Distillation: small student forecasters from a TSFM teacher, ONNX export and a torch-free edge runtime.
+
+``distill.distill(teacher, series, horizon, student="mlp", output=DIR)`` trains a student (see
+:mod:`distill.train`); :mod:`distill.export` writes it to ONNX; :mod:`distill.runtime` runs the
+file with numpy and onnxruntime only. Importing this package imports nothing heavy: the names
+below are loaded on first use, so ``distill.runtime`` stays torch-free.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+_LAZY = {
+    "distill": "distill.train",
+    "DistillConfig": "distill.train",
+    "DistillResult": "distill.train",
+    "StudentConfig": "distill.students",
+    "export_student": "distill.export",
+}
+
+
+def __getattr__(name: str) -> Any:
+    if name in _LAZY:
+        import importlib
+
+        return getattr(importlib.import_module(_LAZY[name]), name)
+    raise AttributeError(f"module 'distill' has no attribute {name!r}")

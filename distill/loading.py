@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import importlib
 
-LOADER_MODULES: tuple[str, ...] = ()
+LOADER_MODULES: tuple[str, ...] = ("distill.student_forecaster", "distill.onnx_forecaster")
 
 for _module in LOADER_MODULES:
     importlib.import_module(_module)
