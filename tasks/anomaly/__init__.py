@@ -1,0 +1,26 @@
+"""Anomaly detection on any model behind the ``tsfm`` contract, with classical baselines.
+
+Every detector is fitted on a normal reference and returns one score per time step::
+
+    from tasks.anomaly import EmbeddingDetector
+    detector = EmbeddingDetector("tsfm-bolt-mini").fit(reference)   # [time] or [time, channels]
+    result = detector.detect(series)                                # scores, is_anomaly, threshold
+"""
+
+from tasks.anomaly.base import AnomalyDetector, Detection
+from tasks.anomaly.baselines import IsolationForestDetector, MatrixProfileDetector, ZScoreDetector, residual_detector
+from tasks.anomaly.detectors import EmbeddingDetector, ForecastDetector
+from tasks.anomaly.thresholds import best_f1_threshold, conformal_threshold
+
+__all__ = [
+    "AnomalyDetector",
+    "Detection",
+    "EmbeddingDetector",
+    "ForecastDetector",
+    "IsolationForestDetector",
+    "MatrixProfileDetector",
+    "ZScoreDetector",
+    "best_f1_threshold",
+    "conformal_threshold",
+    "residual_detector",
+]

@@ -1,0 +1,121 @@
+"""``tsfm detect`` (score a file) and ``tsfm detect-bench`` (SKAB, NAB, UCR benchmarks).
+
+``tsfm detect`` reads a table with an optional series id column, an optional timestamp
+column and one or more value columns (``--target a,b,c``; several columns are one
+multivariate series per item). The normal reference is ``--reference FILE`` (same columns;
+rows of the same item, or of a single item used for all), or else the first
+``--reference-fraction`` of each item. It writes ``item_id,timestamp,score,is_anomaly`` and a
+PNG beside it.
+"""
+
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+
+from tsfm.bundled import DEFAULT_MODEL
+from tsfm.errors import InputError
+
+DETECTOR_NAMES = ("forecast", "embedding", "isolation-forest", "zscore", "robust-zscore", "matrix-profile",
+                  "residual-naive", "residual-seasonal-naive")
+BENCH_DEFAULT_DETECTORS = "embedding,forecast,isolation-forest,robust-zscore,matrix-profile"
+
+
+def add_parsers(subparsers: argparse._SubParsersAction) -> None:
+    """Add ``detect`` and ``detect-bench`` to a ``tsfm`` sub-parser set."""
+    p = subparsers.add_parser("detect", help="anomaly scores and alarms for every series of a file, and a plot")
+    p.add_argument("--data", required=True, help=".csv or .parquet: [item_id,] [timestamp,] value column(s)")
+    p.add_argument("--model", default=DEFAULT_MODEL, help="model of forecast/embedding (default: %(default)s)")
+    p.add_argument("--detector", default="embedding", choices=DETECTOR_NAMES, help="detector (default: %(default)s)")
+    p.add_argument("--reference", default=None, help="file of normal operation, same columns as --data")
+    p.add_argument("--reference-fraction", type=float, default=0.2,
+                   help="without --reference: leading share of each item taken as normal (default: %(default)s)")
+    p.add_argument("--target", default=None, help="comma-separated value columns (default: target or y)")
+    p.add_argument("--id-column", default=None, help="series id column (default: item_id or unique_id, if present)")
+    p.add_argument("--timestamp-column", default=None, help="timestamp column (default: timestamp or ds, if present)")
+    p.add_argument("--alpha", type=float, default=0.01, help="target false-alarm rate of the threshold")
+    p.add_argument("--smooth", type=int, default=1, help="causal moving average of the score (default: none)")
+    p.add_argument("--combine", default="max", choices=("max", "mean"), help="how channel scores combine")
+    p.add_argument("--output", required=True, help="scores file (.csv or .parquet); the plot goes beside it (.png)")
+    p.set_defaults(handler=run_detect)
+
+    p = subparsers.add_parser("detect-bench", help="anomaly benchmarks (SKAB, NAB, UCR) beside published figures")
+    p.add_argument("benchmark", choices=("skab", "nab", "ucr"), help="which benchmark")
+    p.add_argument("--shared-data", default="../shared/data", help="holds skab/, nab/ (default: %(default)s)")
+    p.add_argument("--detectors", default=BENCH_DEFAULT_DETECTORS, help="comma-separated (default: %(default)s)")
+    p.add_argument("--model", default=DEFAULT_MODEL, help="model for forecast/embedding (default: %(default)s)")
+    p.add_argument("--smooth", type=int, default=None, help="score smoothing (default: the benchmark's)")
+    p.add_argument("--alpha", type=float, default=None, help="threshold false-alarm target (default: the benchmark's)")
+    p.add_argument("--max-files", type=int, default=None, help="NAB: score this many files, spread over categories")
+    p.add_argument("--max-rows", type=int, default=None, help="NAB: truncate each file to this many rows")
+    p.add_argument("--output", default=None, help="optional .csv for the table")
+    p.set_defaults(handler=run_bench)
+
+
+def run_detect(args: argparse.Namespace) -> int:
+    """Handler of ``tsfm detect``."""
+    from tasks.anomaly.benchmarks import make_detector
+    from tasks.anomaly.detectors import resolve_model
+    from tasks.anomaly.io import read_items, write_scores
+    from tasks.anomaly.plots import plot_detections
+
+    output = Path(args.output)
+    if output.suffix not in (".csv", ".parquet"):
+        raise InputError(f"--output must end in .csv or .parquet, got {args.output!r}")
+    if not 0.0 < args.reference_fraction < 1.0:
+        raise InputError(f"--reference-fraction must be in (0, 1), got {args.reference_fraction}")
+    columns = [c.strip() for c in args.target.split(",") if c.strip()] if args.target else None
+    items, channels = read_items(args.data, columns, args.id_column, args.timestamp_column)
+    references = read_items(args.reference, channels, args.id_column, args.timestamp_column)[0] if args.reference \
+        else None
+    model = resolve_model(args.model) if args.detector in ("forecast", "embedding") else args.model
+    results = []
+    for item_id, stamps, values in items:
+        reference = _reference_for(item_id, values, references, args.reference_fraction)
+        detector = make_detector(args.detector, model, alpha=args.alpha, smooth=args.smooth, combine=args.combine)
+        try:
+            detector.fit(reference)
+        except InputError as exc:
+            raise InputError(f"item {item_id!r}: {exc}") from None
+        results.append((item_id, stamps, values, detector.detect(values)))
+    write_scores(results, output)
+    picture = plot_detections(results, channels, output.with_suffix(".png"))
+    flagged = sum(int(r[3].is_anomaly.sum()) for r in results)
+    print(f"{detector.name}: {len(results)} series, {flagged} flagged points -> {output}, {picture}")
+    return 0
+
+
+def _reference_for(item_id, values, references, fraction):
+    if references is None:
+        return values[: max(1, int(len(values) * fraction))]
+    by_id = {ref_id: ref_values for ref_id, _, ref_values in references}
+    if item_id in by_id:
+        return by_id[item_id]
+    if len(by_id) == 1:
+        return next(iter(by_id.values()))
+    raise InputError(f"--reference has no rows for item {item_id!r} (its items: {sorted(by_id)[:5]} ...)")
+
+
+def run_bench(args: argparse.Namespace) -> int:
+    """Handler of ``tsfm detect-bench``."""
+    from tasks.anomaly.bench_run import run_benchmark
+
+    names = [d.strip() for d in args.detectors.split(",") if d.strip()]
+    unknown = sorted(set(names) - set(DETECTOR_NAMES))
+    if unknown:
+        raise InputError(f"unknown detector(s) {unknown}; known: {', '.join(DETECTOR_NAMES)}")
+    table = run_benchmark(
+        args.benchmark, args.shared_data, names, args.model, smooth=args.smooth, alpha=args.alpha,
+        max_files=args.max_files, max_rows=args.max_rows,
+    )
+    if table is None:
+        return 0
+    import pandas as pd
+
+    with pd.option_context("display.width", 200, "display.max_columns", 20):
+        print(table.round(3).to_string(index=False))
+    if args.output:
+        Path(args.output).parent.mkdir(parents=True, exist_ok=True)
+        table.to_csv(args.output, index=False)
+        print(f"table: {args.output}")
+    return 0
