@@ -21,7 +21,13 @@ QUICKSTART_HORIZON = 6
 QUICKSTART_MODELS = (DEFAULT_MODEL, "fracast-0", "naive", "auto-ets", "auto-theta")
 # Modules that add subcommands: each defines ``add_parsers(sub)`` and imports nothing heavy
 # (no torch) at module level, so ``tsfm --help`` stays fast.
-COMMAND_MODULES = ("tsfm.pretraining.cli", "adapters.cli", "distill.cli", "tasks.anomaly.cli")
+COMMAND_MODULES = (
+    "tsfm.pretraining.cli",
+    "adapters.cli",
+    "tasks.classification.cli",
+    "distill.cli",
+    "tasks.anomaly.cli",
+)
 
 
 def main(argv: Sequence[str] | None = None) -> int:

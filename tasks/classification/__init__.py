@@ -1,0 +1,28 @@
+"""Time-series classification with pretrained TSFMs, against MiniRocket and 1-NN DTW.
+
+Every classifier here has the same interface (:class:`~tasks.classification.base.SeriesClassifier`):
+``fit(series, labels)``, ``predict(series)``, ``predict_proba(series)`` and ``classes_``, where
+``series`` is a list of 1-D float arrays of any length (NaN = missing).
+
+- :class:`TsfmClassifier`: pooled TSFM embeddings (any model with ``embed``) + a light head.
+- :class:`InContextClassifier`: labelled examples placed in the model's context, no training.
+- :class:`MiniRocketBaseline`, :class:`DtwBaseline`: aeon's MiniRocket and 1-NN DTW.
+
+Heavy imports (torch, aeon) happen inside methods, so importing this package is cheap.
+"""
+
+from tasks.classification.base import SeriesClassifier
+from tasks.classification.baselines import DtwBaseline, MiniRocketBaseline
+from tasks.classification.classifier import TsfmClassifier, make_classifier
+from tasks.classification.features import EmbeddingFeatures
+from tasks.classification.in_context import InContextClassifier
+
+__all__ = [
+    "DtwBaseline",
+    "EmbeddingFeatures",
+    "InContextClassifier",
+    "MiniRocketBaseline",
+    "SeriesClassifier",
+    "TsfmClassifier",
+    "make_classifier",
+]

@@ -1,0 +1,143 @@
+"""Classification benchmarks: UCR sets shipped in aeon, and CWRU bearing health by recording.
+
+Each benchmark fits every method on the same training data, scores it on the same test
+data and returns a tidy table (one row per dataset x method), printed side by side with the
+published MiniRocket accuracies where they exist. Missing data is skipped with a reason,
+never silently.
+
+- **UCR** (default train/test split): GunPoint, ItalyPowerDemand, ArrowHead, OSULeaf, ACSF1,
+  all shipped inside aeon. Published MiniRocket: the default-split column of
+  ``reference/tsc/minirocket_accuracy_ucr109_resamples.csv`` (mean 0.941 over these five).
+- **CWRU**: windows of 1,024 samples (85 ms at 12 kHz); ``same-load``: 0 HP, folds that hold
+  out whole recordings (:func:`~tasks.classification.cwru.recording_folds`), accuracy pooled
+  over the folds; ``cross-load``: train on every 0 HP recording, test on every 1 HP one.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from tasks.classification.base import SeriesClassifier
+from tasks.classification.features import EmbeddingFeatures
+
+UCR_SETS = ("GunPoint", "ItalyPowerDemand", "ArrowHead", "OSULeaf", "ACSF1")
+METHODS = ("tsfm-embed", "tsfm-in-context", "minirocket", "dtw")
+# Fixed before scoring, one configuration for all UCR sets (shape position matters: segments).
+UCR_FEATURES = EmbeddingFeatures(views=("raw", "diff", "scale2"), pooling="mean", segments=4)
+# Vibration windows are stationary: no segments; a fault that shows in few windows moves the max.
+CWRU_FEATURES = EmbeddingFeatures(views=("raw", "diff", "scale2"), pooling="mean-max", segments=0)
+CWRU_WINDOW = 1024
+_REFERENCE_FILE = Path("reference") / "tsc" / "minirocket_accuracy_ucr109_resamples.csv"
+
+Factory = Callable[[], SeriesClassifier]
+
+
+def method_factories(model: Any, methods: tuple[str, ...], features: EmbeddingFeatures, head: str) -> dict:
+    """``{method: () -> fresh classifier}`` for the names in :data:`METHODS`."""
+    from tasks.classification.baselines import DtwBaseline, MiniRocketBaseline
+    from tasks.classification.classifier import TsfmClassifier
+    from tasks.classification.in_context import InContextClassifier
+    from tsfm.errors import InputError
+
+    unknown = [m for m in methods if m not in METHODS]
+    if unknown:
+        raise InputError(f"unknown methods {unknown}; known: {', '.join(METHODS)}")
+    table = {
+        "tsfm-embed": lambda: TsfmClassifier(model, head=head, features=features, min_per_class=1),
+        "tsfm-in-context": lambda: InContextClassifier(model, min_per_class=1),
+        "minirocket": lambda: MiniRocketBaseline(min_per_class=1),
+        "dtw": lambda: DtwBaseline(min_per_class=1),
+    }
+    return {m: table[m] for m in methods}
+
+
+def published_minirocket(shared_data: str | Path | None) -> dict[str, float]:
+    """Published MiniRocket accuracy on the default UCR split, by dataset; ``{}`` when the file is absent."""
+    if shared_data is None or not (Path(shared_data) / _REFERENCE_FILE).is_file():
+        return {}
+    table = pd.read_csv(Path(shared_data) / _REFERENCE_FILE)
+    return dict(zip(table["dataset"], table["0"].astype(float), strict=True))
+
+
+def load_ucr(name: str) -> tuple[list[np.ndarray], np.ndarray, list[np.ndarray], np.ndarray]:
+    """``(train_series, train_labels, test_series, test_labels)`` of a UCR set that ships in aeon."""
+    from aeon.datasets import load_classification
+
+    x_train, y_train = load_classification(name, split="train")  # [n, channels, length]
+    x_test, y_test = load_classification(name, split="test")
+    return [x[0] for x in x_train], np.asarray(y_train), [x[0] for x in x_test], np.asarray(y_test)
+
+
+def _score(factory: Factory, train: list, y_train: np.ndarray, test: list, y_test: np.ndarray) -> dict:
+    start = time.perf_counter()
+    classifier = factory().fit(train, y_train)
+    accuracy = classifier.score(test, y_test)
+    return {"accuracy": accuracy, "seconds": time.perf_counter() - start, "n_test": len(test)}
+
+
+def run_ucr(factories: dict[str, Factory], sets: tuple[str, ...] = UCR_SETS, log: Callable = print) -> pd.DataFrame:
+    """Fit and score every method on each UCR set: rows ``dataset, method, accuracy, seconds, n_test``."""
+    rows = []
+    for name in sets:
+        try:
+            train, y_train, test, y_test = load_ucr(name)
+        except Exception as exc:  # aeon raises several types for a set it cannot find offline
+            log(f"skip {name}: not available offline in aeon ({type(exc).__name__}: {exc})")
+            continue
+        for method, factory in factories.items():
+            row = {"dataset": name, "method": method, **_score(factory, train, y_train, test, y_test)}
+            log(f"{name:18s} {method:16s} accuracy {row['accuracy']:.3f}  ({row['seconds']:.1f} s)")
+            rows.append(row)
+    return pd.DataFrame(rows)
+
+
+def run_cwru(
+    factories: dict[str, Factory], folder: str | Path, max_windows: int = 40, log: Callable = print
+) -> pd.DataFrame:
+    """Same-load (0 HP, by-recording folds) and cross-load (0 -> 1 HP) accuracy of every method.
+
+    Returns rows ``dataset, method, accuracy, seconds, n_test``; empty when the data is absent.
+    """
+    from tasks.classification.cwru import cut_windows, load_recordings, recording_folds
+
+    if not (Path(folder) / "load0hp_12k_DE.npz").is_file():
+        log(f"skip CWRU: no recordings in {folder}")
+        return pd.DataFrame()
+    at0, at1 = load_recordings(folder, 0), load_recordings(folder, 1)
+    x0, y0, g0 = cut_windows(at0, CWRU_WINDOW, max_windows)
+    x1, y1, _ = cut_windows(at1, CWRU_WINDOW, max_windows)
+    rows = []
+    for method, factory in factories.items():
+        correct, n, seconds = 0, 0, 0.0
+        for train_keys, test_keys in recording_folds(at0):
+            tr, te = np.isin(g0, train_keys), np.isin(g0, test_keys)
+            result = _score(factory, _take(x0, tr), y0[tr], _take(x0, te), y0[te])
+            correct += round(result["accuracy"] * result["n_test"])
+            n, seconds = n + result["n_test"], seconds + result["seconds"]
+        rows.append({"dataset": "CWRU same-load 0HP", "method": method, "accuracy": correct / n,
+                     "seconds": seconds, "n_test": n})
+        rows.append({"dataset": "CWRU cross-load 0->1HP", "method": method, **_score(factory, x0, y0, x1, y1)})
+        for row in rows[-2:]:
+            log(f"{row['dataset']:24s} {method:16s} accuracy {row['accuracy']:.3f}  ({row['seconds']:.1f} s)")
+    return pd.DataFrame(rows)
+
+
+def _take(items: list, mask: np.ndarray) -> list:
+    return [items[i] for i in np.flatnonzero(mask)]
+
+
+def side_by_side(results: pd.DataFrame, published: dict[str, float] | None = None) -> pd.DataFrame:
+    """Accuracy table: one row per dataset, one column per method (+ published MiniRocket), and a mean row."""
+    table = results.pivot(index="dataset", columns="method", values="accuracy")
+    table = table[[m for m in results["method"].unique()]]  # keep the run order of methods
+    table = table.loc[[d for d in results["dataset"].unique()]]
+    if published:
+        table["minirocket (published)"] = [published.get(d, np.nan) for d in table.index]
+    table.loc["mean"] = table.mean(axis=0, skipna=False)
+    return table

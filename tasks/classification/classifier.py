@@ -1,0 +1,104 @@
+"""Few-shot classification with pooled TSFM embeddings and a light head.
+
+The model is frozen: labelled series become feature vectors through
+:func:`~tasks.classification.features.embed_features` (views, windows, pooling), and only a
+small head (logistic regression, ridge or kNN) is trained on them.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+
+from tasks.classification.base import SeriesClassifier
+from tasks.classification.features import EmbeddingFeatures, embed_features
+from tasks.classification.heads import Head
+from tsfm.errors import InputError
+
+METHODS = ("embedding", "in-context", "minirocket", "dtw")
+
+
+def resolve_model(model: Any) -> Any:
+    """A loaded forecaster from a name or path (through ``tsfm.load``), or ``model`` itself."""
+    if isinstance(model, str):
+        import tsfm
+
+        return tsfm.load(model)
+    if not hasattr(model, "embed"):
+        raise InputError(f"model must be a name or a forecaster with embed(), got {type(model).__name__}")
+    return model
+
+
+class TsfmClassifier(SeriesClassifier):
+    """Embeddings of a frozen TSFM + a light head.
+
+    Parameters
+    ----------
+    model
+        A forecaster with ``embed`` (any Chronos family, the bundled ``tsfm-bolt-mini``, a
+        tuned model) or a name/path for ``tsfm.load``.
+    head
+        ``logistic``, ``ridge`` or ``knn``.
+    features
+        Views, windows, pooling (default: raw + first difference, mean over windows, stats).
+    min_per_class
+        Fewest labelled series each class needs.
+    batch_size
+        Pieces per ``model.embed`` call.
+    progress
+        Show a progress bar while embedding.
+
+    Examples
+    --------
+    >>> clf = TsfmClassifier("tsfm-bolt-mini", head="logistic").fit(train_series, train_labels)
+    >>> clf.predict(test_series), clf.predict_proba(test_series).shape   # [n_test, n_classes]
+    """
+
+    def __init__(
+        self,
+        model: Any,
+        head: str = "logistic",
+        features: EmbeddingFeatures | dict | None = None,
+        min_per_class: int = 2,
+        batch_size: int = 1024,
+        progress: bool = False,
+    ) -> None:
+        super().__init__(min_per_class)
+        self.head = Head(head)  # checks the name before any model is loaded
+        if isinstance(features, dict):
+            features = EmbeddingFeatures(**features)
+        self.features = features or EmbeddingFeatures()
+        self.model = resolve_model(model)
+        if not getattr(self.model, "has_embeddings", True):
+            raise InputError(f"model {self.model.name!r} has no embeddings; pick a TSFM (e.g. tsfm-bolt-mini)")
+        self.batch_size = batch_size
+        self.progress = progress
+
+    def transform(self, series: list[np.ndarray]) -> np.ndarray:
+        """Feature vectors ``[n_series, D]`` of validated series."""
+        return embed_features(self.model, series, self.features, self.batch_size, self.progress)
+
+    def _fit(self, series: list[np.ndarray], labels: np.ndarray) -> None:
+        self.head.fit(self.transform(series), labels)
+
+    def _predict_proba(self, series: list[np.ndarray]) -> np.ndarray:
+        return self.head.predict_proba(self.transform(series))
+
+
+def make_classifier(method: str, model: Any = None, **options: Any) -> SeriesClassifier:
+    """A classifier by method name: ``embedding``, ``in-context``, ``minirocket`` or ``dtw``.
+
+    ``model`` is needed by the first two; ``options`` go to the class's constructor.
+    """
+    if method not in METHODS:
+        raise InputError(f"unknown classification method {method!r}; known: {', '.join(METHODS)}")
+    if method == "embedding":
+        return TsfmClassifier(model, **options)
+    if method == "in-context":
+        from tasks.classification.in_context import InContextClassifier
+
+        return InContextClassifier(model, **options)
+    from tasks.classification.baselines import DtwBaseline, MiniRocketBaseline
+
+    return (MiniRocketBaseline if method == "minirocket" else DtwBaseline)(**options)
