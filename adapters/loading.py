@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import importlib
 
-LOADER_MODULES: tuple[str, ...] = ("adapters.artifacts",)
+LOADER_MODULES: tuple[str, ...] = ("adapters.artifacts", "adapters.calibration")
 
 for _module in LOADER_MODULES:
     importlib.import_module(_module)

@@ -24,6 +24,7 @@ QUICKSTART_MODELS = (DEFAULT_MODEL, "fracast-0", "naive", "auto-ets", "auto-thet
 COMMAND_MODULES = (
     "tsfm.pretraining.cli",
     "adapters.cli",
+    "tasks.resilience_cli",
     "tasks.classification.cli",
     "distill.cli",
     "tasks.anomaly.cli",

@@ -1,0 +1,424 @@
+"""Conformal calibration of any forecaster's quantiles on the user's own recent windows.
+
+:func:`calibrate` backtests a model on rolling windows cut from the end of the given
+history, measures scale-normalised residuals ``r = (y - q_tau) / s`` (``s`` = mean absolute
+step-to-step change of the context) and learns, per quantile level ``tau`` and per horizon
+step where the data allow, the offset ``d`` that makes ``P(y <= q_tau + d s)`` equal ``tau``
+(one-sided conformalised quantile regression, applied to every level, so every central
+interval is calibrated too). Two methods:
+
+- ``"split"``: exchangeable split conformal, with the finite-sample correction that widens
+  the outer levels (``ceil((n + 1) tau) / n`` above the median, ``floor`` below).
+- ``"adaptive"``: for drifting data. Offsets are read from the latest ``memory`` windows
+  only, each window's residuals weighted by ``0.5 ** (age / half_life)`` (age 0 = the most
+  recent window), so the calibration follows the current behaviour of the data rather
+  than its average over the history (a rolling, recency-weighted conformal quantile).
+
+The result is a new :class:`CalibratedForecaster` wrapping the model, which is not
+modified. :meth:`CalibratedForecaster.save` writes a folder (``calibration.json``: the base
+model's name or path and the offsets; no pickles) that ``tsfm.load`` opens.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+from tqdm.auto import tqdm
+
+from tsfm.contract import BaseForecaster, Forecaster
+from tsfm.errors import CheckpointError, InputError
+from tsfm.quantiles import DEFAULT_QUANTILE_LEVELS
+from tsfm.registry import LoadOptions, load, register_path_loader
+from tsfm.validation import validate_horizon, validate_quantile_levels
+
+METHODS = ("split", "adaptive")
+FILE_NAME = "calibration.json"
+FORMAT = "tsfm-calibrated-forecaster"
+
+
+@dataclass(frozen=True)
+class CalibrationConfig:
+    """How to calibrate.
+
+    Attributes
+    ----------
+    method
+        ``"split"`` (exchangeable data) or ``"adaptive"`` (drifting data), see the module doc.
+    windows
+        Rolling calibration windows per series, cut from the end of the history.
+    step
+        Steps between window origins; ``None`` = the horizon (non-overlapping targets).
+    quantile_levels
+        Levels whose offsets are learnt; other levels are interpolated between them.
+    coverage
+        Nominal coverage of the central interval that reports describe, in (0, 1).
+    min_per_step
+        Fewest residuals a horizon step needs to get its own offsets; below it, all steps
+        share offsets pooled over the horizon.
+    memory
+        Adaptive only: how many of the latest windows the offsets are read from.
+    half_life
+        Adaptive only: age, in windows, at which a window's weight halves; ``None`` = equal weights.
+    """
+
+    method: str = "split"
+    windows: int = 5
+    step: int | None = None
+    quantile_levels: tuple[float, ...] = DEFAULT_QUANTILE_LEVELS
+    coverage: float = 0.8
+    min_per_step: int = 50
+    memory: int = 3
+    half_life: float | None = None
+
+    def __post_init__(self) -> None:
+        if self.method not in METHODS:
+            raise InputError(f"method must be one of {METHODS}, got {self.method!r}")
+        for name in ("windows", "min_per_step", "memory"):
+            _positive_int(name, getattr(self, name))
+        if self.step is not None:
+            _positive_int("step", self.step)
+        if not (isinstance(self.coverage, (int, float)) and 0.0 < self.coverage < 1.0):
+            raise InputError(f"coverage must lie strictly between 0 and 1, got {self.coverage!r}")
+        if self.half_life is not None and not (isinstance(self.half_life, (int, float)) and self.half_life > 0):
+            raise InputError(f"half_life must be a positive number of windows or None, got {self.half_life!r}")
+        levels = validate_quantile_levels(self.quantile_levels)
+        object.__setattr__(self, "quantile_levels", tuple(float(x) for x in levels))
+
+
+def _positive_int(name: str, value: object) -> None:
+    if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+        raise InputError(f"{name} must be a positive integer, got {value!r}")
+
+
+def series_scale(context: np.ndarray) -> float:
+    """Scale of a context: mean absolute change between consecutive observed values.
+
+    Falls back to the standard deviation, then to ``max(|mean|, 1)``, so it is always > 0.
+    """
+    observed = context[np.isfinite(context)]
+    if observed.size >= 2:
+        diff = float(np.mean(np.abs(np.diff(observed))))
+        if diff > 0:
+            return diff
+        if float(np.std(observed)) > 0:
+            return float(np.std(observed))
+    return max(float(abs(np.mean(observed))) if observed.size else 1.0, 1.0)
+
+
+@dataclass(frozen=True)
+class CalibrationWindow:
+    """Residuals of one rolling origin: ``residuals [n, horizon, n_levels]`` scaled by each series' scale."""
+
+    index: int
+    residuals: np.ndarray
+
+
+def calibration_windows(
+    model: Forecaster, series: Sequence[np.ndarray], horizon: int, config: CalibrationConfig, progress: bool = True
+) -> list[CalibrationWindow]:
+    """Forecast the rolling windows of ``series`` and return their scaled residuals, oldest first.
+
+    Window ``k`` of series ``i`` ends its context at ``len_i - horizon - (windows - 1 - k) * step``.
+    A series takes part in a window when its context keeps at least
+    ``max(2, model.min_observations)`` observed values.
+
+    Raises
+    ------
+    InputError
+        When no series is long enough for a single window (calibration set shorter than the horizon).
+    """
+    stride = config.step or horizon
+    need = max(2, getattr(model, "min_observations", 1))
+    out = []
+    for k in tqdm(range(config.windows), desc="calibration windows", disable=not progress):
+        back = (config.windows - 1 - k) * stride
+        contexts, targets = [], []
+        for values in series:
+            cutoff = len(values) - horizon - back
+            if cutoff > 0 and np.isfinite(values[:cutoff]).sum() >= need:
+                contexts.append(values[:cutoff])
+                targets.append(values[cutoff : cutoff + horizon])
+        if not contexts:
+            continue
+        forecast = model.predict_quantiles(contexts, horizon, config.quantile_levels)
+        scales = np.array([series_scale(c) for c in contexts])  # [n]
+        y = np.vstack(targets)  # [n, horizon]
+        out.append(CalibrationWindow(k, (y[:, :, None] - forecast.quantiles) / scales[:, None, None]))
+    if not out:
+        longest = max((len(v) for v in series), default=0)
+        raise InputError(
+            f"the calibration set is too short: each window needs horizon ({horizon}) values after "
+            f"{need} context observations, but the longest series has {longest}; pass a longer history "
+            f"or a shorter horizon"
+        )
+    return out
+
+
+def _quantile(values: np.ndarray, weights: np.ndarray, level: float) -> float:
+    """Inverse weighted empirical CDF of the finite ``values`` at ``level``.
+
+    With equal weights this is the ``ceil(level n)``-th smallest value.
+    """
+    finite = np.isfinite(values)
+    if not finite.any():
+        return 0.0
+    order = np.argsort(values[finite])
+    v, w = values[finite][order], weights[finite][order]
+    cdf = np.cumsum(w) / w.sum()
+    return float(v[min(int(np.searchsorted(cdf, level - 1e-9)), v.size - 1)])
+
+
+def _conformal_level(tau: float, n: int) -> float:
+    """Finite-sample level for the order statistic: widen away from the median."""
+    if tau >= 0.5:
+        return min(math.ceil((n + 1) * tau) / n, 1.0)
+    return max(math.floor((n + 1) * tau) / n, 1.0 / n)
+
+
+def fit_offsets(
+    residuals: np.ndarray, weights: np.ndarray, levels: np.ndarray, min_per_step: int, correct: bool
+) -> np.ndarray:
+    """Offsets ``[horizon or 1, n_levels]``: per level, the conformal quantile of the residuals.
+
+    Parameters
+    ----------
+    residuals
+        ``[n, horizon, n_levels]`` scaled residuals ``(y - q) / s``.
+    weights
+        ``[n]`` weight of each row (series-window) of ``residuals``.
+    levels
+        ``[n_levels]`` nominal levels.
+    min_per_step
+        Per-step offsets when every step has this many finite residuals, else one pooled row.
+    correct
+        Apply the split-conformal finite-sample correction (equal weights only).
+    """
+    counts = np.isfinite(residuals[:, :, 0]).sum(axis=0)  # [horizon]
+    per_step = counts.min() >= min_per_step
+    groups = [residuals[:, [h], :] for h in range(residuals.shape[1])] if per_step else [residuals]
+    offsets = np.zeros((len(groups), len(levels)))
+    for g, block in enumerate(groups):
+        w = np.repeat(weights, block.shape[1])  # rows of block[:, :, j].ravel() are series-major
+        for j, level in enumerate(levels):
+            values = block[:, :, j].ravel()
+            n = int(np.isfinite(values).sum())
+            at = _conformal_level(float(level), n) if correct and n > 0 else float(level)
+            offsets[g, j] = _quantile(values, w, at)
+    return offsets
+
+
+def _adaptive_offsets(windows: list[CalibrationWindow], levels: np.ndarray, config: CalibrationConfig) -> np.ndarray:
+    """Offsets from the latest ``memory`` windows, recency-weighted when ``half_life`` is set."""
+    recent = windows[-config.memory :]
+    ages = [len(recent) - 1 - i for i in range(len(recent))]
+    decay = (lambda age: 0.5 ** (age / config.half_life)) if config.half_life else (lambda age: 1.0)
+    weights = np.concatenate([np.full(len(w.residuals), decay(a)) for w, a in zip(recent, ages)])
+    residuals = np.concatenate([w.residuals for w in recent])
+    return fit_offsets(residuals, weights, levels, config.min_per_step, correct=config.half_life is None)
+
+
+def _broadcast(offsets: np.ndarray, horizon: int) -> np.ndarray:
+    """``[horizon, n_levels]`` offsets; steps past the calibrated ones reuse the last row."""
+    rows = np.minimum(np.arange(horizon), offsets.shape[0] - 1)
+    return offsets[rows]
+
+
+class CalibratedForecaster(BaseForecaster):
+    """A forecaster whose quantiles are shifted by conformal offsets: ``q' = q + d(level, step) * s``.
+
+    Levels between the calibrated ones get linearly interpolated offsets; levels outside
+    their range take the nearest calibrated level's offset. Steps past the calibrated
+    horizon reuse the last step's offsets. The mean moves with the median's offset.
+    """
+
+    def __init__(
+        self, base: Forecaster, offsets: np.ndarray, quantile_levels: Sequence[float], method: str,
+        base_ref: str | None = None, name: str | None = None, info: dict | None = None,
+    ) -> None:
+        super().__init__(name or f"{base.name}+{method}")
+        self.base = base
+        self.offsets = np.asarray(offsets, dtype=np.float64)  # [horizon or 1, n_levels]
+        self.calibrated_levels = np.asarray(quantile_levels, dtype=np.float64)
+        if self.offsets.ndim != 2 or self.offsets.shape[1] != self.calibrated_levels.size:
+            raise InputError(
+                f"offsets must be [steps, {self.calibrated_levels.size}] for the calibrated levels, "
+                f"got shape {self.offsets.shape}"
+            )
+        self.method = method
+        self.base_ref = base_ref or base.name
+        self.info = dict(info or {})
+        self.kind = getattr(base, "kind", "tsfm")
+        self.min_observations = getattr(base, "min_observations", 1)
+        self.max_horizon = getattr(base, "max_horizon", None)
+        self.has_embeddings = getattr(base, "has_embeddings", False)
+
+    def offsets_at(self, levels: np.ndarray, horizon: int) -> np.ndarray:
+        """``[horizon, n_levels]`` offsets (in scale units) at any ``levels``."""
+        rows = _broadcast(self.offsets, horizon)
+        return np.stack([np.interp(levels, self.calibrated_levels, row) for row in rows])
+
+    def _predict_quantiles(
+        self, context: list[np.ndarray], horizon: int, levels: np.ndarray
+    ) -> tuple[np.ndarray, np.ndarray]:
+        forecast = self.base.predict_quantiles(context, horizon, levels)
+        scales = np.array([series_scale(c) for c in context])[:, None, None]  # [n, 1, 1]
+        shift = self.offsets_at(levels, horizon)[None] * scales  # [n, horizon, n_q]
+        median_shift = self.offsets_at(np.array([0.5]), horizon)[None, :, 0] * scales[:, :, 0]  # [n, horizon]
+        return forecast.quantiles + shift, forecast.mean + median_shift
+
+    def _embed(self, context: list[np.ndarray]) -> np.ndarray:
+        return self.base.embed(context)
+
+    def to_dict(self) -> dict:
+        """JSON-ready description: the base model's reference and the offsets."""
+        return {
+            "format": FORMAT, "version": 1, "name": self.name, "base_model": self.base_ref,
+            "method": self.method, "quantile_levels": self.calibrated_levels.tolist(),
+            "offsets": self.offsets.tolist(), "scale": "mean absolute change of the context", "info": self.info,
+            "season_length": getattr(self.base, "season_length", None),
+        }
+
+    def save(self, folder: str | Path) -> Path:
+        """Write ``folder/calibration.json``; ``tsfm.load(folder)`` loads it back with its base model."""
+        out = Path(folder)
+        out.mkdir(parents=True, exist_ok=True)
+        (out / FILE_NAME).write_text(json.dumps(self.to_dict(), indent=2))
+        return out
+
+
+def _reference(model: Forecaster | str) -> tuple[Forecaster, str]:
+    if isinstance(model, str):
+        path = Path(model).expanduser()
+        return load(model), str(path.resolve()) if path.exists() else model
+    path = Path(model.name).expanduser()
+    return model, str(path.resolve()) if path.exists() else model.name
+
+
+def calibrate(
+    model: Forecaster | str,
+    history: Sequence[np.ndarray],
+    horizon: int,
+    config: CalibrationConfig | None = None,
+    progress: bool = True,
+) -> CalibratedForecaster:
+    """Calibrate ``model``'s quantiles on rolling windows at the end of ``history``.
+
+    Parameters
+    ----------
+    model
+        Any forecaster, or a name/path for ``tsfm.load`` (stored so the saved folder reloads).
+    history
+        Series, 1-D float arrays; only data the calibrated model will not be scored on.
+    horizon
+        Steps of each calibration window (the horizon you will forecast).
+    config
+        See :class:`CalibrationConfig`.
+
+    Returns
+    -------
+    CalibratedForecaster
+        A new forecaster; ``model`` is not modified.
+    """
+    config = config or CalibrationConfig()
+    horizon = validate_horizon(horizon)
+    base, ref = _reference(model)
+    series = [np.asarray(s, dtype=np.float64) for s in history]
+    if not series:
+        raise InputError("history is empty: pass at least one series to calibrate on")
+    windows = calibration_windows(base, series, horizon, config, progress)
+    levels = np.asarray(config.quantile_levels)
+    if config.method == "split":
+        residuals = np.concatenate([w.residuals for w in windows])
+        offsets = fit_offsets(residuals, np.ones(len(residuals)), levels, config.min_per_step, correct=True)
+        used = windows
+    else:
+        offsets = _adaptive_offsets(windows, levels, config)
+        used = windows[-config.memory :]
+    info = {
+        "horizon": horizon, "windows": len(used), "residuals_per_step": int(sum(len(w.residuals) for w in used)),
+        "per_step": bool(offsets.shape[0] > 1),
+    }
+    return CalibratedForecaster(base, offsets, levels, config.method, base_ref=ref, info=info)
+
+
+@dataclass
+class CoverageReport:
+    """Coverage and width of central intervals, one row per model: ``table`` columns
+    ``model, nominal, coverage, relative_width, mean_width, n``."""
+
+    table: pd.DataFrame
+    files: dict[str, Path] = field(default_factory=dict)
+
+
+def coverage_report(
+    models: Sequence[Forecaster], series: Sequence[np.ndarray], horizon: int, windows: int = 1,
+    coverage: float = 0.8, step: int | None = None,
+) -> CoverageReport:
+    """Empirical coverage and width of each model's central ``coverage`` interval on the last windows.
+
+    ``relative_width`` is the mean interval width over each context's :func:`series_scale`.
+    """
+    if not 0.0 < coverage < 1.0:
+        raise InputError(f"coverage must lie strictly between 0 and 1, got {coverage!r}")
+    lo, hi = round((1 - coverage) / 2, 10), round(1 - (1 - coverage) / 2, 10)
+    config = CalibrationConfig(windows=windows, step=step, quantile_levels=(lo, 0.5, hi), coverage=coverage)
+    rows = []
+    for model in models:
+        inside, widths, relative, n = 0.0, [], [], 0
+        stride = config.step or horizon
+        for k in range(windows):
+            back = (windows - 1 - k) * stride
+            pairs = [(v[: len(v) - horizon - back], v[len(v) - horizon - back : len(v) - back]) for v in series]
+            pairs = [(c, y) for c, y in pairs if np.isfinite(c).sum() >= max(2, model.min_observations)]
+            if not pairs:
+                continue
+            fc = model.predict_quantiles([c for c, _ in pairs], horizon, (lo, 0.5, hi))
+            y = np.vstack([t for _, t in pairs])  # [n, horizon]
+            width = fc.quantile(hi) - fc.quantile(lo)  # [n, horizon]
+            ok = np.isfinite(y)
+            inside += float(((y >= fc.quantile(lo)) & (y <= fc.quantile(hi)))[ok].sum())
+            n += int(ok.sum())
+            widths.append(width[ok])
+            relative.append((width / np.array([series_scale(c) for c, _ in pairs])[:, None])[ok])
+        if n == 0:
+            raise InputError(f"no series is long enough for a {horizon}-step evaluation window")
+        rows.append({
+            "model": model.name, "nominal": coverage, "coverage": inside / n,
+            "relative_width": float(np.mean(np.concatenate(relative))),
+            "mean_width": float(np.mean(np.concatenate(widths))), "n": n,
+        })
+    return CoverageReport(pd.DataFrame(rows))
+
+
+def is_calibrated_folder(path: Path) -> bool:
+    """Whether ``path`` is a folder written by :meth:`CalibratedForecaster.save`."""
+    return path.is_dir() and (path / FILE_NAME).is_file()
+
+
+@register_path_loader("calibrated", accepts=is_calibrated_folder)
+def load_calibrated(path: str, options: LoadOptions) -> CalibratedForecaster:
+    """Path loader: read ``calibration.json`` and load its base model with ``options``.
+
+    A base that was calibrated with a season length (a baseline) is loaded with that season
+    length whatever ``options`` say: the offsets are only valid for the model they were learnt on.
+    """
+    try:
+        spec = json.loads((Path(path) / FILE_NAME).read_text())
+    except json.JSONDecodeError as exc:
+        raise CheckpointError(f"{path}/{FILE_NAME} is not valid JSON: {exc}") from None
+    if spec.get("format") != FORMAT:
+        raise CheckpointError(f"{path}/{FILE_NAME} is not a calibrated forecaster (format {spec.get('format')!r})")
+    base = load(
+        spec["base_model"], device=options.device, dtype=options.dtype, batch_size=options.batch_size,
+        season_length=spec.get("season_length") or options.season_length,
+    )
+    return CalibratedForecaster(
+        base, np.asarray(spec["offsets"]), spec["quantile_levels"], spec["method"],
+        base_ref=spec["base_model"], name=spec.get("name"), info=spec.get("info"),
+    )
