@@ -43,6 +43,10 @@ def add_parsers(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument("--lora-alpha", type=float, default=None, help="LoRA alpha (default: 8)")
     p.add_argument("--lora-targets", default=None, help="comma-separated module names (default: q,v)")
     p.add_argument("--mixed-precision", choices=["no", "bf16", "fp16"], default=None, help="on GPUs only")
+    p.add_argument(
+        "--augment", type=float, default=None,
+        help="noise-injection training: probability that a window's context is perturbed (default: 0)",
+    )
     p.add_argument("--config", default=None, help="JSON file of FinetuneConfig fields; flags override it")
     p.add_argument("--baselines", default="seasonal-naive,auto-ets", help="classical models in the verdict")
     p.add_argument("--season-length", type=int, default=None, help="seasonal period (default: from the data)")
@@ -63,7 +67,8 @@ def _config(args: argparse.Namespace):
 
     config = FinetuneConfig.from_json(args.config) if args.config else FinetuneConfig()
     flags = {"steps": args.steps, "batch_size": args.batch_size, "grad_accum": args.grad_accum, "lr": args.lr,
-             "eval_every": args.eval_every, "patience": args.patience, "mixed_precision": args.mixed_precision}
+             "eval_every": args.eval_every, "patience": args.patience, "mixed_precision": args.mixed_precision,
+             "augment": args.augment}
     return config.replace(**{k: v for k, v in flags.items() if v is not None})
 
 

@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import Any
 
 from tsfm.errors import InputError
+from tsfm.perturb import check_augment
 
 METHODS = ("lora", "full")
 MIXED_PRECISION = ("no", "bf16", "fp16")
@@ -58,6 +59,13 @@ class FinetuneConfig:
         context and a jump cannot dominate a batch.
     seed
         Seeds window sampling, dropout and LoRA initialisation.
+    augment
+        Noise-injection training: the probability that a training window's context is perturbed
+        by one of the stress perturbations (:mod:`tsfm.perturb`: noise, missing stretches, spikes,
+        level shifts, stuck sensors, time warp) at a severity drawn from its grid. The target is
+        never perturbed. 0 (default) trains on clean windows.
+    augment_perturbations
+        Perturbations drawn from when ``augment > 0``; ``None`` = all of them.
     """
 
     steps: int = 300
@@ -75,6 +83,8 @@ class FinetuneConfig:
     mixed_precision: str = "no"
     target_clamp: float = 15.0
     seed: int = 0
+    augment: float = 0.0
+    augment_perturbations: tuple[str, ...] | None = None
 
     def __post_init__(self) -> None:
         for name, minimum in (("steps", 1), ("batch_size", 1), ("grad_accum", 1), ("warmup_steps", 0),
@@ -105,6 +115,9 @@ class FinetuneConfig:
             )
         if not (isinstance(self.target_clamp, (int, float)) and self.target_clamp > 0):
             raise InputError(f"FinetuneConfig.target_clamp must be a number > 0, got {self.target_clamp!r}")
+        check_augment("FinetuneConfig", self.augment, self.augment_perturbations)
+        if self.augment_perturbations is not None:  # JSON gives a list
+            object.__setattr__(self, "augment_perturbations", tuple(self.augment_perturbations))
 
     def learning_rate(self, method: str) -> float:
         """``lr`` when set, else the default of ``method``."""

@@ -122,7 +122,9 @@ def finetune(
     ids, series = series_from_data(data)
     split = split_series(ids, series, horizon, config.min_context, output / "data" / f"rank{process.process_index}")
     context_length = min(config.context_length or model.context_length, model.context_length)
-    sampler = WindowSampler(split, context_length, config.min_context, config.seed)
+    sampler = WindowSampler(
+        split, context_length, config.min_context, config.seed, config.augment, config.augment_perturbations
+    )
     base_print = fingerprint(model.pipeline.inner_model)
 
     candidates = [Candidate(f"{model.name} (zero-shot)", "zero-shot", model)]

@@ -26,6 +26,7 @@ from typing import Any
 import numpy as np
 
 from tsfm.errors import InputError
+from tsfm.perturb import perturb_windows
 
 
 @dataclass(frozen=True)
@@ -128,9 +129,21 @@ class WindowSampler:
         Fewest observed values before a window's target.
     seed
         Windows are a function of ``(seed, step, micro)`` only.
+    augment, augment_perturbations
+        Noise injection: each window's context is perturbed with probability ``augment`` by
+        :func:`tsfm.perturb.perturb_windows`, seeded by ``(seed, step, micro)`` and the window's
+        index in the whole micro-batch, so every process count sees the same perturbations.
     """
 
-    def __init__(self, split: SplitData, context_length: int, min_context: int, seed: int) -> None:
+    def __init__(
+        self,
+        split: SplitData,
+        context_length: int,
+        min_context: int,
+        seed: int,
+        augment: float = 0.0,
+        augment_perturbations: tuple[str, ...] | None = None,
+    ) -> None:
         import datasets
 
         self.table = datasets.Dataset.from_file(str(split.train_path)).with_format("numpy")
@@ -139,6 +152,8 @@ class WindowSampler:
         self.context_length = context_length
         self.min_context = min_context
         self.seed = seed
+        self.augment = augment
+        self.augment_perturbations = augment_perturbations
 
     def batch(self, step: int, micro: int, size: int, rank: int = 0, world: int = 1) -> dict[str, np.ndarray]:
         """This process's share of micro-batch ``micro`` of optimiser step ``step``.
@@ -152,7 +167,7 @@ class WindowSampler:
         rng = np.random.default_rng([self.seed, step, micro])
         rows = rng.integers(0, len(self.lengths), size=size)
         ends = rng.integers(self.min_context, self.lengths[rows] - self.horizon + 1)
-        rows, ends = rows[rank::world], ends[rank::world]
+        rows, ends, indices = rows[rank::world], ends[rank::world], np.arange(size)[rank::world]
         context = np.full((len(rows), self.context_length), np.nan, dtype=np.float32)
         target = np.empty((len(rows), self.horizon), dtype=np.float32)
         for i, (row, end) in enumerate(zip(rows, ends)):
@@ -160,6 +175,10 @@ class WindowSampler:
             past = values[max(0, end - self.context_length) : end]
             context[i, self.context_length - len(past) :] = past
             target[i] = values[end : end + self.horizon]
+        if self.augment > 0:
+            context = perturb_windows(
+                context, self.augment, (self.seed, step, micro), self.augment_perturbations, rows=indices
+            )
         return {"context": context, "target": target}
 
 

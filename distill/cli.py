@@ -37,6 +37,8 @@ def add_parsers(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--n-synthetic", type=int, default=1024, help="synthetic training windows")
     p.add_argument("--max-epochs", type=int, default=60, help="epochs at most (early stopping may end sooner)")
     p.add_argument("--seed", type=int, default=0, help="seed of weights, synthetic data and shuffling")
+    p.add_argument("--augment", type=float, default=0.0,
+                   help="noise-injection training: share of windows added again with a perturbed context")
     p.add_argument("--device", default="auto", help="auto, cpu or cuda")
     p.add_argument("--holdout", action="store_true", help="leave the last --horizon steps of each series out")
     p.set_defaults(handler=run_distill)
@@ -84,7 +86,7 @@ def run_distill(args: argparse.Namespace) -> int:
         raise InputError("no series left after --holdout; every series is shorter than the horizon")
     config = DistillConfig(
         teacher_weight=args.teacher_weight, n_synthetic=args.n_synthetic, max_epochs=args.max_epochs,
-        seed=args.seed, device=args.device,
+        seed=args.seed, device=args.device, augment=args.augment,
     )
     length = args.context_length or default_context_length(series, args.horizon)
     sizes = {k: v for k, v in (("hidden_size", args.hidden_size), ("n_blocks", args.n_blocks)) if v is not None}

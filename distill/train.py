@@ -30,6 +30,7 @@ from distill.losses import DistillationLoss
 from distill.students import ARCHITECTURES, Student, StudentConfig, build_student, instance_stats, save_student
 from tsfm.contract import Forecaster
 from tsfm.errors import InputError
+from tsfm.perturb import check_augment, perturb_windows
 from tsfm.validation import validate_context, validate_horizon
 
 REPORT_FILE = "report.json"
@@ -59,6 +60,13 @@ class DistillConfig:
         ``"cpu"``, ``"cuda"`` or ``"auto"``, passed to ``accelerate``.
     progress
         Show tqdm bars.
+    augment
+        Noise-injection training: this share of the training windows is added again with its
+        context perturbed by a stress perturbation (:func:`tsfm.perturb.perturb_windows`) and its
+        targets unchanged (the teacher's forecast from the clean context, and the truth), so the
+        student learns to forecast through noise, gaps, spikes and stuck sensors. 0 = off.
+    augment_perturbations
+        Perturbations drawn from when ``augment > 0``; ``None`` = all of them.
     """
 
     teacher_weight: float = 0.7
@@ -73,6 +81,8 @@ class DistillConfig:
     seed: int = 0
     device: str = "auto"
     progress: bool = True
+    augment: float = 0.0
+    augment_perturbations: tuple[str, ...] | None = None
 
     def __post_init__(self) -> None:
         w = self.teacher_weight
@@ -90,6 +100,7 @@ class DistillConfig:
                 raise InputError(f"{name} must be a finite non-negative number, got {value!r}")
         if self.device not in ("auto", "cpu", "cuda") and not self.device.startswith("cuda:"):
             raise InputError(f"device must be 'auto', 'cpu', 'cuda' or 'cuda:N', got {self.device!r}")
+        check_augment("DistillConfig", self.augment, self.augment_perturbations)
 
 
 def _check_int(name: str, value: Any, minimum: int) -> None:
@@ -220,10 +231,18 @@ def _prepare_data(
     return data, cached, sizes
 
 
-def _tensors(split: Any) -> torch.utils.data.TensorDataset:
-    return torch.utils.data.TensorDataset(
-        *(torch.from_numpy(np.asarray(split[name], dtype=np.float32)) for name in ("context", "teacher", "target"))
-    )
+def _tensors(split: Any, augment: float = 0.0, names: Sequence[str] | None = None,
+             seed: int = 0) -> torch.utils.data.TensorDataset:
+    """Tensors ``context, teacher, target``; with ``augment`` > 0, perturbed copies of a share of the rows appended."""
+    columns = [np.asarray(split[name], dtype=np.float32) for name in ("context", "teacher", "target")]
+    if augment > 0:
+        context = columns[0]
+        perturbed = perturb_windows(context, augment, (seed,), names)
+        changed = ~np.all((perturbed == context) | (np.isnan(perturbed) & np.isnan(context)), axis=1)
+        columns = [np.concatenate([columns[0], perturbed[changed]])] + [
+            np.concatenate([c, c[changed]]) for c in columns[1:]
+        ]
+    return torch.utils.data.TensorDataset(*(torch.from_numpy(c) for c in columns))
 
 
 def train_student(
@@ -242,7 +261,8 @@ def train_student(
     optimizer = torch.optim.AdamW(model.parameters(), lr=config.learning_rate, weight_decay=config.weight_decay)
     generator = torch.Generator().manual_seed(config.seed)
     train_loader = torch.utils.data.DataLoader(
-        _tensors(train), batch_size=config.batch_size, shuffle=True, generator=generator, drop_last=False
+        _tensors(train, config.augment, config.augment_perturbations, config.seed),
+        batch_size=config.batch_size, shuffle=True, generator=generator, drop_last=False
     )
     val_loader = torch.utils.data.DataLoader(_tensors(validation), batch_size=4 * config.batch_size)
     model, optimizer, train_loader, val_loader = accelerator.prepare(model, optimizer, train_loader, val_loader)

@@ -233,3 +233,25 @@ def test_when_the_cli_distils_then_it_writes_a_loadable_student(tmp_path, holdou
                  "--holdout", "--output", str(tmp_path / "s")])
     assert code == 0 and "linear student" in capsys.readouterr().out
     assert Path(tmp_path / "s" / "model.safetensors").is_file()
+
+
+def test_when_augmenting_then_perturbed_copies_join_the_training_set_with_clean_targets():
+    from distill.train import _tensors
+
+    rng = np.random.default_rng(0)
+    split = {"context": rng.normal(size=(200, CONTEXT)).astype(np.float32),
+             "teacher": rng.normal(size=(200, HORIZON, 3)).astype(np.float32),
+             "target": rng.normal(size=(200, HORIZON)).astype(np.float32)}
+    clean, augmented = _tensors(split), _tensors(split, augment=0.5, seed=1)
+    extra = len(augmented) - len(clean)
+    assert 70 < extra < 130  # binomial(200, 0.5)
+    context, teacher, target = augmented.tensors
+    assert torch.equal(context[:200], clean.tensors[0])
+    copies = [int(np.flatnonzero((split["teacher"] == t.numpy()).all(axis=(1, 2)))[0]) for t in teacher[200:]]
+    assert np.array_equal(target[200:].numpy(), split["target"][copies])
+    assert not np.allclose(context[200:].numpy(), split["context"][copies], equal_nan=True)
+
+
+def test_when_the_augmentation_share_is_bad_then_distillation_refuses():
+    with pytest.raises(InputError, match=r"DistillConfig.augment must be a probability"):
+        DistillConfig(augment=-0.1)

@@ -253,3 +253,27 @@ def test_when_an_adapter_meets_a_different_base_model_then_it_is_refused(lora_ru
     (moved / "finetune.json").write_text(json.dumps(marker))
     with pytest.raises(CheckpointError, match="trained on a different base model"):
         tsfm.load(str(moved))
+
+
+def test_when_augmenting_then_only_contexts_change_and_every_process_count_sees_the_same_windows(tmp_path):
+    from adapters.windows import WindowSampler, split_series
+
+    split = split_series(["a", "b", "c"], sines(3, 200), 8, 16, tmp_path)
+    clean = WindowSampler(split, 64, 16, seed=3)
+    noisy = WindowSampler(split, 64, 16, seed=3, augment=1.0)
+    plain, perturbed = clean.batch(5, 0, 8), noisy.batch(5, 0, 8)
+    assert np.array_equal(plain["target"], perturbed["target"])
+    changed = ~np.all(np.isclose(plain["context"], perturbed["context"], equal_nan=True), axis=1)
+    assert changed.sum() >= 6  # a perturbation can, rarely, leave a window as it was (e.g. a 0-step warp)
+    shards = [noisy.batch(5, 0, 8, rank=r, world=2)["context"] for r in (0, 1)]
+    assert np.allclose(np.stack(shards, 1).reshape(8, 64), perturbed["context"], equal_nan=True)
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "match"),
+    [({"augment": 1.5}, r"augment must be a probability in \[0, 1\], got 1.5"),
+     ({"augment": 0.5, "augment_perturbations": ["rain"]}, r"unknown name\(s\) \['rain'\]")],
+)
+def test_when_augmentation_settings_are_bad_then_the_config_refuses(kwargs, match):
+    with pytest.raises(InputError, match=match):
+        FinetuneConfig(**kwargs)

@@ -112,3 +112,20 @@ def test_when_sampling_randomly_then_draws_come_from_the_registry_grids():
 def test_when_arguments_are_bad_then_clear_errors(call, match):
     with pytest.raises(InputError, match=match):
         call()
+
+
+def test_when_windows_are_augmented_then_a_share_changes_and_the_padding_stays():
+    windows = np.tile(np.sin(np.arange(96) / 3.0), (400, 1)).astype(np.float32)
+    windows[:, :20] = np.nan
+    out = perturb.perturb_windows(windows, 0.25, (7,))
+    changed = ~np.all(np.isclose(out, windows, equal_nan=True), axis=1)
+    assert 0.18 < changed.mean() < 0.32  # binomial(400, 0.25): +-3.5 sd
+    assert np.isnan(out[:, :20]).all() and out.dtype == np.float32
+    assert np.array_equal(perturb.perturb_windows(windows, 0.0, (7,)), windows, equal_nan=True)
+    halves = [perturb.perturb_windows(windows[r::2], 0.25, (7,), rows=range(r, 400, 2)) for r in (0, 1)]
+    assert np.allclose(np.stack(halves, 1).reshape(400, 96), out, equal_nan=True)
+
+
+def test_when_the_augmentation_share_is_bad_then_the_error_names_it():
+    with pytest.raises(InputError, match=r"share must lie in \[0, 1\], got 2"):
+        perturb.perturb_windows(np.zeros((2, 8)), 2, (0,))

@@ -312,3 +312,69 @@ def random_perturbation(
     perturbation = get_perturbation(pool[int(rng.integers(len(pool)))])
     severity = float(perturbation.severities[int(rng.integers(len(perturbation.severities)))])
     return perturbation.apply(np.asarray(series, dtype=np.float64), severity, rng), perturbation.name, severity
+
+
+def perturb_windows(
+    contexts: np.ndarray,
+    share: float,
+    seed: Sequence[int],
+    names: Sequence[str] | None = None,
+    rows: Sequence[int] | None = None,
+) -> np.ndarray:
+    """Noise-injection augmentation of a batch of training windows.
+
+    Each row is perturbed with probability ``share`` by :func:`random_perturbation`, drawn
+    from its own generator ``default_rng([*seed, row])``, so a row's fate depends only on the
+    seed and its index in the batch, not on how the batch is split across processes.
+
+    Parameters
+    ----------
+    contexts
+        ``[n, length]`` windows, left-padded with NaN; the padding is kept as it is and only
+        the observed part (from the first finite value on) is perturbed.
+    share
+        Probability in [0, 1] that a row is perturbed; 0 returns an unchanged copy.
+    seed
+        Integers that, with the row index, seed each row's generator (e.g. seed, step, micro).
+    names
+        Perturbations to draw from; default all of :data:`PERTURBATIONS`.
+    rows
+        Index of each row in the full batch (default ``0..n-1``), for per-process shards.
+
+    Returns
+    -------
+    np.ndarray
+        A perturbed copy, same shape and dtype as ``contexts``.
+    """
+    share = _share(share, "share", upper_inclusive=True)
+    out = np.array(contexts, copy=True)
+    if out.ndim != 2:
+        raise InputError(f"contexts must be 2-D [n, length], got shape {out.shape}")
+    indices = list(range(len(out))) if rows is None else [int(r) for r in rows]
+    if len(indices) != len(out):
+        raise InputError(f"rows has {len(indices)} entries for {len(out)} windows")
+    for position, row in enumerate(indices):
+        rng = np.random.default_rng([*(int(s) for s in seed), row])
+        if share == 0.0 or rng.random() >= share:
+            continue
+        window = out[position]
+        finite = np.flatnonzero(np.isfinite(window))
+        if finite.size < 2:
+            continue  # nothing to perturb
+        start = finite[0]
+        perturbed, _, _ = random_perturbation(rng, window[start:], names)
+        out[position, start:] = perturbed.astype(out.dtype)
+    return out
+
+
+def check_augment(owner: str, share: float, names: Sequence[str] | None) -> None:
+    """Validate the noise-injection settings of a training config (``owner`` names it in errors)."""
+    if isinstance(share, bool) or not isinstance(share, (int, float)) or not 0.0 <= share <= 1.0:
+        raise InputError(f"{owner}.augment must be a probability in [0, 1], got {share!r}")
+    if names is None:
+        return
+    if isinstance(names, str) or not all(isinstance(n, str) for n in names) or not names:
+        raise InputError(f"{owner}.augment_perturbations must be None or a non-empty list of names, got {names!r}")
+    unknown = [n for n in names if n not in PERTURBATIONS]
+    if unknown:
+        raise InputError(f"{owner}.augment_perturbations has unknown name(s) {unknown}; known: {list(PERTURBATIONS)}")
