@@ -17,6 +17,7 @@ over the window's horizon, taken from the data: they are known in advance.
 from __future__ import annotations
 
 import time
+import warnings
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 
@@ -170,15 +171,19 @@ def run_backtest(
     bar = tqdm(total=len(models) * len(windows), desc="backtest", disable=not progress, unit="window")
     for model in models:
         seconds[model.name] = 0.0
-        for window, extra in zip(windows, extras, strict=True):
-            bar.set_postfix_str(f"{model.name} window {window.index}")
-            start = time.perf_counter()
-            forecast = model.predict_quantiles(window.contexts, config.horizon, config.quantile_levels, **extra)
-            seconds[model.name] += time.perf_counter() - start
-            rows.append(score_window(forecast, window, config, ids))
-            if window is windows[-1]:
-                last[model.name] = forecast
-            bar.update(1)
+        with warnings.catch_warnings(record=True) as caught:  # a model warns once, not once per window
+            warnings.simplefilter("always")
+            for window, extra in zip(windows, extras, strict=True):
+                bar.set_postfix_str(f"{model.name} window {window.index}")
+                start = time.perf_counter()
+                forecast = model.predict_quantiles(window.contexts, config.horizon, config.quantile_levels, **extra)
+                seconds[model.name] += time.perf_counter() - start
+                rows.append(score_window(forecast, window, config, ids))
+                if window is windows[-1]:
+                    last[model.name] = forecast
+                bar.update(1)
+        for category, message in dict.fromkeys((w.category, str(w.message)) for w in caught):
+            warnings.warn(message, category, stacklevel=2)
     bar.close()
     scores = pd.concat(rows, ignore_index=True)
     return BacktestResult(config, scores, seconds, windows[-1], last, skipped)

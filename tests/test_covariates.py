@@ -278,8 +278,12 @@ def test_when_targets_are_multivariate_then_chronos2_forecasts_them_jointly(chro
 
 def test_when_backtesting_with_covariates_then_windows_get_future_values_from_the_data(chronos2):
     frame = plant_frame()
-    with_cov = evaluate(frame, [chronos2], HORIZON, windows=2, covariates=["schedule"], group_by="plant",
-                        progress=False, plot_series=0)
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        with_cov = evaluate(frame, [chronos2], HORIZON, windows=2, covariates=["schedule"], group_by="plant",
+                            progress=False, plot_series=0)
+    ignored = [w for w in caught if issubclass(w.category, CovariatesIgnoredWarning)]
+    assert [str(w.message).split("'")[1] for w in ignored] == ["seasonal-naive"]  # once, not once per window
     without = evaluate(frame, [chronos2], HORIZON, windows=2, progress=False, plot_series=0)
     key = ["model", "item_id", "window"]
     a = with_cov.result.scores.sort_values(key).reset_index(drop=True)
