@@ -257,3 +257,30 @@ def test_when_skab_is_present_then_its_experiments_load_with_the_leaderboard_ref
     for item in corpus:
         assert item.values.shape[1] == 8 and item.n_reference == SKAB_REFERENCE_ROWS
         assert not item.labels[:SKAB_REFERENCE_ROWS].any() and item.labels.any()
+
+
+def test_the_throughput_benchmark_reports_every_detector_and_batch_it_is_given():
+    import tsfm
+    from tasks.throughput import detector_latency, embedding_throughput
+
+    latency = detector_latency("tsfm-bolt-mini", ["zscore", "matrix-profile"], repeats=1)
+    assert list(latency["detector"]) == ["zscore", "matrix-profile"] and (latency["us_per_point"] > 0).all()
+    model = tsfm.load("tsfm-bolt-mini", device="cpu")
+    speed = embedding_throughput(model, lengths=(64,), batches=(1, 4), repeats=1)
+    assert list(speed["batch"]) == [1, 4] and (speed["series_per_s"] > 0).all()
+
+
+def test_when_a_channel_rarely_moves_then_scores_stay_in_sensible_units():
+    from tasks.anomaly.base import robust_spread
+
+    rng = np.random.default_rng(0)
+    reference = np.zeros((600, 2))
+    reference[:, 0] = rng.normal(0, 1, 600)
+    reference[::50, 1] = 1.0  # a sensor that is flat except for rare blips: its MAD is 0
+    spread = robust_spread(reference, np.median(reference, axis=0))
+    assert 0.8 < spread[0] < 1.2 and 0.01 < spread[1] < 0.1  # mean absolute deviation, not 1e-12
+    assert robust_spread(np.ones((10, 1)), np.ones(1))[0] == 1.0  # never moves: data units
+    detector = ZScoreDetector(robust=True).fit(reference)
+    series = reference.copy()
+    series[300, 1] = 1.0
+    assert np.nanmax(detector.score(series)) < 1e3

@@ -55,6 +55,24 @@ class Detection:
     channel_scores: np.ndarray
 
 
+def robust_spread(values: np.ndarray, centre: np.ndarray) -> np.ndarray:
+    """Per-column spread ``[k]`` of ``values [time, k]`` around ``centre [k]``, never zero.
+
+    The median absolute deviation (x 1.4826, the standard deviation under normality). Where
+    more than half the values equal the centre (a score that is 0 inside a forecast band, a
+    sensor that rarely moves) the MAD is 0, and the mean absolute deviation (x 1.2533) is used
+    instead; a column that never moves gets 1, so its scores stay in the data's own units.
+    """
+    deviation = np.abs(values - centre)
+    with warnings.catch_warnings():  # all-NaN columns: handled below
+        warnings.simplefilter("ignore", RuntimeWarning)
+        mad = 1.4826 * np.nanmedian(deviation, axis=0)
+        mean_dev = 1.2533 * np.nanmean(deviation, axis=0)
+    tiny = 1e-12 * (np.abs(np.nan_to_num(centre)) + 1.0)
+    spread = np.where(np.isfinite(mad) & (mad > tiny), mad, mean_dev)
+    return np.where(np.isfinite(spread) & (spread > tiny), spread, 1.0)
+
+
 def as_matrix(values: object, what: str, n_channels: int | None = None) -> np.ndarray:
     """Validate ``[time]`` or ``[time, channels]`` numbers into a float64 ``[time, channels]`` array."""
     try:
@@ -144,9 +162,7 @@ class AnomalyDetector(ABC):
         # Windows that end just after the fitted part nearly repeat its last windows: skip them.
         calibration = raw[n_fit + (self.warmup if self.learns else 0):]
         self._centre = np.nanmedian(calibration, axis=0)  # [k]
-        spread = np.nanmedian(np.abs(calibration - self._centre), axis=0) * 1.4826
-        floor = 1e-6 * (np.nanmax(np.abs(calibration), axis=0) + 1e-12)
-        self._scale = np.where(np.isfinite(spread), np.maximum(spread, floor), 1.0)
+        self._scale = robust_spread(calibration, self._centre)
         self._centre = np.where(np.isfinite(self._centre), self._centre, 0.0)
         combined = self._combine(self._calibrate(calibration))
         self.calibration_scores_ = combined[np.isfinite(combined)]

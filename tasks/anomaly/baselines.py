@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from tasks.anomaly.base import AnomalyDetector, window_matrix
+from tasks.anomaly.base import AnomalyDetector, robust_spread, window_matrix
 from tasks.anomaly.detectors import ForecastDetector
 from tsfm.errors import InputError
 
@@ -41,11 +41,11 @@ class ZScoreDetector(AnomalyDetector):
     def _fit(self, reference: np.ndarray) -> None:
         if self.robust:
             self._mid = np.nanmedian(reference, axis=0)
-            spread = 1.4826 * np.nanmedian(np.abs(reference - self._mid), axis=0)
+            self._spread = robust_spread(reference, self._mid)
         else:
             self._mid = np.nanmean(reference, axis=0)
             spread = np.nanstd(reference, axis=0)
-        self._spread = np.maximum(np.nan_to_num(spread), 1e-12)
+            self._spread = np.where(np.isfinite(spread) & (spread > 0), spread, 1.0)
 
     def _score(self, series: np.ndarray) -> np.ndarray:
         return np.abs(series - self._mid) / self._spread  # [time, channels]
