@@ -39,9 +39,11 @@ def train_child(args: argparse.Namespace) -> None:
     torch.set_num_threads(args.threads)
     _, train, _ = load_m4(Path(args.shared_data) / "m4")
     config = FinetuneConfig(steps=args.steps, batch_size=args.batch_size, eval_every=args.eval_every,
-                            patience=args.patience, checkpoint_every=0, lr=args.lr)
+                            patience=args.patience, checkpoint_every=0, lr=args.lr, augment=args.augment)
+    lora = {"r": args.lora_rank, "lora_alpha": 2 * args.lora_rank, "target_modules": args.lora_targets.split(",")}
     model = load(args.model, device="cpu")
     result = finetune(model, train, HORIZON, method=args.method, config=config, baselines=(),
+                      lora_config=lora if args.method == "lora" else None,
                       output_dir=Path(args.output) / args.method, season_length=SEASON, force=True,
                       resume=False, progress=False)
     run = result.report["runs"][args.method]
@@ -91,6 +93,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--eval-every", type=int, default=50)
     parser.add_argument("--patience", type=int, default=4)
     parser.add_argument("--lr", type=float, default=None)
+    parser.add_argument("--lora-rank", type=int, default=4, help="LoRA rank; alpha is twice the rank")
+    parser.add_argument("--lora-targets", default="q,v", help="comma-separated module names (default: q,v)")
+    parser.add_argument("--augment", type=float, default=0.0, help="noise-injection share (FinetuneConfig.augment)")
     parser.add_argument("--threads", type=int, default=2)
     parser.add_argument("--output", default="results/finetune-m4")
     parser.add_argument("--method", default=None, help=argparse.SUPPRESS)  # child process mode
