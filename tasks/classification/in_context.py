@@ -18,8 +18,8 @@ that class*. For each query series and each class ``c``:
 A model that has learnt to continue patterns it has just seen forecasts a query best after
 examples of its own class. With no examples every class scores the same, so accuracy above
 chance comes from the examples in context. Chronos-2 could instead attend across a group of
-series (its group attention); the tsfm contract does not expose groups yet, so this scheme
-works with every forecaster, including the bundled Bolt model. The cost is
+series (its group attention, reachable through ``Covariates(group_ids=...)``); this scheme
+does not use it, so it works with every forecaster, including the bundled Bolt model. The cost is
 ``n_queries x n_classes x cuts`` forecasts.
 """
 
