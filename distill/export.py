@@ -27,6 +27,7 @@ matrix product saturated on this CPU (quantiles off by about one standard deviat
 from __future__ import annotations
 
 import json
+import os
 import tempfile
 from collections.abc import Sequence
 from dataclasses import asdict, dataclass, field
@@ -145,22 +146,28 @@ def finish_export(
     if quantize not in QUANTIZE_MODES:
         raise InputError(f"quantize must be one of {QUANTIZE_MODES}, got {quantize!r}")
     output.parent.mkdir(parents=True, exist_ok=True)
-    if quantize == "none":
-        output.write_bytes(fp32.read_bytes())
-    else:
-        quantize_file(fp32, output, quantize, windows)
-    written = write_metadata(output, metadata)
-    bound = TOLERANCES[quantize] if tolerance is None else tolerance
-    abs_diff, scaled_diff = compare(output, windows, reference)
-    report = ExportReport(output, quantize, output.stat().st_size, abs_diff, scaled_diff, bound, written)
-    worst = max(scaled_diff.values())
-    if not worst <= bound:
-        raise ExportVerificationError(
-            f"{output} differs from the torch model by {worst:.4g} instance-scale units "
-            f"(largest absolute difference {max(abs_diff.values()):.4g}), above the tolerance {bound:g} "
-            f"for quantize={quantize!r}"
-        )
-    return report
+    # Written and verified under a temporary name, moved into place only when it passes: a failed
+    # export never leaves a bad file behind nor replaces a good one already at ``output``.
+    staged = output.with_name(f".{output.name}.partial")
+    try:
+        if quantize == "none":
+            staged.write_bytes(fp32.read_bytes())
+        else:
+            quantize_file(fp32, staged, quantize, windows)
+        written = write_metadata(staged, metadata)
+        bound = TOLERANCES[quantize] if tolerance is None else tolerance
+        abs_diff, scaled_diff = compare(staged, windows, reference)
+        worst = max(scaled_diff.values())
+        if not worst <= bound:
+            raise ExportVerificationError(
+                f"the {quantize} export differs from the torch model by {worst:.4g} instance-scale units "
+                f"(largest absolute difference {max(abs_diff.values()):.4g}), above the tolerance {bound:g}; "
+                f"{output} was not written (try another --quantize or a larger --tolerance)"
+            )
+        os.replace(staged, output)
+    finally:
+        staged.unlink(missing_ok=True)
+    return ExportReport(output, quantize, output.stat().st_size, abs_diff, scaled_diff, bound, written)
 
 
 def quantize_file(source: Path, target: Path, mode: str, windows: np.ndarray) -> None:

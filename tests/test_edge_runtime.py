@@ -144,9 +144,16 @@ def test_when_loaded_through_tsfm_then_the_onnx_file_is_a_forecaster(exported, s
     np.testing.assert_allclose(forecast.quantiles, reference.quantiles, rtol=1e-4, atol=1e-3)
 
 
-def test_when_the_file_differs_beyond_tolerance_then_a_typed_error_reports_the_difference(student, tmp_path):
+def test_when_the_file_differs_beyond_tolerance_then_a_typed_error_reports_it_and_keeps_the_old_file(
+    student, tmp_path
+):
+    good = tmp_path / "q.onnx"
+    export_student(student, good, "none", windows())
+    before = good.read_bytes()
     with pytest.raises(ExportVerificationError, match="differs from the torch model by .* above the tolerance"):
-        export_student(student, tmp_path / "q.onnx", "dynamic-int8", windows(), tolerance=1e-9)
+        export_student(student, good, "dynamic-int8", windows(), tolerance=1e-9)
+    assert good.read_bytes() == before  # the failed export neither replaced it
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["q.onnx"]  # nor left a partial file
 
 
 @pytest.mark.parametrize(
