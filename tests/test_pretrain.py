@@ -17,6 +17,8 @@ import pytest
 import torch
 from safetensors.torch import load_file
 
+from tsfm.errors import InputError
+
 FAMILIES = ("chronos-bolt", "chronos-2")
 
 
@@ -105,6 +107,20 @@ def test_when_a_model_is_built_then_norms_are_one_and_linear_weights_have_fan_in
         assert abs(std / expected - 1) < 0.25, f"{name}: std {std:.4f}, expected {expected:.4f}"
         if module.bias is not None:
             assert torch.count_nonzero(module.bias) == 0, name
+
+
+@pytest.mark.parametrize("family", FAMILIES)
+def test_when_a_run_starts_from_a_model_folder_then_its_weights_are_the_folders(pt, tmp_path, family):
+    first = pt.config.build_model(tiny(pt, tmp_path, family))
+    first.save_pretrained(tmp_path / "stage1")
+    config = tiny(pt, tmp_path, family, seed=7, init_from=str(tmp_path / "stage1"))
+    second = pt.config.build_model(config)
+    for name, value in first.state_dict().items():
+        assert torch.equal(value, second.state_dict()[name]), name
+    with pytest.raises(InputError, match="does not match this config's architecture"):
+        pt.config.build_model(tiny(pt, tmp_path, family, d_model=48, init_from=str(tmp_path / "stage1")))
+    with pytest.raises(InputError, match="has no model.safetensors"):
+        pt.config.build_model(tiny(pt, tmp_path, family, init_from=str(tmp_path)))
 
 
 # ---- the loop -----------------------------------------------------------------------------------

@@ -195,7 +195,8 @@ def held_out_covariate_runs(
             for k in range(len(contexts)):
                 rows.append({"conditioning": label, "response": batch["response"][k],
                              "MASE": metrics.mase(truth[k], forecast.median[k], contexts[k], 1),
-                             "WQL": metrics.wql(truth[k : k + 1], forecast.quantiles[k : k + 1], forecast.quantile_levels)})
+                             "WQL": metrics.wql(truth[k : k + 1], forecast.quantiles[k : k + 1],
+                                                forecast.quantile_levels)})
     frame = pd.DataFrame(rows)
     table = pd.concat([frame, frame.assign(response="all")])
     table = table.pivot_table(index="response", columns="conditioning", values=["MASE", "WQL"], aggfunc="mean")

@@ -109,6 +109,11 @@ class PretrainConfig:
     seed
         Seed of the training data stream and of the initial weights. The validation set uses a
         seed derived from it that the training stream never draws.
+    init_from
+        A model folder (``config.json`` + ``model.safetensors``, e.g. a bundled model or an earlier
+        run's ``model/``) whose weights start this run instead of a fresh initialisation: a second
+        stage with another data mix, or a bundled model continued on a fleet's own data. Its
+        architecture must equal this config's (checked when the model is built).
     checkpoint_every
         Steps between checkpoints in ``output_dir/checkpoint`` (written atomically).
     validate_every
@@ -154,6 +159,7 @@ class PretrainConfig:
     extra_data: str | None = None
     extra_data_share: float = 0.2
     seed: int = 0
+    init_from: str | None = None
     checkpoint_every: int = 500
     validate_every: int = 500
     validation_series: int = 256
@@ -364,7 +370,31 @@ def build_model(config: PretrainConfig) -> nn.Module:
         )
         model = Chronos2Model(core)
     reinitialise_(model)
+    if config.init_from is not None:
+        load_initial_weights(model, Path(config.init_from))
     return model
+
+
+def load_initial_weights(model: nn.Module, folder: Path) -> None:
+    """Copy the weights of the model folder ``folder`` into ``model`` (safetensors only, strict)."""
+    from safetensors.torch import load_file
+
+    weights = folder / "model.safetensors"
+    if not weights.is_file():
+        raise InputError(f"init_from {str(folder)!r} has no model.safetensors; pass a Chronos model folder")
+    state = load_file(str(weights))
+    own = model.state_dict()
+    tied_names = ("encoder.embed_tokens.weight", "decoder.embed_tokens.weight")  # stored once, as shared
+    tied = {k for k in own if k not in state and k.endswith(tied_names)}
+    missing = sorted(set(own) - set(state) - tied)
+    unexpected = sorted(set(state) - set(own))
+    shapes = sorted(k for k in set(own) & set(state) if own[k].shape != state[k].shape)
+    if missing or unexpected or shapes:
+        raise InputError(
+            f"init_from {str(folder)!r} does not match this config's architecture: "
+            f"missing {missing[:3]}, unexpected {unexpected[:3]}, different shapes {shapes[:3]}"
+        )
+    model.load_state_dict({k: v.float() for k, v in state.items()}, strict=False)
 
 
 def reinitialise_(model: nn.Module) -> nn.Module:
