@@ -53,7 +53,7 @@ _INTERRUPT_HINT = ": run the same command again to resume from the last checkpoi
 def _add_flags(p: argparse.ArgumentParser) -> None:
     p.add_argument(
         "--config", required=True,
-        help="pretraining config: a JSON file, or a shipped one: bolt-mini-cpu, chronos2-mini-cpu, tiny-test",
+        help=f"pretraining config: a JSON file, or a shipped one: {', '.join(shipped_configs())}",
     )
     p.add_argument("--output", default=None, help="output folder (default: the config's output_dir)")
     p.add_argument("--steps", type=int, default=None, help="total optimiser steps (default: the config's)")
