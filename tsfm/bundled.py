@@ -22,6 +22,10 @@ BUNDLED_MODELS = {
         "Chronos-Bolt architecture, 1.8M params, pretrained by this project on synthetic series only; "
         "context 512, horizon 64, 9 quantiles (bundled, offline)"
     ),
+    "tsfm-chronos2-mini": (
+        "Chronos-2 architecture, pretrained by this project on synthetic series with covariate and "
+        "group tasks; covariates and cross-learning in context (bundled, offline)"
+    ),
 }
 DEFAULT_MODEL = "tsfm-bolt-mini"
 
