@@ -261,3 +261,23 @@ def test_when_a_config_goes_through_json_then_it_comes_back_equal():
     again = SyntheticConfig.from_dict(json.loads(json.dumps(config.to_dict())))
     assert again == config and isinstance(again.kernels, tuple)
     assert dataclasses.replace(config, weights={"clean_seasonal": 1.0}).weights == {"clean_seasonal": 1.0}
+
+
+def test_when_schedules_are_generated_then_they_hold_two_or_three_levels_in_blocks():
+    config = SyntheticConfig(length=300)
+    rows = syn._run_generators(config, np.random.default_rng(0), np.array(["schedule"] * 20))
+    for row in rows:
+        changes = np.flatnonzero(np.diff(row) != 0)
+        runs = np.diff(np.r_[-1, changes])  # lengths of the constant stretches before each change
+        assert 1 <= len(np.unique(row)) <= 3
+        assert len(runs) == 0 or runs.min() >= 4  # blocks of at least 4 steps
+
+
+def test_when_covariate_weights_name_schedules_then_covariates_are_schedules_and_unknown_names_fail():
+    config = SyntheticConfig(length=200, covariate_weights={"schedule": 1.0}, missing_probability=0.0)
+    batch = syn.generate_covariate_batch(config, seed=3, index=0, batch_size=8, n_covariates=2)
+    covariates = np.concatenate([batch["past_covariates"], batch["future_covariates"]], axis=1)
+    levels = [len(np.unique(np.round(c, 5))) for task in covariates for c in task]
+    assert max(levels) <= 3  # affine-rescaled schedules keep their 2-3 levels
+    with pytest.raises(InputError, match="unknown generator 'shifts'"):
+        SyntheticConfig(covariate_weights={"shifts": 1.0})

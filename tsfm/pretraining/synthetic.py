@@ -94,6 +94,10 @@ class SyntheticConfig:
         Largest number of series in one TSMixup combination.
     missing_probability
         Share of rows that get missing values (NaN): scattered points and 0-3 gaps.
+    covariate_weights
+        Generator name -> relative weight of the covariates of :func:`generate_covariate_batch`;
+        ``None`` draws uniformly from the original eight sources (no ``schedule``), as the first
+        Chronos-2 recipe did.
     """
 
     length: int = 576
@@ -103,10 +107,13 @@ class SyntheticConfig:
     mixup_probability: float = 0.1
     mixup_max_components: int = 3
     missing_probability: float = 0.05
+    covariate_weights: dict[str, float] | None = None
 
     def __post_init__(self) -> None:
         _check_int("length", self.length, 2)
         object.__setattr__(self, "weights", _checked_weights(self.weights))
+        if self.covariate_weights is not None:
+            object.__setattr__(self, "covariate_weights", _checked_weights(self.covariate_weights))
         object.__setattr__(self, "kernels", _checked_kernels(self.kernels))
         _check_int("max_kernels", self.max_kernels, 1)
         _check_int("mixup_max_components", self.mixup_max_components, 1)
@@ -422,7 +429,12 @@ def generate_covariate_batch(config: SyntheticConfig, seed: int, index: int, bat
     length = config.length
     n_cov = int(rng.integers(low, high + 1))
     known = rng.random(n_cov) < 0.5
-    sources = np.asarray(_COVARIATE_SOURCES)[rng.integers(0, len(_COVARIATE_SOURCES), batch_size * n_cov)]
+    if config.covariate_weights is None:
+        sources = np.asarray(_COVARIATE_SOURCES)[rng.integers(0, len(_COVARIATE_SOURCES), batch_size * n_cov)]
+    else:
+        names = [k for k, v in config.covariate_weights.items() if v > 0]
+        shares = np.array([config.covariate_weights[k] for k in names], dtype=np.float64)
+        sources = np.asarray(names)[rng.choice(len(names), size=batch_size * n_cov, p=shares / shares.sum())]
     covariates = standardize(_run_generators(config, rng, sources)).reshape(batch_size, n_cov, length)
     lags = rng.integers(0, MAX_LAG + 1, (batch_size, n_cov))
     lags[:, ~known] = np.maximum(lags[:, ~known], 1)

@@ -263,6 +263,22 @@ def saturation_ramp(rng: np.random.Generator, n: int, config: SyntheticConfig) -
     return out + log_uniform(rng, 0.003, 0.1, (n, 1)) * spread * rng.standard_normal((n, length))
 
 
+@register("schedule")
+def schedule(rng: np.random.Generator, n: int, config: SyntheticConfig) -> np.ndarray:
+    """Operating schedules: blocks of 4 to 48 steps, each at one of 2-3 levels (shifts, batches, set-points).
+
+    What plants know in advance and what drives their signals; its future cannot be read off its
+    past, so a model can only forecast a target it drives by reading the schedule itself.
+    """
+    length = config.length
+    out = np.empty((n, length), dtype=np.float32)
+    for i in range(n):
+        blocks = rng.integers(4, 49, size=length // 4 + 1)
+        levels = rng.normal(size=int(rng.integers(2, 4)))
+        out[i] = np.repeat(levels[rng.integers(0, len(levels), size=len(blocks))], blocks)[:length]
+    return out
+
+
 @register("ar")
 def ar(rng: np.random.Generator, n: int, config: SyntheticConfig) -> np.ndarray:
     """AR(p), p <= 6, with random stable coefficients; 15% integrated once (ARIMA(p,1,0) with drift).
