@@ -104,24 +104,25 @@ def _add_model_flags(p: argparse.ArgumentParser) -> None:
     p.add_argument("--batch-size", type=int, default=256, help="series per forward pass (default: %(default)s)")
 
 
-def _season(args: argparse.Namespace, frame) -> int:
+def _read_series(args: argparse.Namespace) -> tuple[list[str], list, int]:
+    """``(item_ids, series, season)`` of ``--data``; the season is ``--season-length`` or the frequency's."""
     from tsfm import data as tsdata
+    from tsfm.cli import _load_data
 
-    return args.season_length or tsdata.default_season_length(tsdata.infer_frequency(frame))
+    frame = _load_data(args)
+    season = args.season_length or tsdata.default_season_length(tsdata.infer_frequency(frame))
+    ids, series = tsdata.to_series(frame)
+    return ids, series, season
 
 
 def run_calibrate(args: argparse.Namespace) -> int:
     """Handler of ``tsfm calibrate``."""
     from adapters.calibration import CalibrationConfig, calibrate, coverage_report
-    from tsfm import data as tsdata
-    from tsfm.cli import _load_data
     from tsfm.registry import load
 
     if args.eval_windows < 1:
         raise InputError(f"--eval-windows must be a positive integer, got {args.eval_windows}")
-    frame = _load_data(args)
-    season = _season(args, frame)
-    ids, series = tsdata.to_series(frame)
+    ids, series, season = _read_series(args)
     held_out = args.eval_windows * args.horizon
     history = [s[:-held_out] for s in series if len(s) > held_out]
     config = CalibrationConfig(
@@ -158,18 +159,14 @@ def run_stress(args: argparse.Namespace) -> int:
     import pandas as pd
 
     from tasks.stress import StressConfig, stress_test, write_stress
-    from tsfm import data as tsdata
-    from tsfm.cli import _load_data
     from tsfm.registry import load
 
-    frame = _load_data(args)
-    season = _season(args, frame)
+    _, series, season = _read_series(args)
     perturbations = tuple(_names(args.perturbations)) if args.perturbations else None
     config = StressConfig(args.horizon, args.windows, season, perturbations, args.seed, args.context_length or None)
     models = [
         load(name, device=args.device, batch_size=args.batch_size, season_length=season) for name in _names(args.model)
     ]
-    _, series = tsdata.to_series(frame)
     report = stress_test(models, series, config)
     files = write_stress(report, args.output)
     table = report.table
@@ -186,13 +183,9 @@ def run_monitor(args: argparse.Namespace) -> int:
     from pathlib import Path
 
     from tasks.monitor import MonitorConfig, monitor_stream
-    from tsfm import data as tsdata
-    from tsfm.cli import _load_data
     from tsfm.registry import load
 
-    frame = _load_data(args)
-    season = _season(args, frame)
-    ids, series = tsdata.to_series(frame)
+    ids, series, season = _read_series(args)
     if args.items:
         wanted = _names(args.items)
         unknown = sorted(set(wanted) - set(ids))
@@ -230,13 +223,9 @@ def run_fallback(args: argparse.Namespace) -> int:
     import pandas as pd
 
     from adapters.fallback import FallbackConfig, FallbackForecaster, per_series_mase, worst_decile
-    from tsfm import data as tsdata
-    from tsfm.cli import _load_data
     from tsfm.registry import load
 
-    frame = _load_data(args)
-    season = _season(args, frame)
-    ids, series = tsdata.to_series(frame)
+    ids, series, season = _read_series(args)
     options = dict(device=args.device, batch_size=args.batch_size, season_length=season)
     primary, fallback = load(args.primary, **options), load(args.fallback, **options)
     config = FallbackConfig(
