@@ -360,3 +360,29 @@ def test_when_the_regression_gets_past_only_covariates_then_it_warns_that_they_a
     cov = Covariates(past=[{"x": np.arange(30.0)}])
     with pytest.warns(CovariatesIgnoredWarning, match=r"past-only covariates \['x'\]"):
         with_covariate_regression(tsfm.load("naive")).predict_quantiles([np.arange(30.0)], 4, covariates=cov)
+
+
+def test_when_held_out_covariate_tasks_are_scored_then_rows_split_by_availability_and_counts_add_up():
+    from tsfm.covariate_bench import held_out_covariate_runs
+    from tsfm.pretraining.synthetic import SyntheticConfig
+
+    synthetic = SyntheticConfig(length=160, missing_probability=0.0)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", CovariatesIgnoredWarning)
+        table = held_out_covariate_runs(tsfm.load("naive"), 16, batches=6, batch_size=3, synthetic=synthetic)
+    assert table.loc["all", "count"] == 18
+    assert table.loc[["known-future", "past-only"], "count"].sum() == 18
+    assert table.loc[["lagged_linear", "threshold", "multiplicative"], "count"].sum() == 18
+    # naive ignores covariates: with and without them it forecasts the same, so every ratio is 1
+    assert np.allclose(table["MASE with / alone"], 1.0)
+
+
+def test_when_a_chronos2_model_reads_held_out_covariates_then_its_forecast_changes(tiny_checkpoints):
+    from tsfm.covariate_bench import held_out_covariate_runs
+    from tsfm.pretraining.synthetic import SyntheticConfig
+
+    synthetic = SyntheticConfig(length=160, missing_probability=0.0, covariate_known_share=1.0)
+    model = tsfm.load(str(tiny_checkpoints["chronos-2"]))
+    table = held_out_covariate_runs(model, 16, batches=2, batch_size=3, synthetic=synthetic)
+    assert list(table.index[:2]) == ["all", "known-future"] and "past-only" not in table.index
+    assert not np.isclose(table.loc["all", "MASE with / alone"], 1.0)

@@ -84,6 +84,14 @@ def test_when_sensors_drop_out_then_series_stay_non_negative_with_zero_stretches
     assert ((batch == 0).sum(axis=1) >= 2).mean() > 0.4  # dropouts: at least a short stretch of zeros
 
 
+def test_when_profiles_repeat_then_some_lag_reproduces_each_series_and_on_off_rows_hold_exact_zeros():
+    batch = syn.generate_batch(only("repeated_profile"), 0, 0, 64)
+    assert (batch >= 0).all()
+    error = [min(np.abs(row[lag:] - row[:-lag]).mean() for lag in range(2, 192)) / row.std() for row in batch]
+    assert np.mean(np.array(error) < 0.05) > 0.3  # many rows copy an earlier cycle to within 5% of their spread
+    assert ((batch == 0).mean(axis=1) > 0.2).mean() > 0.1  # day/night rows: exactly zero off-cycle
+
+
 def test_when_a_default_batch_is_generated_then_levels_span_many_orders_of_magnitude():
     batch = syn.generate_batch(SyntheticConfig(length=200), 3, 0, 512)
     level = np.log10(np.nanmean(np.abs(batch), axis=1) + 1e-30)
@@ -281,3 +289,14 @@ def test_when_covariate_weights_name_schedules_then_covariates_are_schedules_and
     assert max(levels) <= 3  # affine-rescaled schedules keep their 2-3 levels
     with pytest.raises(InputError, match="unknown generator 'shifts'"):
         SyntheticConfig(covariate_weights={"shifts": 1.0})
+
+
+@pytest.mark.parametrize("share, known", [(0.0, False), (1.0, True)])
+def test_when_covariate_known_share_is_zero_or_one_then_every_covariate_is_past_only_or_known(share, known):
+    config = SyntheticConfig(length=120, covariate_known_share=share)
+    for index in range(4):
+        batch = syn.generate_covariate_batch(config, seed=1, index=index, batch_size=4, n_covariates=3)
+        assert batch["future_covariates"].shape[1] == (3 if known else 0)
+        assert batch["past_covariates"].shape[1] == (0 if known else 3)
+    with pytest.raises(InputError, match=r"covariate_known_share must be a probability in \[0, 1\]; got 1.5"):
+        SyntheticConfig(covariate_known_share=1.5)

@@ -98,6 +98,11 @@ class SyntheticConfig:
         Generator name -> relative weight of the covariates of :func:`generate_covariate_batch`;
         ``None`` draws uniformly from the original eight sources (no ``schedule``), as the first
         Chronos-2 recipe did.
+    covariate_known_share
+        Probability that a covariate of :func:`generate_covariate_batch` is known over the horizon
+        (a schedule, a set-point, a weather forecast) rather than observed up to the forecast start
+        only. Drawn per covariate, once per generated batch. Past-only covariates act with a lag of
+        at most ``MAX_LAG`` steps, so over a long horizon only known-future ones can carry the target.
     """
 
     length: int = 576
@@ -108,6 +113,7 @@ class SyntheticConfig:
     mixup_max_components: int = 3
     missing_probability: float = 0.05
     covariate_weights: dict[str, float] | None = None
+    covariate_known_share: float = 0.5
 
     def __post_init__(self) -> None:
         _check_int("length", self.length, 2)
@@ -117,7 +123,7 @@ class SyntheticConfig:
         object.__setattr__(self, "kernels", _checked_kernels(self.kernels))
         _check_int("max_kernels", self.max_kernels, 1)
         _check_int("mixup_max_components", self.mixup_max_components, 1)
-        for name in ("mixup_probability", "missing_probability"):
+        for name in ("mixup_probability", "missing_probability", "covariate_known_share"):
             value = getattr(self, name)
             if isinstance(value, bool) or not isinstance(value, (int, float)) or not 0.0 <= value <= 1.0:
                 raise InputError(f"{name} must be a probability in [0, 1]; got {value!r}")
@@ -428,7 +434,7 @@ def generate_covariate_batch(config: SyntheticConfig, seed: int, index: int, bat
     rng = np.random.default_rng([seed, index, _COVARIATE_STREAM])
     length = config.length
     n_cov = int(rng.integers(low, high + 1))
-    known = rng.random(n_cov) < 0.5
+    known = rng.random(n_cov) < config.covariate_known_share
     if config.covariate_weights is None:
         sources = np.asarray(_COVARIATE_SOURCES)[rng.integers(0, len(_COVARIATE_SOURCES), batch_size * n_cov)]
     else:

@@ -330,6 +330,38 @@ def spikes_dropouts(rng: np.random.Generator, n: int, config: SyntheticConfig) -
     return out
 
 
+@register("repeated_profile", rescale="scale")
+def repeated_profile(rng: np.random.Generator, n: int, config: SyntheticConfig) -> np.ndarray:
+    """A sharp daily-load-like profile repeated almost exactly, cycle after cycle.
+
+    The profile is 1..5 bumps (narrow peaks to broad plateaus) on a base level; in 30% of the rows
+    the signal is exactly zero outside an active window of the cycle (day/night, shifts). Half the
+    rows add a day-of-week factor per cycle (period ``7 * p``), 40% a slow drift of the amplitude,
+    and the noise is small (0.2-5% of the spread). Smooth harmonics (``clean_seasonal``) cannot make
+    these shapes, and many real hourly series repeat such a cycle so closely that a forecaster must
+    copy the last cycle rather than smooth it. Non-negative; only a positive scale is applied later.
+    """
+    length = config.length
+    period = np.round(choose_periods(rng, n, length, 0.8))[:, None]
+    phase = (np.arange(length)[None, :] % period) / period  # [n, L] in [0, 1)
+    bumps = 5
+    centre, width = rng.random((n, bumps, 1)), log_uniform(rng, 0.01, 0.25, (n, bumps, 1))
+    height = rng.uniform(0.2, 1.0, (n, bumps, 1)) * (np.arange(bumps)[None, :, None] < rng.integers(1, bumps + 1, (n, 1, 1)))
+    distance = np.abs(phase[:, None, :] - centre)
+    distance = np.minimum(distance, 1 - distance)
+    profile = rng.uniform(0.0, 1.0, (n, 1)) + (height * np.exp(-0.5 * (distance / width) ** 2)).sum(axis=1)
+    cycle = np.arange(length)[None, :] // period  # [n, L]
+    weekday = np.where(rng.random((n, 1)) < 0.5, rng.uniform(0.6, 1.2, (n, 7)), 1.0)
+    profile = profile * np.take_along_axis(weekday, (cycle % 7).astype(np.int64), axis=1)
+    drift = np.exp(rng.normal(0, 0.15, (n, 1)) * standardize(ar1_noise(rng, np.full(n, 0.995), np.ones(n), length)))
+    profile = np.where(rng.random((n, 1)) < 0.4, profile * drift, profile)
+    active = np.abs(phase - rng.random((n, 1)))
+    active = np.minimum(active, 1 - active) < rng.uniform(0.15, 0.4, (n, 1))
+    profile = np.where((rng.random((n, 1)) < 0.3) & ~active, 0.0, profile)
+    noise = log_uniform(rng, 0.002, 0.05, (n, 1)) * profile.std(axis=1, keepdims=True) * rng.standard_normal((n, length))
+    return np.maximum(profile + np.where(profile > 0, noise, 0.0), 0.0)
+
+
 @register("clean_seasonal")
 def clean_seasonal(rng: np.random.Generator, n: int, config: SyntheticConfig) -> np.ndarray:
     """Warm-up curriculum: one smooth period (1..3 harmonics) plus small noise; 20% add a weaker
