@@ -208,14 +208,12 @@ def held_out_covariate_runs(
                              "WQL": metrics.wql(truth[k : k + 1], forecast.quantiles[k : k + 1],
                                                 forecast.quantile_levels)})
     frame = pd.DataFrame(rows)
-    frame["tasks"] = frame["response"]
-    table = pd.concat([frame.assign(tasks="all"), frame.assign(tasks=frame["covariates"]), frame])
-    table = table.pivot_table(index="tasks", columns="conditioning", values=["MASE", "WQL"], aggfunc="mean", sort=False)
+    stacked = pd.concat([frame.assign(tasks=label) for label in ("all", frame["covariates"], frame["response"])])
+    table = stacked.pivot_table(index="tasks", columns="conditioning", values=["MASE", "WQL"],
+                                aggfunc="mean", sort=False)
     table.columns = [f"{metric} {label}" for metric, label in table.columns]
     table["MASE with / alone"] = table["MASE with covariates"] / table["MASE target alone"]
-    alone = frame[frame["conditioning"] == "target alone"]
-    counts = pd.concat([alone.assign(tasks="all"), alone.assign(tasks=alone["covariates"]), alone])
-    table["count"] = counts.groupby("tasks", sort=False).size()
+    table["count"] = stacked[stacked["conditioning"] == "target alone"].groupby("tasks", sort=False).size()
     return table
 
 
