@@ -162,17 +162,18 @@ def regression_runs(
 
 
 HELD_OUT_SEED = 20_261_130  # pretraining draws from seed 0 (and its validation stream): never this one
+HELD_OUT_BATCH = 8  # tasks per generated batch: which covariates are known is drawn once per batch
 
 
 def held_out_covariate_runs(
-    model: Forecaster, horizon: int, batches: int = 32, batch_size: int = 8, seed: int = HELD_OUT_SEED,
+    model: Forecaster, horizon: int, batches: int = 32, batch_size: int = HELD_OUT_BATCH, seed: int = HELD_OUT_SEED,
     synthetic: Any = None,
 ) -> pd.DataFrame:
     """Synthetic covariate-driven tasks from a seed pretraining never used, with / without covariates.
 
     The tasks come from :func:`tsfm.pretraining.synthetic.generate_covariate_batch` (the
-    generator the Chronos-2 recipe trains on, with lagged linear and threshold responses to
-    past-only and known-future covariates), so this measures whether a model learnt to read
+    generator the Chronos-2 recipe trains on, with lagged linear, threshold and multiplicative
+    responses to past-only and known-future covariates), so this measures whether a model learnt to read
     covariates at all; the plant and ETTh1 measure whether it transfers. Each task is one
     forecast of its last ``horizon`` steps; MASE uses a season of 1. ``synthetic`` is the
     :class:`~tsfm.pretraining.synthetic.SyntheticConfig` to draw from (default: the default one,
@@ -260,8 +261,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         print(f"\nETTh1, target OT, {args.ett_windows} windows one week apart")
         table = ett_runs(model, reference, Path(args.ett), args.horizon, args.ett_windows)
         print(table.round(4).to_string(index=False))
-    print(f"\nHeld-out synthetic covariate tasks (seed {HELD_OUT_SEED}), {args.synthetic_tasks} tasks, horizon 64")
-    batches = max(1, args.synthetic_tasks // 8)
+    batches = max(1, args.synthetic_tasks // HELD_OUT_BATCH)
+    print(f"\nHeld-out synthetic covariate tasks (seed {HELD_OUT_SEED}), {batches * HELD_OUT_BATCH} tasks, horizon 64")
     synthetic = None
     if args.synthetic_config:
         from tsfm.pretraining.cli import load_config

@@ -28,7 +28,7 @@ from __future__ import annotations
 import dataclasses
 import math
 import tempfile
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -194,11 +194,13 @@ def _check_range(name: str, value: Any, minimum: int) -> tuple[int, int]:
 
 
 # ---- the batch pipeline: generators -> TSMixup -> scale and offset -> missing values ----------------
-def _draw_names(config: SyntheticConfig, rng: np.random.Generator, n: int) -> np.ndarray:
-    """Generator names ``[n]`` drawn by ``config.weights``."""
-    names = [name for name in GENERATORS if config.weights.get(name, 0.0) > 0]
-    weights = np.array([config.weights[name] for name in names])
-    return np.asarray(names)[rng.choice(len(names), size=n, p=weights / weights.sum())]
+def _draw_names(weights: Mapping[str, float], rng: np.random.Generator, n: int,
+                order: Sequence[str] | None = None) -> np.ndarray:
+    """Generator names ``[n]`` drawn by relative ``weights``, the candidates listed in ``order``
+    (default: the order of ``weights``); the order fixes which name each random draw selects."""
+    names = [name for name in (weights if order is None else order) if weights.get(name, 0.0) > 0]
+    shares = np.array([weights[name] for name in names], dtype=np.float64)
+    return np.asarray(names)[rng.choice(len(names), size=n, p=shares / shares.sum())]
 
 
 def _run_generators(config: SyntheticConfig, rng: np.random.Generator, names: np.ndarray) -> np.ndarray:
@@ -294,7 +296,7 @@ def _add_missing(series: np.ndarray, rng: np.random.Generator, probability: floa
 
 
 def _batch(config: SyntheticConfig, rng: np.random.Generator, n: int) -> np.ndarray:
-    names = _draw_names(config, rng, n)
+    names = _draw_names(config.weights, rng, n, GENERATORS)
     rescale = np.array([_REGISTRY[name].rescale for name in names], dtype="<U6")
     series = _run_generators(config, rng, names)
     series, rescale = _mixup(series, rescale, rng, config)
@@ -438,9 +440,7 @@ def generate_covariate_batch(config: SyntheticConfig, seed: int, index: int, bat
     if config.covariate_weights is None:
         sources = np.asarray(_COVARIATE_SOURCES)[rng.integers(0, len(_COVARIATE_SOURCES), batch_size * n_cov)]
     else:
-        names = [k for k, v in config.covariate_weights.items() if v > 0]
-        shares = np.array([config.covariate_weights[k] for k in names], dtype=np.float64)
-        sources = np.asarray(names)[rng.choice(len(names), size=batch_size * n_cov, p=shares / shares.sum())]
+        sources = _draw_names(config.covariate_weights, rng, batch_size * n_cov)
     covariates = standardize(_run_generators(config, rng, sources)).reshape(batch_size, n_cov, length)
     lags = rng.integers(0, MAX_LAG + 1, (batch_size, n_cov))
     lags[:, ~known] = np.maximum(lags[:, ~known], 1)
@@ -485,13 +485,13 @@ def generate_group_batch(config: SyntheticConfig, seed: int, index: int, n_group
     length = config.length
     group_ids = np.repeat(np.arange(n_groups), rng.integers(low, high + 1, n_groups))
     members = len(group_ids)
-    factors = standardize(_run_generators(config, rng, _draw_names(config, rng, 2 * n_groups)))
+    factors = standardize(_run_generators(config, rng, _draw_names(config.weights, rng, 2 * n_groups, GENERATORS)))
     factors = factors.reshape(n_groups, 2, length)[group_ids]  # [N, 2, L]
     shift = np.where(rng.random(members) < 0.3, rng.integers(1, 8, members), 0)
     loading = np.stack([rng.uniform(0.5, 1.5, members),
                         rng.normal(0, 0.5, members) * (rng.random(members) < 0.5)], axis=1)
     common = np.einsum("nf,nfl->nl", loading, _lagged(factors, np.repeat(shift[:, None], 2, axis=1)))
-    own = standardize(_run_generators(config, rng, _draw_names(config, rng, members)))
+    own = standardize(_run_generators(config, rng, _draw_names(config.weights, rng, members, GENERATORS)))
     noise = rng.uniform(0.01, 0.2, (members, 1)) * rng.standard_normal((members, length))
     rest = rng.uniform(0.1, 0.8, (members, 1)) * own + noise
     series = common + rest

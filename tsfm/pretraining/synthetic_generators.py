@@ -330,6 +330,12 @@ def spikes_dropouts(rng: np.random.Generator, n: int, config: SyntheticConfig) -
     return out
 
 
+def _circular_distance(a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    """Distance between phases in [0, 1) on the circle (0.9 and 0.1 are 0.2 apart)."""
+    d = np.abs(a - b)
+    return np.minimum(d, 1 - d)
+
+
 @register("repeated_profile", rescale="scale")
 def repeated_profile(rng: np.random.Generator, n: int, config: SyntheticConfig) -> np.ndarray:
     """A sharp daily-load-like profile repeated almost exactly, cycle after cycle.
@@ -348,16 +354,14 @@ def repeated_profile(rng: np.random.Generator, n: int, config: SyntheticConfig) 
     centre, width = rng.random((n, bumps, 1)), log_uniform(rng, 0.01, 0.25, (n, bumps, 1))
     height = rng.uniform(0.2, 1.0, (n, bumps, 1))
     height = height * (np.arange(bumps)[None, :, None] < rng.integers(1, bumps + 1, (n, 1, 1)))
-    distance = np.abs(phase[:, None, :] - centre)
-    distance = np.minimum(distance, 1 - distance)
+    distance = _circular_distance(phase[:, None, :], centre)
     profile = rng.uniform(0.0, 1.0, (n, 1)) + (height * np.exp(-0.5 * (distance / width) ** 2)).sum(axis=1)
     cycle = np.arange(length)[None, :] // period  # [n, L]
     weekday = np.where(rng.random((n, 1)) < 0.5, rng.uniform(0.6, 1.2, (n, 7)), 1.0)
     profile = profile * np.take_along_axis(weekday, (cycle % 7).astype(np.int64), axis=1)
     drift = np.exp(rng.normal(0, 0.15, (n, 1)) * standardize(ar1_noise(rng, np.full(n, 0.995), np.ones(n), length)))
     profile = np.where(rng.random((n, 1)) < 0.4, profile * drift, profile)
-    active = np.abs(phase - rng.random((n, 1)))
-    active = np.minimum(active, 1 - active) < rng.uniform(0.15, 0.4, (n, 1))
+    active = _circular_distance(phase, rng.random((n, 1))) < rng.uniform(0.15, 0.4, (n, 1))
     profile = np.where((rng.random((n, 1)) < 0.3) & ~active, 0.0, profile)
     noise = log_uniform(rng, 0.002, 0.05, (n, 1)) * profile.std(axis=1, keepdims=True)
     noise = noise * rng.standard_normal((n, length))
