@@ -386,3 +386,25 @@ def test_when_a_chronos2_model_reads_held_out_covariates_then_its_forecast_chang
     table = held_out_covariate_runs(model, 16, batches=2, batch_size=3, synthetic=synthetic)
     assert list(table.index[:2]) == ["all", "known-future"] and "past-only" not in table.index
     assert not np.isclose(table.loc["all", "MASE with / alone"], 1.0)
+    assert (table["ratio 5%"] <= table["MASE with / alone"]).all()
+    assert (table["MASE with / alone"] <= table["ratio 95%"]).all()
+    assert table.loc["all", "ratio 95%"] > table.loc["all", "ratio 5%"]  # the tasks disagree, so a real interval
+
+
+def test_ratio_interval_brackets_the_ratio_of_means_and_narrows_with_more_tasks():
+    from tsfm.covariate_bench import ratio_interval
+
+    rng = np.random.default_rng(1)
+    alone = rng.gamma(2.0, 1.0, 4000)
+    with_ = alone * rng.uniform(0.6, 1.0, 4000)  # each task gains 0-40%, 20% on average
+    few, many = ratio_interval(alone[:100], with_[:100]), ratio_interval(alone, with_)
+    assert few[0] < with_[:100].mean() / alone[:100].mean() < few[1]
+    assert many[0] < 0.8 < many[1]
+    assert many[1] - many[0] < (few[1] - few[0]) / 3  # 40x the tasks: about 1/sqrt(40) the width
+
+
+def test_ratio_interval_rejects_unpaired_scores():
+    from tsfm.covariate_bench import ratio_interval
+
+    with pytest.raises(ValueError, match="equal-length"):
+        ratio_interval(np.ones(4), np.ones(3))

@@ -163,6 +163,25 @@ def regression_runs(
 
 HELD_OUT_SEED = 20_261_130  # pretraining draws from seed 0 (and its validation stream): never this one
 HELD_OUT_BATCH = 8  # tasks per generated batch: which covariates are known is drawn once per batch
+BOOTSTRAP_DRAWS = 2000  # resamples of the tasks behind each ratio's 90% interval
+
+
+def ratio_interval(alone: np.ndarray, with_: np.ndarray, level: float = 0.9, seed: int = 0) -> tuple[float, float]:
+    """Percentile bootstrap interval of ``mean(with_) / mean(alone)`` over paired tasks.
+
+    Tasks are resampled with replacement, each keeping its own pair of scores, so the interval
+    says how far the ratio of means could move on another sample of the same task distribution.
+    """
+    alone, with_ = np.asarray(alone, dtype=np.float64), np.asarray(with_, dtype=np.float64)
+    if alone.shape != with_.shape or alone.ndim != 1 or len(alone) == 0:
+        raise ValueError(
+            f"alone and with_ must be equal-length, non-empty 1-D arrays; got shapes {alone.shape} and {with_.shape}"
+        )
+    picks = np.random.default_rng(seed).integers(0, len(alone), size=(BOOTSTRAP_DRAWS, len(alone)))
+    ratios = with_[picks].mean(axis=1) / alone[picks].mean(axis=1)
+    tail = (1.0 - level) / 2.0
+    low, high = np.quantile(ratios, [tail, 1.0 - tail])
+    return float(low), float(high)
 
 
 def held_out_covariate_runs(
@@ -182,7 +201,9 @@ def held_out_covariate_runs(
     Which covariates are known over the horizon is drawn once per generated batch, hence many small
     batches. Rows of the table: ``all`` tasks, tasks with at least one ``known-future`` covariate,
     tasks with ``past-only`` covariates (whose effects lag by at most ``MAX_LAG`` steps, so they
-    inform only the start of a long horizon), and each response kind.
+    inform only the start of a long horizon), and each response kind. ``ratio 5%`` and
+    ``ratio 95%`` bound ``MASE with / alone`` by a paired bootstrap over the row's tasks
+    (:func:`ratio_interval`): a ratio near a target line is only as sure as that interval.
     """
     from tsfm import metrics
     from tsfm.pretraining.synthetic import SyntheticConfig, generate_covariate_batch
@@ -203,7 +224,7 @@ def held_out_covariate_runs(
         for label, extra in (("target alone", None), ("with covariates", covariates)):
             forecast = model.predict_quantiles(contexts, horizon, covariates=extra)
             for k in range(len(contexts)):
-                rows.append({"conditioning": label, "response": batch["response"][k],
+                rows.append({"conditioning": label, "task": index * batch_size + k, "response": batch["response"][k],
                              "covariates": "known-future" if known[0] else "past-only",
                              "MASE": metrics.mase(truth[k], forecast.median[k], contexts[k], 1),
                              "WQL": metrics.wql(truth[k : k + 1], forecast.quantiles[k : k + 1],
@@ -215,6 +236,11 @@ def held_out_covariate_runs(
     table.columns = [f"{metric} {label}" for metric, label in table.columns]
     table["MASE with / alone"] = table["MASE with covariates"] / table["MASE target alone"]
     table["count"] = stacked[stacked["conditioning"] == "target alone"].groupby("tasks", sort=False).size()
+    paired = stacked.pivot_table(index=["tasks", "task"], columns="conditioning", values="MASE", sort=False)
+    bounds = {name: ratio_interval(group["target alone"], group["with covariates"])
+              for name, group in paired.groupby(level="tasks", sort=False)}
+    table["ratio 5%"] = [bounds[name][0] for name in table.index]
+    table["ratio 95%"] = [bounds[name][1] for name in table.index]
     return table
 
 
@@ -236,7 +262,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--horizon", type=int, default=24)
     parser.add_argument("--ett-windows", type=int, default=20, help="ETTh1 windows, one week apart")
     parser.add_argument("--plant-windows", type=int, default=8)
-    parser.add_argument("--synthetic-tasks", type=int, default=256, help="held-out synthetic covariate tasks")
+    parser.add_argument("--synthetic-tasks", type=int, default=768, help="held-out synthetic covariate tasks")
     parser.add_argument(
         "--synthetic-config", default=None,
         help="pretraining config (name or JSON) whose synthetic settings draw the held-out tasks (default: defaults)",
