@@ -8,11 +8,11 @@ early stopping, checkpoints) and the data split; the LoRA settings themselves ar
 from __future__ import annotations
 
 import dataclasses
-import json
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from tsfm.config_io import known_fields, read_json_object, write_json
 from tsfm.errors import InputError
 from tsfm.perturb import check_augment
 
@@ -129,15 +129,15 @@ class FinetuneConfig:
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> FinetuneConfig:
         """Inverse of :meth:`to_dict`; an unknown key raises an :class:`InputError` listing the known ones."""
-        known = {f.name for f in dataclasses.fields(cls)}
-        unknown = sorted(set(data) - known)
-        if unknown:
-            raise InputError(f"unknown FinetuneConfig field(s) {unknown}; known: {sorted(known)}")
-        return cls(**data)
+        return cls(**known_fields(cls, data, "fine-tuning config"))
+
+    def to_json(self, path: str | Path) -> Path:
+        """Write the config as indented JSON to ``path`` and return the path."""
+        return write_json(path, self.to_dict())
 
     @classmethod
     def from_json(cls, path: str | Path) -> FinetuneConfig:
-        return cls.from_dict(json.loads(Path(path).read_text()))
+        return cls.from_dict(read_json_object(path, "fine-tuning config"))
 
     def replace(self, **changes: Any) -> FinetuneConfig:
         return dataclasses.replace(self, **changes)

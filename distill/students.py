@@ -30,7 +30,6 @@ flow), so :mod:`distill.export` can export any student as is.
 from __future__ import annotations
 
 import dataclasses
-import json
 import math
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
@@ -40,6 +39,7 @@ from typing import Any
 import torch
 from torch import nn
 
+from tsfm.config_io import known_fields, read_json_object, write_json
 from tsfm.errors import InputError
 from tsfm.quantiles import DEFAULT_QUANTILE_LEVELS
 
@@ -110,29 +110,17 @@ class StudentConfig:
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> StudentConfig:
         """Inverse of :meth:`to_dict`; unknown keys raise an error listing the known fields."""
-        if not isinstance(data, Mapping):
-            raise InputError(f"a StudentConfig must come from a mapping, got {type(data).__name__}")
-        known = [f.name for f in dataclasses.fields(cls)]
-        unknown = sorted(set(data) - set(known))
-        if unknown:
-            raise InputError(f"unknown StudentConfig field(s) {unknown}; known fields: {', '.join(known)}")
-        values = dict(data)
+        values = known_fields(cls, data, "StudentConfig")
         if "quantile_levels" in values:
             values["quantile_levels"] = tuple(values["quantile_levels"])
         return cls(**values)
 
     def to_json(self, path: str | Path) -> Path:
-        path = Path(path)
-        path.write_text(json.dumps(self.to_dict(), indent=2) + "\n")
-        return path
+        return write_json(path, self.to_dict())
 
     @classmethod
     def from_json(cls, path: str | Path) -> StudentConfig:
-        try:
-            data = json.loads(Path(path).read_text())
-        except json.JSONDecodeError as exc:
-            raise InputError(f"{path} is not valid JSON: {exc}") from None
-        return cls.from_dict(data)
+        return cls.from_dict(read_json_object(path, "student config"))
 
 
 def _check_positive_int(name: str, value: Any) -> None:

@@ -14,7 +14,6 @@ a generic N(0, 1)-style init (see :func:`reinitialise_`).
 from __future__ import annotations
 
 import dataclasses
-import json
 import math
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -23,6 +22,7 @@ from typing import Any
 import torch
 from torch import nn
 
+from tsfm.config_io import known_fields, read_json_object, write_json
 from tsfm.errors import InputError
 from tsfm.pretraining.synthetic import SyntheticConfig
 
@@ -195,30 +195,16 @@ class PretrainConfig:
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> PretrainConfig:
         """Inverse of :meth:`to_dict`; unknown keys raise an :class:`InputError` that lists the known ones."""
-        if not isinstance(data, dict):
-            raise InputError(f"a pretraining config must be a JSON object, got {type(data).__name__}")
-        known = {f.name for f in dataclasses.fields(cls)}
-        unknown = sorted(set(data) - known)
-        if unknown:
-            raise InputError(f"unknown pretraining config field(s) {unknown}; known fields: {sorted(known)}")
-        return cls(**data)
+        return cls(**known_fields(cls, data, "pretraining config"))
 
     def to_json(self, path: str | Path) -> Path:
         """Write the config as indented JSON to ``path`` and return the path."""
-        path = Path(path)
-        path.parent.mkdir(parents=True, exist_ok=True)
-        path.write_text(json.dumps(self.to_dict(), indent=2) + "\n")
-        return path
+        return write_json(path, self.to_dict())
 
     @classmethod
     def from_json(cls, path: str | Path) -> PretrainConfig:
         """Read a config written by :meth:`to_json` (or by hand)."""
-        path = Path(path)
-        try:
-            data = json.loads(path.read_text())
-        except json.JSONDecodeError as exc:
-            raise InputError(f"{path} is not valid JSON: {exc}") from None
-        return cls.from_dict(data)
+        return cls.from_dict(read_json_object(path, "pretraining config"))
 
     def replace(self, **changes: Any) -> PretrainConfig:
         """A copy with some fields changed, validated again."""

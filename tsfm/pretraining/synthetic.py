@@ -35,6 +35,7 @@ from typing import Any
 
 import numpy as np
 
+from tsfm.config_io import known_fields
 from tsfm.errors import InputError
 from tsfm.pretraining.synthetic_generators import GENERATORS as _REGISTRY
 from tsfm.pretraining.synthetic_generators import ar_filter, log_uniform, standardize, stretches
@@ -137,13 +138,7 @@ class SyntheticConfig:
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> SyntheticConfig:
         """Inverse of :meth:`to_dict`; unknown keys raise an error that lists the known fields."""
-        if not isinstance(data, Mapping):
-            raise InputError(f"a SyntheticConfig must come from a mapping; got {type(data).__name__}")
-        known = [f.name for f in dataclasses.fields(cls)]
-        unknown = sorted(set(data) - set(known))
-        if unknown:
-            raise InputError(f"unknown SyntheticConfig field(s) {unknown}; known fields: {', '.join(known)}")
-        return cls(**data)
+        return cls(**known_fields(cls, data, "SyntheticConfig"))
 
 
 def _check_int(name: str, value: Any, minimum: int) -> None:
