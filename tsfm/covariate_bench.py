@@ -34,7 +34,7 @@ from tasks.backtest import BacktestConfig, run_backtest
 from tasks.leaderboard import leaderboard
 from tsfm.contract import Forecaster
 from tsfm.covariates import Covariates
-from tsfm.errors import CovariatesIgnoredWarning
+from tsfm.errors import CovariatesIgnoredWarning, InputError
 
 ETT_LOADS = ("HUFL", "HULL", "MUFL", "MULL", "LUFL", "LULL")
 REFERENCE = "seasonal-naive"
@@ -174,7 +174,7 @@ def ratio_interval(alone: np.ndarray, with_: np.ndarray, level: float = 0.9, see
     """
     alone, with_ = np.asarray(alone, dtype=np.float64), np.asarray(with_, dtype=np.float64)
     if alone.shape != with_.shape or alone.ndim != 1 or len(alone) == 0:
-        raise ValueError(
+        raise InputError(
             f"alone and with_ must be equal-length, non-empty 1-D arrays; got shapes {alone.shape} and {with_.shape}"
         )
     picks = np.random.default_rng(seed).integers(0, len(alone), size=(BOOTSTRAP_DRAWS, len(alone)))
