@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 import numpy as np
+import pandas as pd
 import pytest
 
 import tsfm
-from tasks.suite import format_suite, run_suite
+from tasks.suite import _median_series_mase, format_suite, run_suite
 from tests.conftest import SHARED_DATA
 
 
@@ -23,7 +24,25 @@ def test_when_the_suite_runs_then_ratios_divide_by_seasonal_naive_and_the_summar
     expected = np.exp(np.log(naive["rel_WQL"]).mean())
     assert summary.set_index("model").loc["naive", "gmean_rel_WQL"] == pytest.approx(expected)
     assert (tmp_path / "suite.csv").is_file() and (tmp_path / "suite_summary.csv").is_file()
-    assert "geometric mean" in format_suite(rows, summary)
+    # airline and lynx are one series each: the median over series is that series' mean MASE.
+    np.testing.assert_allclose(rows["median_MASE"], rows["MASE"])
+    text = format_suite(rows, summary)
+    assert "geometric mean" in text and "median per-series MASE" in text
+
+
+def test_when_one_series_is_far_worse_then_the_median_series_mase_stays_with_the_typical_ones():
+    scores = pd.DataFrame({
+        "model": ["m"] * 4 + ["ref"] * 4,
+        "item_id": ["a", "a", "b", "c"] * 2,
+        "window": [0, 1, 0, 0] * 2,
+        "MASE": [1.0, 3.0, 1.5, 30.0, 1.0, 1.0, 1.0, 1.0],
+    })
+
+    median = _median_series_mase(scores)
+
+    # m: series a averages its two windows (2.0), b 1.5, c 30.0 -> median 2.0 while the mean is 11.2.
+    assert median["m"] == pytest.approx(2.0)
+    assert median["ref"] == pytest.approx(1.0)
 
 
 def test_when_a_dataset_name_is_unknown_then_the_error_lists_the_suite():
