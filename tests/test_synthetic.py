@@ -300,3 +300,29 @@ def test_when_covariate_known_share_is_zero_or_one_then_every_covariate_is_past_
         assert batch["past_covariates"].shape[1] == (0 if known else 3)
     with pytest.raises(InputError, match=r"covariate_known_share must be a probability in \[0, 1\]; got 1.5"):
         SyntheticConfig(covariate_known_share=1.5)
+
+
+def _lagged_covariate_correlation(batch: dict) -> np.ndarray:
+    """|corr(target, its one known-future covariate shifted by its lag)| per task."""
+    target, covariate = batch["target"].astype(np.float64), batch["future_covariates"][:, 0].astype(np.float64)
+    out = []
+    for y, x, lag in zip(target, covariate, batch["lags"][:, 0], strict=True):
+        shifted = x[: len(x) - lag] if lag else x
+        out.append(abs(np.corrcoef(y[lag:], shifted)[0, 1]))
+    return np.asarray(out)
+
+
+def test_when_tasks_are_weak_then_their_covariates_explain_less_of_the_target():
+    base = SyntheticConfig(length=200, missing_probability=0.0, covariate_known_share=1.0)
+    weak = SyntheticConfig(length=200, missing_probability=0.0, covariate_known_share=1.0, weak_covariate_share=1.0)
+    strong_batch = syn.generate_covariate_batch(base, seed=3, index=0, batch_size=64, n_covariates=1)
+    weak_batch = syn.generate_covariate_batch(weak, seed=3, index=0, batch_size=64, n_covariates=1)
+
+    np.testing.assert_array_equal(strong_batch["effect_scale"], 1.0)
+    assert ((weak_batch["effect_scale"] >= 0.0) & (weak_batch["effect_scale"] < 0.3)).all()
+    # The same covariate paths (drawn before the weak scale; only their affine rescaling differs).
+    assert np.median(_lagged_covariate_correlation(weak_batch)) < 0.5 * np.median(
+        _lagged_covariate_correlation(strong_batch)
+    )
+    with pytest.raises(InputError, match=r"weak_covariate_share must be a probability in \[0, 1\]; got -0.1"):
+        SyntheticConfig(weak_covariate_share=-0.1)

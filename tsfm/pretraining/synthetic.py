@@ -104,6 +104,11 @@ class SyntheticConfig:
         (a schedule, a set-point, a weather forecast) rather than observed up to the forecast start
         only. Drawn per covariate, once per generated batch. Past-only covariates act with a lag of
         at most ``MAX_LAG`` steps, so over a long horizon only known-future ones can carry the target.
+    weak_covariate_share
+        Probability that a task of :func:`generate_covariate_batch` has a weak covariate effect:
+        scaled to 0-0.3 of its usual unit standard deviation (near 0: the covariates are
+        irrelevant), so a model also sees covariates it should mostly ignore, as real loads often
+        are for a temperature. 0 (the default) leaves every task as before, draw for draw.
     """
 
     length: int = 576
@@ -115,6 +120,7 @@ class SyntheticConfig:
     missing_probability: float = 0.05
     covariate_weights: dict[str, float] | None = None
     covariate_known_share: float = 0.5
+    weak_covariate_share: float = 0.0
 
     def __post_init__(self) -> None:
         _check_int("length", self.length, 2)
@@ -124,7 +130,7 @@ class SyntheticConfig:
         object.__setattr__(self, "kernels", _checked_kernels(self.kernels))
         _check_int("max_kernels", self.max_kernels, 1)
         _check_int("mixup_max_components", self.mixup_max_components, 1)
-        for name in ("mixup_probability", "missing_probability", "covariate_known_share"):
+        for name in ("mixup_probability", "missing_probability", "covariate_known_share", "weak_covariate_share"):
             value = getattr(self, name)
             if isinstance(value, bool) or not isinstance(value, (int, float)) or not 0.0 <= value <= 1.0:
                 raise InputError(f"{name} must be a probability in [0, 1]; got {value!r}")
@@ -422,7 +428,9 @@ def generate_covariate_batch(config: SyntheticConfig, seed: int, index: int, bat
         - ``past_covariates`` ``[B, Cp, L]`` float32: observed up to the forecast start only;
         - ``future_covariates`` ``[B, Cf, L]`` float32: known over the horizon too;
         - ``lags`` ``[B, Cp + Cf]`` int: each covariate's lag, past ones first;
-        - ``response`` ``[B]`` str: the kind of effect, one of ``RESPONSES``.
+        - ``response`` ``[B]`` str: the kind of effect, one of ``RESPONSES``;
+        - ``effect_scale`` ``[B]`` float: the effect's standard deviation before noise (1, or
+          0-0.3 for the weak tasks of ``weak_covariate_share``).
 
         ``Cp + Cf = C``; either may be 0.
     """
@@ -442,6 +450,11 @@ def generate_covariate_batch(config: SyntheticConfig, seed: int, index: int, bat
     own_names = np.asarray(_OWN_SOURCES)[rng.integers(0, len(_OWN_SOURCES), batch_size)]
     own = standardize(_run_generators(config, rng, own_names))
     effect, kind = _covariate_response(rng, _lagged(covariates, lags), own)
+    scale = np.ones(batch_size)
+    if config.weak_covariate_share > 0:  # no extra draws otherwise: older configs' tasks stay the same
+        weak = rng.random(batch_size) < config.weak_covariate_share
+        scale[weak] = rng.uniform(0.0, 0.3, int(weak.sum()))
+        effect = effect * scale[:, None]
     target = (effect + rng.uniform(0.1, 0.6, (batch_size, 1)) * own
               + rng.uniform(0.02, 0.3, (batch_size, 1)) * rng.standard_normal((batch_size, length)))
     target = _rescale(target, np.full(batch_size, "affine"), rng)
@@ -454,6 +467,7 @@ def generate_covariate_batch(config: SyntheticConfig, seed: int, index: int, bat
         "future_covariates": covariates[:, known].astype(np.float32),
         "lags": np.concatenate([lags[:, ~known], lags[:, known]], axis=1),
         "response": np.asarray(RESPONSES)[kind],
+        "effect_scale": scale,
     }
 
 
