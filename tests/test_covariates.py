@@ -375,6 +375,21 @@ def test_when_held_out_covariate_tasks_are_scored_then_rows_split_by_availabilit
     assert table.loc[["lagged_linear", "threshold", "multiplicative"], "count"].sum() == 18
     # naive ignores covariates: with and without them it forecasts the same, so every ratio is 1
     assert np.allclose(table["MASE with / alone"], 1.0)
+    assert "weak effect" not in table.index  # the default config has no weak tasks
+
+
+def test_when_the_synthetic_config_has_weak_tasks_then_the_bench_reports_them_on_their_own_row():
+    from tsfm.covariate_bench import HELD_OUT_SEED, held_out_covariate_runs
+    from tsfm.pretraining.synthetic import SyntheticConfig, generate_covariate_batch
+
+    synthetic = SyntheticConfig(length=160, missing_probability=0.0, weak_covariate_share=0.5)
+    batches = [generate_covariate_batch(synthetic, HELD_OUT_SEED, i, 4) for i in range(5)]
+    expected = sum(int((batch["effect_scale"] < 1).sum()) for batch in batches)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", CovariatesIgnoredWarning)
+        table = held_out_covariate_runs(tsfm.load("naive"), 16, batches=5, batch_size=4, synthetic=synthetic)
+    assert 0 < expected < 20
+    assert table.loc["weak effect", "count"] == expected
 
 
 def test_when_a_chronos2_model_reads_held_out_covariates_then_its_forecast_changes(tiny_checkpoints):

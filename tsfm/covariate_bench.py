@@ -201,7 +201,9 @@ def held_out_covariate_runs(
     Which covariates are known over the horizon is drawn once per generated batch, hence many small
     batches. Rows of the table: ``all`` tasks, tasks with at least one ``known-future`` covariate,
     tasks with ``past-only`` covariates (whose effects lag by at most ``MAX_LAG`` steps, so they
-    inform only the start of a long horizon), and each response kind. ``ratio 5%`` and
+    inform only the start of a long horizon), each response kind, and, when ``synthetic`` has a
+    ``weak_covariate_share``, the ``weak effect`` tasks (where a good model's ratio stays near 1:
+    it gains little from the covariates and should not lose either). ``ratio 5%`` and
     ``ratio 95%`` bound ``MASE with / alone`` by a paired bootstrap over the row's tasks
     (:func:`ratio_interval`): a ratio near a target line is only as sure as that interval.
     """
@@ -226,11 +228,15 @@ def held_out_covariate_runs(
             for k in range(len(contexts)):
                 rows.append({"conditioning": label, "task": index * batch_size + k, "response": batch["response"][k],
                              "covariates": "known-future" if known[0] else "past-only",
+                             "weak": bool(batch["effect_scale"][k] < 1.0),
                              "MASE": metrics.mase(truth[k], forecast.median[k], contexts[k], 1),
                              "WQL": metrics.wql(truth[k : k + 1], forecast.quantiles[k : k + 1],
                                                 forecast.quantile_levels)})
     frame = pd.DataFrame(rows)
-    stacked = pd.concat([frame.assign(tasks=label) for label in ("all", frame["covariates"], frame["response"])])
+    stacked = pd.concat(
+        [frame.assign(tasks=label) for label in ("all", frame["covariates"], frame["response"])]
+        + [frame[frame["weak"]].assign(tasks="weak effect")]
+    )
     table = stacked.pivot_table(index="tasks", columns="conditioning", values=["MASE", "WQL"],
                                 aggfunc="mean", sort=False)
     table.columns = [f"{metric} {label}" for metric, label in table.columns]
