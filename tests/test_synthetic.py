@@ -320,7 +320,7 @@ def test_when_tasks_are_weak_then_their_covariates_explain_less_of_the_target():
 
     np.testing.assert_array_equal(strong_batch["effect_scale"], 1.0)
     assert ((weak_batch["effect_scale"] >= 0.0) & (weak_batch["effect_scale"] < 0.3)).all()
-    # The same covariate paths (drawn before the weak scale; only their affine rescaling differs).
+    # Same covariate paths (drawn before the weak scale); the correlation ignores their different rescaling.
     assert np.median(_lagged_covariate_correlation(weak_batch)) < 0.5 * np.median(
         _lagged_covariate_correlation(strong_batch)
     )

@@ -107,8 +107,8 @@ class SyntheticConfig:
     weak_covariate_share
         Probability that a task of :func:`generate_covariate_batch` has a weak covariate effect:
         scaled to 0-0.3 of its usual unit standard deviation (near 0: the covariates are
-        irrelevant), so a model also sees covariates it should mostly ignore, as real loads often
-        are for a temperature. 0 (the default) leaves every task as before, draw for draw.
+        irrelevant), so a model also sees covariates it should mostly ignore. 0 (the default)
+        leaves every task as before, draw for draw.
     """
 
     length: int = 576
