@@ -34,7 +34,7 @@ VARIANTS = ("zero-shot", "lora", "full")
 
 
 class FinetunedModel(BaseForecaster):
-    """A forecaster from :func:`adapters.finetune.finetune` or a fine-tuning folder.
+    """A forecaster from :func:`tsfm.adapters.finetune.finetune` or a fine-tuning folder.
 
     Forecasts and embeddings come from the kept model (``chosen``: ``"zero-shot"``, ``"lora"``
     or ``"full"``); ``report`` holds the run's figures and the verdict.
@@ -69,7 +69,7 @@ class FinetunedModel(BaseForecaster):
 
 def save_run(folder: Path, report: dict[str, Any], tuned: dict[str, Any]) -> None:
     """Write each tuned variant, ``finetune.json`` and ``report.json`` (with sizes) into ``folder``."""
-    from adapters.lora import save_adapter
+    from tsfm.adapters.lora import save_adapter
 
     folder.mkdir(parents=True, exist_ok=True)
     base_bytes = _base_file_bytes(report["base_model"])
@@ -144,7 +144,7 @@ def load_finetuned(
     check_base(base, marker, folder)
     if variant == "zero-shot":
         return FinetunedModel(base, {**report, "chosen": "zero-shot"}, folder, name)
-    from adapters.lora import load_adapter
+    from tsfm.adapters.lora import load_adapter
 
     peft_model = load_adapter(base.pipeline.inner_model, folder / marker["artifacts"]["lora"])
     peft_model.merge_and_unload()  # fold B @ A into the weights: inference as fast as the base model
@@ -154,7 +154,7 @@ def load_finetuned(
 
 def check_base(base: Any, marker: dict[str, Any], folder: Path) -> None:
     """Refuse a base model whose weights differ from the ones the adapter was trained on."""
-    from adapters.lora import fingerprint
+    from tsfm.adapters.lora import fingerprint
 
     if getattr(base, "family", None) != marker["family"]:
         raise CheckpointError(
@@ -206,7 +206,7 @@ class AdapterBank:
 
     def add(self, name: str, folder: str | Path) -> None:
         """Load the LoRA adapter of the fine-tuning folder ``folder`` under ``name``."""
-        from adapters.lora import load_adapter
+        from tsfm.adapters.lora import load_adapter
 
         folder = Path(folder)
         marker = read_marker(folder)

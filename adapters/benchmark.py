@@ -4,7 +4,7 @@ Fine-tunes on the M4 *training* part only (its own end split off for validation 
 and scores every variant on the official M4 *test* part, which the run never sees. Each method
 trains in its own child process, so the peak memory it reports is that method's alone::
 
-    python -m adapters.benchmark --shared-data ../shared/data --steps 600 --output results/finetune-m4
+    python -m tsfm.adapters.benchmark --shared-data ../shared/data --steps 600 --output results/finetune-m4
 
 Prints one table (MASE, WQL, sMAPE, 80% coverage, WQL relative to zero-shot) and the cost of each
 method (trainable share, adapter/model file size, seconds per 100 steps, peak RSS).
@@ -31,8 +31,8 @@ def train_child(args: argparse.Namespace) -> None:
     """Run in a child process: fine-tune one method and write its figures plus peak RSS."""
     import torch
 
-    from adapters.config import FinetuneConfig
-    from adapters.finetune import finetune
+    from tsfm.adapters.config import FinetuneConfig
+    from tsfm.adapters.finetune import finetune
     from tsfm.datasets import load_m4
     from tsfm.registry import load
 
@@ -54,7 +54,7 @@ def train_child(args: argparse.Namespace) -> None:
 
 def score_on_test(args: argparse.Namespace) -> pd.DataFrame:
     """Every variant on the official M4 Hourly test part."""
-    from adapters.artifacts import load_finetuned
+    from tsfm.adapters.artifacts import load_finetuned
     from tsfm.datasets import load_m4
     from tsfm.metrics import interval_coverage, mase, smape, wql
     from tsfm.registry import load
@@ -84,7 +84,7 @@ def score_on_test(args: argparse.Namespace) -> pd.DataFrame:
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m adapters.benchmark", description=__doc__.split("\n")[0])
+    parser = argparse.ArgumentParser(prog="python -m tsfm.adapters.benchmark", description=__doc__.split("\n")[0])
     parser.add_argument("--shared-data", required=True, help="folder holding m4/Hourly-train.csv and -test.csv")
     parser.add_argument("--model", default="tsfm-bolt-mini")
     parser.add_argument("--methods", default="lora,full")
@@ -106,7 +106,7 @@ def main(argv: list[str] | None = None) -> int:
         train_child(args)
         return 0
     for method in args.methods:
-        cmd = [sys.executable, "-m", "adapters.benchmark", *(argv if argv is not None else sys.argv[1:]),
+        cmd = [sys.executable, "-m", "tsfm.adapters.benchmark", *(argv if argv is not None else sys.argv[1:]),
                "--method", method]
         subprocess.run(cmd, check=True)
     table = score_on_test(args)

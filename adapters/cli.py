@@ -3,8 +3,8 @@
 :func:`add_parsers` adds both to the ``tsfm`` command. This module also runs on its own, which is
 how several GPUs, nodes or CPU processes train one model::
 
-    accelerate launch -m adapters.cli finetune --model M --data FILE --horizon 24 --output DIR
-    torchrun --nproc_per_node 2 -m adapters.cli finetune ...      # two CPU processes (gloo)
+    accelerate launch -m tsfm.adapters.cli finetune --model M --data FILE --horizon 24 --output DIR
+    torchrun --nproc_per_node 2 -m tsfm.adapters.cli finetune ...      # two CPU processes (gloo)
 """
 
 from __future__ import annotations
@@ -27,9 +27,9 @@ def add_parsers(subparsers: argparse._SubParsersAction) -> None:
         "validation part, and judge zero-shot vs fine-tuned vs baselines on the last HORIZON values. "
         "Writes OUTPUT (a model name tsfm accepts), OUTPUT/report.json and OUTPUT/verdict.csv.",
     )
-    from tsfm.cli import _add_data_flags
+    from tsfm.cli_support import add_data_flags
 
-    _add_data_flags(p)
+    add_data_flags(p)
     p.add_argument("--model", default=None, help="Chronos model name, folder or hub id (default: the bundled model)")
     p.add_argument("--method", default="lora", help="lora, full, or both as lora,full (default: %(default)s)")
     p.add_argument("--output", required=True, help="output folder")
@@ -63,7 +63,7 @@ def add_parsers(subparsers: argparse._SubParsersAction) -> None:
 
 
 def _config(args: argparse.Namespace):
-    from adapters.config import FinetuneConfig
+    from tsfm.adapters.config import FinetuneConfig
 
     config = FinetuneConfig.from_json(args.config) if args.config else FinetuneConfig()
     flags = {"steps": args.steps, "batch_size": args.batch_size, "grad_accum": args.grad_accum, "lr": args.lr,
@@ -83,14 +83,14 @@ def _lora(args: argparse.Namespace) -> dict | None:
 def run_finetune(args: argparse.Namespace) -> int:
     from accelerate import PartialState
 
-    from adapters.finetune import finetune
     from tsfm import data as tsdata
+    from tsfm.adapters.finetune import finetune
     from tsfm.bundled import DEFAULT_MODEL
-    from tsfm.cli import _load_data
+    from tsfm.cli_support import load_data
     from tsfm.registry import load
 
     methods = [m.strip() for m in args.method.split(",") if m.strip()]
-    frame = _load_data(args)
+    frame = load_data(args)
     season = args.season_length or tsdata.default_season_length(tsdata.infer_frequency(frame))
     model = load(args.model or DEFAULT_MODEL, device=args.device)
     result = finetune(
@@ -112,7 +112,7 @@ def run_finetune(args: argparse.Namespace) -> int:
 
 
 def run_merge(args: argparse.Namespace) -> int:
-    from adapters.artifacts import merge_adapter
+    from tsfm.adapters.artifacts import merge_adapter
 
     out = merge_adapter(args.folder, args.output)
     print(f"merged checkpoint: {out} (loads with BaseChronosPipeline.from_pretrained and tsfm.load)")
@@ -120,10 +120,10 @@ def run_merge(args: argparse.Namespace) -> int:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    """Stand-alone entry point (``python -m adapters.cli finetune ...``), e.g. under ``accelerate launch``."""
-    from tsfm.cli import run_handler
+    """Stand-alone entry point (``python -m tsfm.adapters.cli finetune ...``), e.g. under ``accelerate launch``."""
+    from tsfm.cli_support import run_handler
 
-    parser = argparse.ArgumentParser(prog="adapters.cli")
+    parser = argparse.ArgumentParser(prog="tsfm.adapters.cli")
     parser.add_argument("--debug", action="store_true", help="show full tracebacks on errors")
     add_parsers(parser.add_subparsers(dest="command", required=True))
     args = parser.parse_args(argv)
@@ -132,5 +132,5 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 if __name__ == "__main__":
     if len(sys.argv) < 2:
-        raise InputError("usage: python -m adapters.cli finetune|merge ...")
+        raise InputError("usage: python -m tsfm.adapters.cli finetune|merge ...")
     raise SystemExit(main())

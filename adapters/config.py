@@ -2,7 +2,7 @@
 
 :class:`FinetuneConfig` covers the loop (steps, batch, learning rate, accumulation, precision,
 early stopping, checkpoints) and the data split; the LoRA settings themselves are peft's own
-``LoraConfig`` (or a dict of its fields), passed to :func:`adapters.finetune.finetune` unchanged.
+``LoraConfig`` (or a dict of its fields), passed to :func:`tsfm.adapters.finetune.finetune` unchanged.
 """
 
 from __future__ import annotations

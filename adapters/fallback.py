@@ -23,7 +23,7 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
-from adapters.calibration import series_scale
+from tsfm.adapters.calibration import series_scale
 from tsfm.contract import BaseForecaster, Forecaster
 from tsfm.errors import InputError
 

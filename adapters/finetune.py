@@ -1,9 +1,9 @@
 """``finetune``: a pretrained Chronos model plus the user's series in, a judged new model out.
 
-Flow, one way: data -> time split (:mod:`adapters.windows`) -> a copy of the model per method
-(LoRA via :mod:`adapters.lora`, or every weight) -> the loop (:mod:`adapters.trainer`) -> the
-verdict on held-out test windows (:mod:`adapters.verdict`) -> the output folder
-(:mod:`adapters.artifacts`) -> a :class:`~adapters.artifacts.FinetunedModel`.
+Flow, one way: data -> time split (:mod:`tsfm.adapters.windows`) -> a copy of the model per method
+(LoRA via :mod:`tsfm.adapters.lora`, or every weight) -> the loop (:mod:`tsfm.adapters.trainer`) -> the
+verdict on held-out test windows (:mod:`tsfm.adapters.verdict`) -> the output folder
+(:mod:`tsfm.adapters.artifacts`) -> a :class:`~tsfm.adapters.artifacts.FinetunedModel`.
 
 The model passed in is never modified: each method trains a deep copy of its pipeline.
 """
@@ -20,13 +20,13 @@ from typing import Any
 
 import torch
 
-from adapters import artifacts
-from adapters.config import FinetuneConfig, validate_method
-from adapters.lora import add_lora, fingerprint, make_lora_config, parameter_counts
-from adapters.objectives import build_objective, family_of, max_horizon
-from adapters.trainer import train, validation_wql
-from adapters.verdict import Candidate, choose, format_verdict, score_candidates
-from adapters.windows import SplitData, WindowSampler, series_from_data, split_series
+from tsfm.adapters import artifacts
+from tsfm.adapters.config import FinetuneConfig, validate_method
+from tsfm.adapters.lora import add_lora, fingerprint, make_lora_config, parameter_counts
+from tsfm.adapters.objectives import build_objective, family_of, max_horizon
+from tsfm.adapters.trainer import train, validation_wql
+from tsfm.adapters.verdict import Candidate, choose, format_verdict, score_candidates
+from tsfm.adapters.windows import SplitData, WindowSampler, series_from_data, split_series
 from tsfm.errors import InputError
 from tsfm.registry import LoadOptions, load
 from tsfm.validation import validate_horizon
@@ -67,7 +67,7 @@ def finetune(
         ``None`` (rank 4 on the attention query/value projections), a dict of
         ``peft.LoraConfig`` fields, or a ``peft.LoraConfig``.
     config
-        Loop settings (:class:`~adapters.config.FinetuneConfig`); defaults when ``None``.
+        Loop settings (:class:`~tsfm.adapters.config.FinetuneConfig`); defaults when ``None``.
     output_dir
         Folder for the adapter/weights, ``report.json``, ``verdict.csv`` and checkpoints; a new
         temporary folder when ``None``. The folder is a model name ``tsfm.load`` accepts.
@@ -110,7 +110,7 @@ def finetune(
     output = Path(output_dir) if output_dir is not None else Path(tempfile.mkdtemp(prefix="tsfm-finetune-"))
     lora = make_lora_config(lora_config, spec.lora_targets) if "lora" in methods else None
     if lora is not None:  # a bad target module fails now, before any data is written
-        from adapters.lora import check_targets
+        from tsfm.adapters.lora import check_targets
 
         check_targets(model.pipeline.inner_model, lora)
 

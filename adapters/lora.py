@@ -1,7 +1,7 @@
 """LoRA on Chronos models through peft: build the config, check it, wrap, save small, load back.
 
 peft's own :class:`peft.LoraConfig` is the configuration; a dict of its fields or ``None`` (the
-family's defaults, :data:`adapters.objectives.FAMILIES`) are accepted too. Target modules are
+family's defaults, :data:`tsfm.adapters.objectives.FAMILIES`) are accepted too. Target modules are
 checked against the model before peft sees them, so a typo lists the names that exist.
 
 Adapters are saved in peft's folder format (``adapter_config.json`` +

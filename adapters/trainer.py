@@ -7,7 +7,7 @@ Top to bottom, :func:`train` does:
 2. score the validation windows before any step, so "no improvement" means "no better than the
    model we started from";
 3. per optimiser step: set the learning rate (warm-up, then linear decay), run ``grad_accum``
-   micro-batches of windows (drawn by :class:`adapters.windows.WindowSampler`, the same on any
+   micro-batches of windows (drawn by :class:`tsfm.adapters.windows.WindowSampler`, the same on any
    number of processes), step;
 4. every ``eval_every`` steps: validation WQL; keep the best weights; stop after ``patience``
    validations without improvement;
@@ -32,8 +32,8 @@ import numpy as np
 import torch
 from torch import nn
 
-from adapters.config import FinetuneConfig
-from adapters.windows import HeldOut, WindowSampler
+from tsfm.adapters.config import FinetuneConfig
+from tsfm.adapters.windows import HeldOut, WindowSampler
 from tsfm.errors import CheckpointError, InputError
 from tsfm.metrics import wql
 

@@ -16,7 +16,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from adapters.windows import HeldOut
+from tsfm.adapters.windows import HeldOut
 from tsfm.metrics import interval_coverage, mase, wql
 
 LEVELS = (0.1, 0.2, 0.3, 0.4, 0.5, 0.6, 0.7, 0.8, 0.9)

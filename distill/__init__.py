@@ -1,9 +1,9 @@
 """Distillation: small student forecasters from a TSFM teacher, ONNX export and a torch-free edge runtime.
 
-``distill.distill(teacher, series, horizon, student="mlp", output=DIR)`` trains a student (see
-:mod:`distill.train`); :mod:`distill.export` writes it to ONNX; :mod:`distill.runtime` runs the
+``tsfm.distill.distill(teacher, series, horizon, student="mlp", output=DIR)`` trains a student (see
+:mod:`tsfm.distill.train`); :mod:`tsfm.distill.export` writes it to ONNX; :mod:`tsfm.distill.runtime` runs the
 file with numpy and onnxruntime only. Importing this package imports nothing heavy: the names
-below are loaded on first use, so ``distill.runtime`` stays torch-free.
+below are loaded on first use, so ``tsfm.distill.runtime`` stays torch-free.
 """
 
 from __future__ import annotations
@@ -11,11 +11,11 @@ from __future__ import annotations
 from typing import Any
 
 _LAZY = {
-    "distill": "distill.train",
-    "DistillConfig": "distill.train",
-    "DistillResult": "distill.train",
-    "StudentConfig": "distill.students",
-    "export_student": "distill.export",
+    "distill": "tsfm.distill.train",
+    "DistillConfig": "tsfm.distill.train",
+    "DistillResult": "tsfm.distill.train",
+    "StudentConfig": "tsfm.distill.students",
+    "export_student": "tsfm.distill.export",
 }
 
 

@@ -23,10 +23,10 @@ from tsfm.errors import InputError
 
 def add_parsers(sub: argparse._SubParsersAction) -> None:
     """Add ``distill``, ``export`` and ``distill-report`` to the ``tsfm`` sub-parsers."""
-    from tsfm.cli import _add_data_flags
+    from tsfm.cli_support import add_data_flags
 
     p = sub.add_parser("distill", help="distil a teacher model into a small student (writes a student folder)")
-    _add_data_flags(p)
+    add_data_flags(p)
     p.add_argument("--teacher", required=True, help="teacher model name or folder, e.g. tsfm-bolt-mini")
     p.add_argument("--student", default="mlp", choices=["linear", "mlp", "patch"], help="architecture")
     p.add_argument("--output", required=True, help="student folder to write")
@@ -56,7 +56,7 @@ def add_parsers(sub: argparse._SubParsersAction) -> None:
     p.set_defaults(handler=run_export)
 
     p = sub.add_parser("distill-report", help="size, CPU latency and accuracy of teacher, student, ONNX files, naive")
-    _add_data_flags(p)
+    add_data_flags(p)
     p.add_argument("--teacher", required=True, help="teacher model name or folder")
     p.add_argument("--student", required=True, help="student folder")
     p.add_argument("--onnx", default="", help="comma-separated .onnx files: fp32 first, then int8")
@@ -68,9 +68,9 @@ def add_parsers(sub: argparse._SubParsersAction) -> None:
 
 def _series(args: argparse.Namespace, holdout: int = 0):
     from tsfm import data as tsdata
-    from tsfm.cli import _load_data
+    from tsfm.cli_support import load_data
 
-    frame = _load_data(args)
+    frame = load_data(args)
     _, series = tsdata.to_series(frame)
     if holdout:
         series = [s[:-holdout] for s in series if len(s) > holdout]
@@ -78,8 +78,8 @@ def _series(args: argparse.Namespace, holdout: int = 0):
 
 
 def run_distill(args: argparse.Namespace) -> int:
-    from distill.students import StudentConfig
-    from distill.train import DistillConfig, default_context_length, distill
+    from tsfm.distill.students import StudentConfig
+    from tsfm.distill.train import DistillConfig, default_context_length, distill
 
     _, series = _series(args, args.horizon if args.holdout else 0)
     if not series:
@@ -101,8 +101,8 @@ def run_distill(args: argparse.Namespace) -> int:
 
 
 def run_export(args: argparse.Namespace) -> int:
-    from distill.export import contexts_to_windows, export_student
-    from distill.students import is_student_folder, load_student
+    from tsfm.distill.export import contexts_to_windows, export_student
+    from tsfm.distill.students import is_student_folder, load_student
 
     if not args.output.endswith(".onnx"):
         raise InputError(f"--output must end in .onnx, got {args.output!r}")
@@ -116,7 +116,7 @@ def run_export(args: argparse.Namespace) -> int:
         windows = contexts_to_windows(series, model.config.context_length) if series else None
         report = export_student(model, args.output, args.quantize, windows, args.tolerance)
     else:
-        from distill.teacher_export import export_bolt_teacher
+        from tsfm.distill.teacher_export import export_bolt_teacher
 
         if args.horizon is None:
             raise InputError("--horizon is required to export a teacher (the exported horizon is fixed)")
@@ -141,9 +141,9 @@ def run_report(args: argparse.Namespace) -> int:
     import numpy as np
     import torch
 
-    from distill import report
-    from distill.students import WEIGHTS_FILE
     from tsfm import data as tsdata
+    from tsfm.distill import report
+    from tsfm.distill.students import WEIGHTS_FILE
     from tsfm.registry import load
 
     torch.set_num_threads(1)

@@ -6,11 +6,11 @@ with the torch model, output by output -> :class:`ExportReport` (sizes, differen
 :class:`ExportVerificationError` when the largest difference is above tolerance.
 
 Differences are measured in units of each window's instance scale (the standard deviation of its
-context, see :func:`distill.students.instance_stats`), so one tolerance fits series of any level.
+context, see :func:`tsfm.distill.students.instance_stats`), so one tolerance fits series of any level.
 Default tolerances (:data:`TOLERANCES`): ``1e-3`` for fp32 (float rounding only; measured about
 1e-6) and ``0.15`` for int8 (8-bit weights and activations moved single quantiles by 0.02-0.05
 standard deviations on the windows tried); the accuracy impact is measured on MASE/WQL by
-:mod:`distill.report`.
+:mod:`tsfm.distill.report`.
 
 Quantisation modes:
 
@@ -36,7 +36,7 @@ from typing import Any
 
 import numpy as np
 
-from distill.runtime import FORMAT_KEY, FORMAT_NAME, FORMAT_VERSION, INPUT_NAME, OUTPUT_NAME, VERSION_KEY
+from tsfm.distill.runtime import FORMAT_KEY, FORMAT_NAME, FORMAT_VERSION, INPUT_NAME, OUTPUT_NAME, VERSION_KEY
 from tsfm.errors import InputError, TsfmError
 
 QUANTIZE_MODES = ("none", "dynamic-int8", "static-int8")
@@ -109,7 +109,7 @@ def export_student(
     Parameters
     ----------
     student
-        A :class:`distill.students.Student` or the path of a student folder.
+        A :class:`tsfm.distill.students.Student` or the path of a student folder.
     output
         The ``.onnx`` file to write.
     quantize
@@ -122,7 +122,7 @@ def export_student(
     """
     import torch
 
-    from distill.students import load_student
+    from tsfm.distill.students import load_student
 
     model = load_student(student) if isinstance(student, (str, Path)) else student.eval()
     length = model.config.context_length
@@ -222,7 +222,7 @@ def write_metadata(path: Path, metadata: dict[str, str]) -> dict[str, str]:
 
 def compare(path: Path, windows: np.ndarray, reference: Any) -> tuple[dict[str, float], dict[str, float]]:
     """Largest absolute and instance-scaled differences between the file and ``reference`` on ``windows``."""
-    from distill.runtime import OnnxRuntimeModel
+    from tsfm.distill.runtime import OnnxRuntimeModel
 
     exported = OnnxRuntimeModel(path).run(windows)  # [n, horizon, n_q]
     expected = np.asarray(reference(windows), dtype=np.float64)
@@ -262,6 +262,6 @@ def _synthetic_windows(length: int, n: int = 256, seed: int = 0) -> np.ndarray:
 
 def contexts_to_windows(series: Sequence[np.ndarray], length: int, max_windows: int = 512) -> np.ndarray:
     """The last ``length`` steps of up to ``max_windows`` series, left-padded with NaN: ``[n, length]``."""
-    from distill.data import left_pad
+    from tsfm.distill.data import left_pad
 
     return np.stack([left_pad(s, length) for s in list(series)[:max_windows]])

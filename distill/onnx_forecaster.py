@@ -1,6 +1,6 @@
 """An exported ``.onnx`` file behind the ``Forecaster`` contract, and its path loader.
 
-The forecasting itself is :class:`distill.runtime.OnnxRuntimeModel` (numpy + onnxruntime only);
+The forecasting itself is :class:`tsfm.distill.runtime.OnnxRuntimeModel` (numpy + onnxruntime only);
 this module adds the contract, so ``tsfm.load("student.onnx")`` and ``tsfm evaluate --models
 student.onnx`` work. Contexts follow the runtime: cut to ``context_length`` or left-padded with NaN.
 """
@@ -11,8 +11,8 @@ from pathlib import Path
 
 import numpy as np
 
-from distill.runtime import NotATsfmExportError, OnnxRuntimeModel
 from tsfm.contract import BaseForecaster
+from tsfm.distill.runtime import NotATsfmExportError, OnnxRuntimeModel
 from tsfm.errors import CheckpointError
 from tsfm.quantiles import interpolate_quantiles
 from tsfm.registry import LoadOptions, register_path_loader

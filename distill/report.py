@@ -11,7 +11,7 @@ series, contexts = everything before):
 
 Latency is single-threaded (``torch.set_num_threads(1)``, onnxruntime ``intra_op_num_threads=1``).
 Torch models and baselines are timed through the ``Forecaster`` contract; ONNX files through
-:class:`distill.runtime.OnnxRuntimeModel`, the path an edge device runs. :func:`summarise` turns
+:class:`tsfm.distill.runtime.OnnxRuntimeModel`, the path an edge device runs. :func:`summarise` turns
 the table into the ratios the distillation targets are stated in.
 """
 
@@ -121,7 +121,7 @@ def onnx_entry(path: str | Path, horizon: int, levels: Sequence[float]):
     """An exported file, run by the edge runtime on one thread, as a :func:`measure` entry."""
     import onnx
 
-    from distill.runtime import OnnxRuntimeModel
+    from tsfm.distill.runtime import OnnxRuntimeModel
     from tsfm.quantiles import interpolate_quantiles
 
     runtime = OnnxRuntimeModel(path, threads=1)

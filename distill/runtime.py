@@ -8,7 +8,7 @@ onto a device that has only ``numpy`` and ``onnxruntime`` installed::
     quantiles = model.forecast([series_a, series_b])  # [n_series, horizon, n_q]
 
 Everything the runtime needs is read from the ONNX file's own metadata (``metadata_props``),
-written by :mod:`distill.export`: the format marker and version, ``context_length``, ``horizon``,
+written by :mod:`tsfm.distill.export`: the format marker and version, ``context_length``, ``horizon``,
 ``quantile_levels`` (JSON list), ``normalisation`` (done inside the graph) and ``padding``.
 A file without the marker is refused with :class:`NotATsfmExportError`.
 

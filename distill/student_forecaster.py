@@ -2,7 +2,7 @@
 
 Contexts longer than the student's ``context_length`` are cut to their last ``context_length``
 steps; shorter ones are **left-padded with NaN** (the student fills missing values itself, see
-:mod:`distill.students`). Horizons up to the student's are served by its first steps; requested
+:mod:`tsfm.distill.students`). Horizons up to the student's are served by its first steps; requested
 quantile levels are interpolated from the student's own levels.
 """
 
@@ -12,8 +12,8 @@ from pathlib import Path
 
 import numpy as np
 
-from distill.students import Student, is_student_folder, load_student
 from tsfm.contract import BaseForecaster
+from tsfm.distill.students import Student, is_student_folder, load_student
 from tsfm.quantiles import interpolate_quantiles
 from tsfm.registry import LoadOptions, register_path_loader
 
@@ -28,7 +28,7 @@ def pad_contexts(context: list[np.ndarray], length: int) -> np.ndarray:
 
 
 class StudentForecaster(BaseForecaster):
-    """A distilled student (see :mod:`distill.students`) as a forecaster.
+    """A distilled student (see :mod:`tsfm.distill.students`) as a forecaster.
 
     Parameters
     ----------
@@ -67,7 +67,7 @@ class StudentForecaster(BaseForecaster):
 
 
 def load_student_forecaster(path: str, options: LoadOptions) -> StudentForecaster:
-    """Path-loader factory: a folder written by ``distill.distill`` (runs on CPU)."""
+    """Path-loader factory: a folder written by ``tsfm.distill.distill`` (runs on CPU)."""
     return StudentForecaster(load_student(path), name=Path(path).name, batch_size=options.batch_size)
 
 

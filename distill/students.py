@@ -24,7 +24,7 @@ Shared pieces:
   that are summed outwards from it, so quantile ``k+1`` is never below quantile ``k``.
 
 Everything is written with ONNX-exportable operations (no ``nanmean``, no data-dependent control
-flow), so :mod:`distill.export` can export any student as is.
+flow), so :mod:`tsfm.distill.export` can export any student as is.
 """
 
 from __future__ import annotations

@@ -22,8 +22,8 @@ from typing import Any
 import numpy as np
 import torch
 
-from distill.export import ExportReport, finish_export
-from distill.runtime import INPUT_NAME, OUTPUT_NAME
+from tsfm.distill.export import ExportReport, finish_export
+from tsfm.distill.runtime import INPUT_NAME, OUTPUT_NAME
 from tsfm.errors import CheckpointError, InputError
 
 
@@ -59,7 +59,7 @@ def export_bolt_teacher(
     context_length
         Fixed input length, a multiple of the model's input patch size.
     quantize, windows, tolerance
-        As for :func:`distill.export.export_student`; ``windows`` is ``[n, context_length]``.
+        As for :func:`tsfm.distill.export.export_student`; ``windows`` is ``[n, context_length]``.
     """
     model = _load_bolt(teacher)
     chronos = model.chronos_config
@@ -72,7 +72,7 @@ def export_bolt_teacher(
         )
     wrapper = _BoltQuantiles(model, horizon).eval()
     if windows is None:
-        from distill.export import _synthetic_windows
+        from tsfm.distill.export import _synthetic_windows
 
         windows = _synthetic_windows(context_length, n=64)
     windows = np.asarray(windows, dtype=np.float32)

@@ -25,10 +25,10 @@ import numpy as np
 import torch
 from tqdm.auto import tqdm
 
-from distill.data import Windows, cached_teacher_dataset, split_windows, synthetic_windows
-from distill.losses import DistillationLoss
-from distill.students import ARCHITECTURES, Student, StudentConfig, build_student, instance_stats, save_student
 from tsfm.contract import Forecaster
+from tsfm.distill.data import Windows, cached_teacher_dataset, split_windows, synthetic_windows
+from tsfm.distill.losses import DistillationLoss
+from tsfm.distill.students import ARCHITECTURES, Student, StudentConfig, build_student, instance_stats, save_student
 from tsfm.errors import InputError
 from tsfm.perturb import check_augment, perturb_windows
 from tsfm.validation import validate_context, validate_horizon

@@ -12,15 +12,15 @@ from pathlib import Path
 
 import pandas as pd
 
-from tasks.backtest import BacktestConfig, BacktestResult, run_backtest
-from tasks.leaderboard import leaderboard
-from tasks.plots import plot_forecasts
 from tsfm import data as tsdata
 from tsfm.contract import Forecaster
 from tsfm.covariate_frames import covariates_from_frames
 from tsfm.errors import InputError
 from tsfm.quantiles import DEFAULT_QUANTILE_LEVELS
 from tsfm.registry import load
+from tsfm.tasks.backtest import BacktestConfig, BacktestResult, run_backtest
+from tsfm.tasks.leaderboard import leaderboard
+from tsfm.tasks.plots import plot_forecasts
 
 REFERENCE = "seasonal-naive"
 
@@ -64,7 +64,7 @@ def evaluate(
     models
         Model names (see ``tsfm models``, local folders) or loaded forecasters.
     horizon, windows, step
-        Rolling-origin settings, see :class:`tasks.backtest.BacktestConfig`.
+        Rolling-origin settings, see :class:`tsfm.tasks.backtest.BacktestConfig`.
     season_length
         Season for MASE and the baselines; default inferred from the frequency.
     output

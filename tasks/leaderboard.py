@@ -31,7 +31,7 @@ def leaderboard(scores: pd.DataFrame, seconds: dict[str, float], reference: str 
     Parameters
     ----------
     scores
-        Per-(model, item_id, window) rows from :func:`tasks.backtest.run_backtest`.
+        Per-(model, item_id, window) rows from :func:`tsfm.tasks.backtest.run_backtest`.
     seconds
         Forecasting seconds per model.
     reference

@@ -1,6 +1,6 @@
 """The zero-shot suite: several offline datasets, several models, one table.
 
-Each dataset is backtested with :func:`tasks.evaluate.evaluate` under its own protocol (horizon,
+Each dataset is backtested with :func:`tsfm.tasks.evaluate.evaluate` under its own protocol (horizon,
 season, windows). Per dataset a model's MASE and WQL are divided by seasonal naive's; the suite
 reports each ratio and their geometric mean across datasets, the aggregate that the Chronos paper
 and fev use. Below 1 means better than seasonal naive on a typical dataset. Beside the mean MASE
@@ -22,8 +22,8 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from tasks.evaluate import REFERENCE, evaluate
 from tsfm.errors import InputError
+from tsfm.tasks.evaluate import REFERENCE, evaluate
 
 
 @dataclass(frozen=True)

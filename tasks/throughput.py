@@ -1,10 +1,10 @@
 """CPU cost of the task layer: embedding throughput and anomaly-detector latency per point.
 
-    python -m tasks.throughput [--model tsfm-bolt-mini] [--threads 1]
+    python -m tsfm.tasks.throughput [--model tsfm-bolt-mini] [--threads 1]
 
 - **Embeddings** (classification, embedding detectors): series per second through
   ``model.embed`` for series of 128 and 512 values, in batches of 1 and 256.
-- **Detectors**: every detector of :data:`tasks.anomaly.benchmarks.DETECTORS`, fitted on a
+- **Detectors**: every detector of :data:`tsfm.tasks.anomaly.benchmarks.DETECTORS`, fitted on a
   1,000-step normal reference and run on a 2,000-step series (one channel); microseconds per
   scored point, fit time apart. The series is a noisy daily cycle with a few spikes, generated
   here, so the figures need no data files.
@@ -48,7 +48,7 @@ def embedding_throughput(model, lengths: Sequence[int], batches: Sequence[int], 
 
 def detector_latency(model_name: str, names: Sequence[str], repeats: int) -> pd.DataFrame:
     """Fit seconds and microseconds per scored point for each detector."""
-    from tasks.anomaly.benchmarks import make_detector
+    from tsfm.tasks.anomaly.benchmarks import make_detector
 
     rng = np.random.default_rng(1)
     t = np.arange(3000)
@@ -70,9 +70,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     import torch
 
     import tsfm
-    from tasks.anomaly.benchmarks import DETECTORS
+    from tsfm.tasks.anomaly.benchmarks import DETECTORS
 
-    parser = argparse.ArgumentParser(prog="python -m tasks.throughput", description=__doc__.splitlines()[0])
+    parser = argparse.ArgumentParser(prog="python -m tsfm.tasks.throughput", description=__doc__.splitlines()[0])
     parser.add_argument("--model", default=tsfm.DEFAULT_MODEL, help="model to embed with (default: %(default)s)")
     parser.add_argument("--threads", type=int, default=1, help="torch CPU threads (default: %(default)s)")
     parser.add_argument("--repeats", type=int, default=3, help="timed runs per figure (default: %(default)s)")

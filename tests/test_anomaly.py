@@ -6,7 +6,9 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from tasks.anomaly import (
+from tests.conftest import shared_data
+from tsfm.errors import InputError
+from tsfm.tasks.anomaly import (
     EmbeddingDetector,
     ForecastDetector,
     IsolationForestDetector,
@@ -16,10 +18,8 @@ from tasks.anomaly import (
     conformal_threshold,
     residual_detector,
 )
-from tasks.anomaly.metrics import event_f1, point_scores, vus_pr
-from tasks.anomaly.nab_score import nab_file, nab_normalised, nab_raw_score
-from tests.conftest import shared_data
-from tsfm.errors import InputError
+from tsfm.tasks.anomaly.metrics import event_f1, point_scores, vus_pr
+from tsfm.tasks.anomaly.nab_score import nab_file, nab_normalised, nab_raw_score
 
 MODEL = "tsfm-bolt-mini"
 
@@ -211,7 +211,7 @@ def _write_plant(path) -> None:
 
 @pytest.mark.parametrize("detector", ["robust-zscore", "embedding"])
 def test_when_detect_runs_then_it_writes_scores_with_the_contract_columns_and_a_plot(tmp_path, detector):
-    from tsfm.cli import main
+    from tsfm.tasks.cli import main
 
     data, out = tmp_path / "plant.csv", tmp_path / "out" / "scores.csv"
     _write_plant(data)
@@ -232,7 +232,7 @@ def test_when_detect_runs_then_it_writes_scores_with_the_contract_columns_and_a_
      (["--target", "a", "--reference-fraction", "0.01"], "needs at least")],
 )
 def test_when_detect_gets_bad_input_then_it_exits_2_with_one_line(tmp_path, capsys, extra, message):
-    from tsfm.cli import main
+    from tsfm.tasks.cli import main
 
     data = tmp_path / "plant.csv"
     _write_plant(data)
@@ -242,7 +242,7 @@ def test_when_detect_gets_bad_input_then_it_exits_2_with_one_line(tmp_path, caps
 
 
 def test_when_benchmark_data_is_absent_then_the_benchmark_is_skipped_with_a_reason(tmp_path, capsys):
-    from tasks.anomaly.bench_run import run_benchmark
+    from tsfm.tasks.anomaly.bench_run import run_benchmark
 
     assert run_benchmark("skab", tmp_path, ["zscore"], MODEL) is None
     assert run_benchmark("nab", tmp_path, ["zscore"], MODEL) is None
@@ -250,7 +250,7 @@ def test_when_benchmark_data_is_absent_then_the_benchmark_is_skipped_with_a_reas
 
 
 def test_when_skab_is_present_then_its_experiments_load_with_the_leaderboard_reference():
-    from tasks.anomaly.benchmarks import SKAB_REFERENCE_ROWS, load_skab
+    from tsfm.tasks.anomaly.benchmarks import SKAB_REFERENCE_ROWS, load_skab
 
     corpus = load_skab(shared_data("skab"))
     assert len(corpus) >= 16
@@ -261,7 +261,7 @@ def test_when_skab_is_present_then_its_experiments_load_with_the_leaderboard_ref
 
 def test_the_throughput_benchmark_reports_every_detector_and_batch_it_is_given():
     import tsfm
-    from tasks.throughput import detector_latency, embedding_throughput
+    from tsfm.tasks.throughput import detector_latency, embedding_throughput
 
     latency = detector_latency("tsfm-bolt-mini", ["zscore", "matrix-profile"], repeats=1)
     assert list(latency["detector"]) == ["zscore", "matrix-profile"] and (latency["us_per_point"] > 0).all()
@@ -271,7 +271,7 @@ def test_the_throughput_benchmark_reports_every_detector_and_batch_it_is_given()
 
 
 def test_when_a_channel_rarely_moves_then_scores_stay_in_sensible_units():
-    from tasks.anomaly.base import robust_spread
+    from tsfm.tasks.anomaly.base import robust_spread
 
     rng = np.random.default_rng(0)
     reference = np.zeros((600, 2))

@@ -7,9 +7,9 @@ import pandas as pd
 import pytest
 
 import tsfm
-from tasks.backtest import BacktestConfig, make_windows, run_backtest
-from tasks.leaderboard import LEADERBOARD_COLUMNS, leaderboard
 from tests.conftest import shared_data
+from tsfm.tasks.backtest import BacktestConfig, make_windows, run_backtest
+from tsfm.tasks.leaderboard import LEADERBOARD_COLUMNS, leaderboard
 
 
 class ConstantForecaster(tsfm.BaseForecaster):

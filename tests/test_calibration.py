@@ -7,13 +7,13 @@ import pytest
 from scipy.stats import norm
 
 import tsfm
-from adapters.calibration import (
+from tests.conftest import seasonal_panel
+from tsfm.adapters.calibration import (
     CalibratedForecaster,
     CalibrationConfig,
     calibrate,
     coverage_report,
 )
-from tests.conftest import seasonal_panel
 from tsfm.contract import BaseForecaster
 from tsfm.errors import InputError
 
@@ -150,7 +150,7 @@ def _write_panel_csv(path, n_series: int = 4, length: int = 120) -> str:
 
 
 def test_when_calibrate_cli_runs_then_it_reports_before_after_and_evaluate_accepts_the_folder(tmp_path, capsys):
-    from tsfm.cli import main
+    from tsfm.tasks.cli import main
 
     data = _write_panel_csv(tmp_path / "panel.csv")
     folder = tmp_path / "cal"
@@ -164,7 +164,7 @@ def test_when_calibrate_cli_runs_then_it_reports_before_after_and_evaluate_accep
 
 
 def test_when_calibrate_cli_gets_a_too_short_history_then_it_exits_with_a_clear_error(tmp_path, capsys):
-    from tsfm.cli import main
+    from tsfm.tasks.cli import main
 
     data = _write_panel_csv(tmp_path / "short.csv", length=10)
     code = main(["calibrate", "--model", "naive", "--data", data, "--horizon", "6", "--output", str(tmp_path / "c")])

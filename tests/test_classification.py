@@ -6,17 +6,17 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from tasks.classification import (
+from tests.conftest import shared_data
+from tsfm.errors import InputError
+from tsfm.tasks.classification import (
     DtwBaseline,
     EmbeddingFeatures,
     InContextClassifier,
     MiniRocketBaseline,
     TsfmClassifier,
 )
-from tasks.classification.cwru import Recording, cut_windows, load_recordings, recording_folds
-from tasks.classification.features import embed_features, feature_dim, split_windows
-from tests.conftest import shared_data
-from tsfm.errors import InputError
+from tsfm.tasks.classification.cwru import Recording, cut_windows, load_recordings, recording_folds
+from tsfm.tasks.classification.features import embed_features, feature_dim, split_windows
 
 CLASSES = ("noise", "sine", "square")
 
@@ -170,7 +170,7 @@ def _long_frame(series: list[np.ndarray], prefix: str) -> pd.DataFrame:
 
 
 def test_when_classify_cli_runs_then_preds_have_item_label_and_class_probabilities(task, tmp_path):
-    from tsfm.cli import main
+    from tsfm.tasks.cli import main
 
     train, y_train, test, _ = task
     labelled = _long_frame(train, "tr")
@@ -188,7 +188,7 @@ def test_when_classify_cli_runs_then_preds_have_item_label_and_class_probabiliti
 
 
 def test_when_training_file_has_one_class_then_cli_exits_2_with_a_clear_error(task, tmp_path, capsys):
-    from tsfm.cli import main
+    from tsfm.tasks.cli import main
 
     train, _, _, _ = task
     labelled = _long_frame(train[:4], "tr").assign(label="ok")

@@ -6,7 +6,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from tsfm.cli import main
+from tsfm.tasks.cli import main
 
 
 @pytest.fixture()

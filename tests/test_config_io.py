@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from adapters.config import FinetuneConfig
-from distill.students import StudentConfig
+from tsfm.adapters.config import FinetuneConfig
+from tsfm.distill.students import StudentConfig
 from tsfm.errors import InputError
 from tsfm.pretraining.config import PretrainConfig
 from tsfm.pretraining.synthetic import SyntheticConfig

@@ -3,7 +3,7 @@
 Tiny random-weight models say nothing about accuracy, so these tests check plumbing and
 the contract: validation, that covariates and groups reach Chronos-2 and change its
 forecast, and that models without covariate support warn and forecast as before.
-Accuracy is measured by ``python -m tsfm.covariate_bench``.
+Accuracy is measured by ``python -m tsfm.tasks.covariate_bench``.
 """
 
 from __future__ import annotations
@@ -15,11 +15,11 @@ import pandas as pd
 import pytest
 
 import tsfm
-from tasks.evaluate import evaluate
-from tsfm.cli import main
 from tsfm.covariate_frames import covariates_from_frames
 from tsfm.covariates import Covariates
 from tsfm.errors import CovariatesIgnoredWarning, InputError
+from tsfm.tasks.cli import main
+from tsfm.tasks.evaluate import evaluate
 
 HORIZON = 12
 HISTORY = 72
@@ -336,7 +336,7 @@ def test_when_evaluating_with_covariates_then_the_cli_ranks_models(tiny_checkpoi
 
 
 def test_when_the_target_is_a_known_function_of_a_covariate_then_the_regression_forecasts_it_better():
-    from adapters.covariate_regression import with_covariate_regression
+    from tsfm.adapters.covariate_regression import with_covariate_regression
 
     rng = np.random.default_rng(1)
     drive = [rng.normal(size=HISTORY + HORIZON) for _ in range(3)]
@@ -355,7 +355,7 @@ def test_when_the_target_is_a_known_function_of_a_covariate_then_the_regression_
 
 
 def test_when_the_regression_gets_past_only_covariates_then_it_warns_that_they_are_ignored():
-    from adapters.covariate_regression import with_covariate_regression
+    from tsfm.adapters.covariate_regression import with_covariate_regression
 
     cov = Covariates(past=[{"x": np.arange(30.0)}])
     with pytest.warns(CovariatesIgnoredWarning, match=r"past-only covariates \['x'\]"):
@@ -363,7 +363,7 @@ def test_when_the_regression_gets_past_only_covariates_then_it_warns_that_they_a
 
 
 def test_when_held_out_covariate_tasks_are_scored_then_rows_split_by_availability_and_counts_add_up():
-    from tsfm.covariate_bench import held_out_covariate_runs
+    from tsfm.tasks.covariate_bench import held_out_covariate_runs
     from tsfm.pretraining.synthetic import SyntheticConfig
 
     synthetic = SyntheticConfig(length=160, missing_probability=0.0)
@@ -379,7 +379,7 @@ def test_when_held_out_covariate_tasks_are_scored_then_rows_split_by_availabilit
 
 
 def test_when_the_synthetic_config_has_weak_tasks_then_the_bench_reports_them_on_their_own_row():
-    from tsfm.covariate_bench import HELD_OUT_SEED, held_out_covariate_runs
+    from tsfm.tasks.covariate_bench import HELD_OUT_SEED, held_out_covariate_runs
     from tsfm.pretraining.synthetic import SyntheticConfig, generate_covariate_batch
 
     synthetic = SyntheticConfig(length=160, missing_probability=0.0, weak_covariate_share=0.5)
@@ -393,7 +393,7 @@ def test_when_the_synthetic_config_has_weak_tasks_then_the_bench_reports_them_on
 
 
 def test_when_a_chronos2_model_reads_held_out_covariates_then_its_forecast_changes(tiny_checkpoints):
-    from tsfm.covariate_bench import held_out_covariate_runs
+    from tsfm.tasks.covariate_bench import held_out_covariate_runs
     from tsfm.pretraining.synthetic import SyntheticConfig
 
     synthetic = SyntheticConfig(length=160, missing_probability=0.0, covariate_known_share=1.0)
@@ -407,7 +407,7 @@ def test_when_a_chronos2_model_reads_held_out_covariates_then_its_forecast_chang
 
 
 def test_ratio_interval_brackets_the_ratio_of_means_and_narrows_with_more_tasks():
-    from tsfm.covariate_bench import ratio_interval
+    from tsfm.tasks.covariate_bench import ratio_interval
 
     rng = np.random.default_rng(1)
     alone = rng.gamma(2.0, 1.0, 4000)
@@ -419,7 +419,7 @@ def test_ratio_interval_brackets_the_ratio_of_means_and_narrows_with_more_tasks(
 
 
 def test_ratio_interval_rejects_unpaired_scores():
-    from tsfm.covariate_bench import ratio_interval
+    from tsfm.tasks.covariate_bench import ratio_interval
 
     with pytest.raises(ValueError, match="equal-length"):
         ratio_interval(np.ones(4), np.ones(3))

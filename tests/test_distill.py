@@ -9,9 +9,9 @@ import pytest
 import torch
 
 import tsfm
-from distill.data import split_windows
-from distill.students import ARCHITECTURES, StudentConfig, build_student, instance_stats, load_student
-from distill.train import DistillConfig, distill
+from tsfm.distill.data import split_windows
+from tsfm.distill.students import ARCHITECTURES, StudentConfig, build_student, instance_stats, load_student
+from tsfm.distill.train import DistillConfig, distill
 from tsfm.errors import CheckpointError, InputError
 
 SEASON, HORIZON, CONTEXT = 12, 12, 48
@@ -151,7 +151,7 @@ def test_when_a_student_is_distilled_on_a_seasonal_task_then_it_beats_the_naive_
     contexts, targets = holdout
     teacher = tsfm.load("seasonal-naive", season_length=SEASON)
     result = distill(teacher, contexts, HORIZON, small_config(architecture), DistillConfig(**FAST, stride=4))
-    from distill.student_forecaster import StudentForecaster
+    from tsfm.distill.student_forecaster import StudentForecaster
 
     student = StudentForecaster(result.student, "student")
     naive = tsfm.load("naive")
@@ -160,7 +160,7 @@ def test_when_a_student_is_distilled_on_a_seasonal_task_then_it_beats_the_naive_
 
 
 def _distance_to_teacher(model, teacher, contexts) -> float:
-    from distill.student_forecaster import StudentForecaster
+    from tsfm.distill.student_forecaster import StudentForecaster
 
     mine = StudentForecaster(model, "s").predict_quantiles(contexts, HORIZON).quantiles
     theirs = teacher.predict_quantiles(contexts, HORIZON).quantiles
@@ -202,7 +202,7 @@ def test_when_distilled_twice_into_one_folder_then_the_teacher_runs_once_and_the
 
 def test_when_the_horizon_is_longer_than_the_students_then_the_error_says_its_maximum(tmp_path, holdout):
     contexts, _ = holdout
-    from distill.students import save_student
+    from tsfm.distill.students import save_student
 
     model = tsfm.load(str(save_student(build_student(small_config("linear")), tmp_path / "s")))
     with pytest.raises(InputError, match=f"exceeds this model's maximum of {HORIZON}"):
@@ -222,7 +222,7 @@ def test_when_the_student_config_horizon_differs_then_distill_refuses(holdout):
 
 
 def test_when_the_cli_distils_then_it_writes_a_loadable_student(tmp_path, holdout, capsys):
-    from tsfm.cli import main
+    from tsfm.tasks.cli import main
 
     contexts, _ = holdout
     frames = [f"{i},{t},{v}" for i, c in enumerate(contexts) for t, v in enumerate(c)]
@@ -236,7 +236,7 @@ def test_when_the_cli_distils_then_it_writes_a_loadable_student(tmp_path, holdou
 
 
 def test_when_augmenting_then_perturbed_copies_join_the_training_set_with_clean_targets():
-    from distill.train import _tensors
+    from tsfm.distill.train import _tensors
 
     rng = np.random.default_rng(0)
     split = {"context": rng.normal(size=(200, CONTEXT)).astype(np.float32),

@@ -11,9 +11,9 @@ import pytest
 import torch
 
 import tsfm
-from distill.export import TOLERANCES, ExportVerificationError, export_student
-from distill.runtime import NotATsfmExportError, OnnxRuntimeModel, RuntimeInputError
-from distill.students import StudentConfig, build_student, save_student
+from tsfm.distill.export import TOLERANCES, ExportVerificationError, export_student
+from tsfm.distill.runtime import NotATsfmExportError, OnnxRuntimeModel, RuntimeInputError
+from tsfm.distill.students import StudentConfig, build_student, save_student
 from tsfm.errors import CheckpointError, InputError
 
 CONTEXT, HORIZON = 48, 12
@@ -53,7 +53,7 @@ def exported(student, tmp_path_factory):
 
 
 def _torch(student, x):
-    from distill.students import load_student
+    from tsfm.distill.students import load_student
 
     with torch.no_grad():
         return load_student(student)(torch.from_numpy(x)).numpy()
@@ -124,7 +124,7 @@ def test_when_an_onnx_file_is_not_a_tsfm_export_then_it_is_refused(tmp_path):
 def test_when_the_runtime_forecasts_then_torch_is_never_imported(exported):
     code = (
         "import sys, numpy as np\n"
-        "from distill.runtime import OnnxRuntimeModel\n"
+        "from tsfm.distill.runtime import OnnxRuntimeModel\n"
         f"m = OnnxRuntimeModel({str(exported['static-int8'].path)!r})\n"
         "out = m.forecast([np.sin(np.arange(30.0)), np.arange(80.0)])\n"
         "assert out.shape == (2, m.horizon, 9), out.shape\n"
@@ -169,7 +169,7 @@ def test_when_export_arguments_are_bad_then_the_error_says_what_is_allowed(stude
 
 
 def test_when_the_cli_exports_then_it_prints_the_verification(student, tmp_path, capsys):
-    from tsfm.cli import main
+    from tsfm.tasks.cli import main
 
     assert main(["export", str(student), "--quantize", "dynamic-int8", "--output", str(tmp_path / "s.onnx")]) == 0
     assert "largest difference vs torch" in capsys.readouterr().out
@@ -178,7 +178,7 @@ def test_when_the_cli_exports_then_it_prints_the_verification(student, tmp_path,
 
 @pytest.mark.slow
 def test_when_a_bolt_teacher_is_exported_then_onnx_matches_torch(tmp_path):
-    from distill.teacher_export import export_bolt_teacher
+    from tsfm.distill.teacher_export import export_bolt_teacher
     from tsfm.testing import build_tiny_checkpoint
 
     folder = build_tiny_checkpoint("chronos-bolt", tmp_path / "bolt")

@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from adapters.fallback import FallbackConfig, FallbackForecaster, per_series_mase, worst_decile
+from tsfm.adapters.fallback import FallbackConfig, FallbackForecaster, per_series_mase, worst_decile
 from tsfm.contract import BaseForecaster
 from tsfm.errors import InputError
 

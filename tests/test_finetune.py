@@ -18,11 +18,11 @@ import pytest
 import torch
 
 import tsfm
-from adapters.artifacts import AdapterBank, load_finetuned, merge_adapter
-from adapters.config import FinetuneConfig
-from adapters.finetune import finetune
-from adapters.verdict import choose
 from tests.conftest import CHRONOS_FAMILIES
+from tsfm.adapters.artifacts import AdapterBank, load_finetuned, merge_adapter
+from tsfm.adapters.config import FinetuneConfig
+from tsfm.adapters.finetune import finetune
+from tsfm.adapters.verdict import choose
 from tsfm.errors import CheckpointError, InputError
 
 HORIZON = 8
@@ -171,8 +171,8 @@ def test_when_two_processes_train_then_the_adapter_matches_one_process(tiny_chec
               "--horizon", str(HORIZON), "--steps", "6", "--eval-every", "3", "--batch-size", "8",
               "--baselines", "seasonal-naive", "--no-resume", "--no-progress", "--device", "cpu", "--output"]
     env = {**os.environ, "OMP_NUM_THREADS": "1"}
-    one = [sys.executable, "-m", "adapters.cli", *common, "one"]
-    two = [sys.executable, "-m", "torch.distributed.run", "--nproc_per_node", "2", "-m", "adapters.cli",
+    one = [sys.executable, "-m", "tsfm.adapters.cli", *common, "one"]
+    two = [sys.executable, "-m", "torch.distributed.run", "--nproc_per_node", "2", "-m", "tsfm.adapters.cli",
            *common, "two"]
     for cmd in (one, two):
         done = subprocess.run(cmd, cwd=tmp_path, env=env, capture_output=True, text=True, timeout=300)
@@ -192,7 +192,7 @@ def test_when_two_processes_train_then_the_adapter_matches_one_process(tiny_chec
 
 
 def test_the_finetune_command_prints_the_verdict_and_its_folder_is_a_model_name(tiny_checkpoints, tmp_path, capsys):
-    from tsfm.cli import main
+    from tsfm.tasks.cli import main
 
     as_frame(sines()).to_csv(tmp_path / "data.csv", index=False)
     code = main(["finetune", "--model", str(tiny_checkpoints["chronos-bolt"]), "--data", str(tmp_path / "data.csv"),
@@ -256,7 +256,7 @@ def test_when_an_adapter_meets_a_different_base_model_then_it_is_refused(lora_ru
 
 
 def test_when_augmenting_then_only_contexts_change_and_every_process_count_sees_the_same_windows(tmp_path):
-    from adapters.windows import WindowSampler, split_series
+    from tsfm.adapters.windows import WindowSampler, split_series
 
     split = split_series(["a", "b", "c"], sines(3, 200), 8, 16, tmp_path)
     clean = WindowSampler(split, 64, 16, seed=3)

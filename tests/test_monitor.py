@@ -5,9 +5,9 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from tasks.monitor import MonitorConfig, PageHinkley, monitor_stream
 from tsfm.contract import BaseForecaster
 from tsfm.errors import InputError
+from tsfm.tasks.monitor import MonitorConfig, PageHinkley, monitor_stream
 
 SEASON, H, SHIFT = 12, 12, 900
 
@@ -90,7 +90,7 @@ def test_when_input_is_bad_then_clear_errors(call, match):
 def test_when_monitor_cli_replays_a_shifted_file_then_it_prints_the_alarm(tmp_path, capsys):
     import pandas as pd
 
-    from tsfm.cli import main
+    from tsfm.tasks.cli import main
 
     stream = _stream(0, 3.0)
     pd.DataFrame({"item_id": "a", "timestamp": np.arange(stream.size), "target": stream}).to_csv(

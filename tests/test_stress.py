@@ -6,9 +6,9 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from tasks.stress import StressConfig, stress_test, write_stress
 from tsfm.contract import BaseForecaster
 from tsfm.errors import InputError
+from tsfm.tasks.stress import StressConfig, stress_test, write_stress
 
 
 class LastValue(BaseForecaster):
@@ -91,7 +91,7 @@ def test_when_input_is_bad_then_clear_errors(call, match):
 
 
 def test_when_stress_cli_runs_then_models_are_side_by_side(tmp_path, capsys):
-    from tsfm.cli import main
+    from tsfm.tasks.cli import main
 
     rows = [{"item_id": f"s{i}", "timestamp": t, "target": v} for i, s in enumerate(_panel(4)) for t, v in enumerate(s)]
     pd.DataFrame(rows).to_csv(tmp_path / "p.csv", index=False)

@@ -7,8 +7,8 @@ import pandas as pd
 import pytest
 
 import tsfm
-from tasks.suite import _median_series_mase, format_suite, run_suite
 from tests.conftest import SHARED_DATA
+from tsfm.tasks.suite import _median_series_mase, format_suite, run_suite
 
 
 def test_when_the_suite_runs_then_ratios_divide_by_seasonal_naive_and_the_summary_is_their_gmean(tmp_path):

@@ -81,9 +81,10 @@ class PathLoader:
 
 _MODELS: dict[str, ModelSpec] = {}
 _PATH_LOADERS: dict[str, PathLoader] = {}
-# Packages that may add path loaders for their own artefacts (fine-tuned folders,
-# exported students). Imported only when a path is being resolved, if installed.
-_PLUGIN_MODULES = ("adapters.loading", "distill.loading")
+# Modules that add path loaders for their own artefacts (fine-tuned folders, exported
+# students) are declared under this entry-point group in pyproject.toml, by this
+# distribution or any other; they are imported only when a path is being resolved.
+LOADER_GROUP = "tsfm.loaders"
 _state = {"backends_imported": False, "plugins_imported": False}
 
 
@@ -120,12 +121,10 @@ def _ensure_backends() -> None:
 def _ensure_plugins() -> None:
     if not _state["plugins_imported"]:
         _state["plugins_imported"] = True
-        for module in _PLUGIN_MODULES:
-            try:
-                importlib.import_module(module)
-            except ModuleNotFoundError as exc:
-                if exc.name is None or not module.startswith(exc.name):
-                    raise
+        from importlib.metadata import entry_points
+
+        for plugin in sorted(entry_points(group=LOADER_GROUP), key=lambda ep: ep.name):
+            plugin.load()
 
 
 def list_models() -> list[ModelSpec]:

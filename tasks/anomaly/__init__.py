@@ -2,15 +2,20 @@
 
 Every detector is fitted on a normal reference and returns one score per time step::
 
-    from tasks.anomaly import EmbeddingDetector
+    from tsfm.tasks.anomaly import EmbeddingDetector
     detector = EmbeddingDetector("tsfm-bolt-mini").fit(reference)   # [time] or [time, channels]
     result = detector.detect(series)                                # scores, is_anomaly, threshold
 """
 
-from tasks.anomaly.base import AnomalyDetector, Detection
-from tasks.anomaly.baselines import IsolationForestDetector, MatrixProfileDetector, ZScoreDetector, residual_detector
-from tasks.anomaly.detectors import EmbeddingDetector, ForecastDetector
-from tasks.anomaly.thresholds import best_f1_threshold, conformal_threshold
+from tsfm.tasks.anomaly.base import AnomalyDetector, Detection
+from tsfm.tasks.anomaly.baselines import (
+    IsolationForestDetector,
+    MatrixProfileDetector,
+    ZScoreDetector,
+    residual_detector,
+)
+from tsfm.tasks.anomaly.detectors import EmbeddingDetector, ForecastDetector
+from tsfm.tasks.anomaly.thresholds import best_f1_threshold, conformal_threshold
 
 __all__ = [
     "AnomalyDetector",

@@ -26,8 +26,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from tasks.anomaly.thresholds import best_f1_threshold, conformal_threshold
 from tsfm.errors import InputError
+from tsfm.tasks.anomaly.thresholds import best_f1_threshold, conformal_threshold
 
 COMBINE_CHOICES = ("max", "mean")
 

@@ -9,7 +9,7 @@
   (z-normalised by default). aeon's ``STOMP`` computes the self-join of one series and needs
   ``stumpy``, which this project does not install; the AB-join is the form that uses a
   normal reference, and is computed here exactly with scikit-learn's nearest neighbours.
-- :func:`residual_detector`: a :class:`~tasks.anomaly.detectors.ForecastDetector` on a
+- :func:`residual_detector`: a :class:`~tsfm.tasks.anomaly.detectors.ForecastDetector` on a
   classical forecaster (seasonal naive by default).
 """
 
@@ -17,9 +17,9 @@ from __future__ import annotations
 
 import numpy as np
 
-from tasks.anomaly.base import AnomalyDetector, robust_spread, window_matrix
-from tasks.anomaly.detectors import ForecastDetector
 from tsfm.errors import InputError
+from tsfm.tasks.anomaly.base import AnomalyDetector, robust_spread, window_matrix
+from tsfm.tasks.anomaly.detectors import ForecastDetector
 
 
 class ZScoreDetector(AnomalyDetector):
@@ -30,7 +30,7 @@ class ZScoreDetector(AnomalyDetector):
     robust
         Median and MAD (True) or mean and standard deviation (False).
     **kwargs
-        :class:`~tasks.anomaly.base.AnomalyDetector` options.
+        :class:`~tsfm.tasks.anomaly.base.AnomalyDetector` options.
     """
 
     def __init__(self, *, robust: bool = True, **kwargs: object) -> None:
@@ -61,7 +61,7 @@ class IsolationForestDetector(AnomalyDetector):
     n_estimators, random_state
         Passed to :class:`sklearn.ensemble.IsolationForest`.
     **kwargs
-        :class:`~tasks.anomaly.base.AnomalyDetector` options.
+        :class:`~tsfm.tasks.anomaly.base.AnomalyDetector` options.
     """
 
     name = "isolation-forest"
@@ -102,7 +102,7 @@ class MatrixProfileDetector(AnomalyDetector):
         Z-normalise each subsequence (the classic matrix profile; blind to level shifts)
         or compare raw values.
     **kwargs
-        :class:`~tasks.anomaly.base.AnomalyDetector` options.
+        :class:`~tsfm.tasks.anomaly.base.AnomalyDetector` options.
     """
 
     def __init__(self, *, window: int = 32, normalize: bool = True, **kwargs: object) -> None:

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pandas as pd
 
-from tasks.anomaly import benchmarks as bm
+from tsfm.tasks.anomaly import benchmarks as bm
 
 # Per-benchmark detector settings. SKAB anomalies last hundreds of rows, so scores are smoothed;
 # NAB files are short at the start (the reference is 15% of each), so windows are shorter.

@@ -25,11 +25,11 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from tasks.anomaly.base import AnomalyDetector
-from tasks.anomaly.metrics import PointScores, event_f1, point_scores, vus_pr
-from tasks.anomaly.nab_score import nab_file, nab_normalised, nab_raw_score
 from tsfm.contract import Forecaster
 from tsfm.errors import InputError
+from tsfm.tasks.anomaly.base import AnomalyDetector
+from tsfm.tasks.anomaly.metrics import PointScores, event_f1, point_scores, vus_pr
+from tsfm.tasks.anomaly.nab_score import nab_file, nab_normalised, nab_raw_score
 
 SKAB_REFERENCE_ROWS = 400
 SKAB_PUBLISHED = {  # SKAB README, outlier-detection leaderboard: F1, FAR %, MAR %
@@ -46,7 +46,7 @@ class BenchmarkDataMissing(InputError):
 
 
 def _factory(name: str, model: Forecaster | str) -> Callable[..., AnomalyDetector]:
-    from tasks.anomaly import baselines, detectors
+    from tsfm.tasks.anomaly import baselines, detectors
 
     table: dict[str, Callable[..., AnomalyDetector]] = {
         "forecast": lambda **kw: detectors.ForecastDetector(model, **kw),
@@ -158,7 +158,7 @@ def run_detector(
     progress: bool = True,
 ) -> tuple[list[Outcome], float]:
     """Fit ``name`` on each series' reference, score the whole series; returns outcomes and seconds."""
-    from tasks.anomaly.detectors import resolve_model
+    from tsfm.tasks.anomaly.detectors import resolve_model
 
     model = resolve_model(model) if name in ("forecast", "embedding") else model
     outcomes, started = [], time.perf_counter()
@@ -224,7 +224,7 @@ def nab_table(outcomes: dict[str, tuple[list[Outcome], float]], published: dict[
 
 
 def _windows(labels: np.ndarray) -> np.ndarray:
-    from tasks.anomaly.metrics import events
+    from tsfm.tasks.anomaly.metrics import events
 
     return events(labels)
 

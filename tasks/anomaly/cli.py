@@ -54,10 +54,10 @@ def add_parsers(subparsers: argparse._SubParsersAction) -> None:
 
 def run_detect(args: argparse.Namespace) -> int:
     """Handler of ``tsfm detect``."""
-    from tasks.anomaly.benchmarks import make_detector
-    from tasks.anomaly.detectors import resolve_model
-    from tasks.anomaly.io import read_items, write_scores
-    from tasks.anomaly.plots import plot_detections
+    from tsfm.tasks.anomaly.benchmarks import make_detector
+    from tsfm.tasks.anomaly.detectors import resolve_model
+    from tsfm.tasks.anomaly.io import read_items, write_scores
+    from tsfm.tasks.anomaly.plots import plot_detections
 
     output = Path(args.output)
     if output.suffix not in (".csv", ".parquet"):
@@ -98,7 +98,7 @@ def _reference_for(item_id, values, references, fraction):
 
 def run_bench(args: argparse.Namespace) -> int:
     """Handler of ``tsfm detect-bench``."""
-    from tasks.anomaly.bench_run import run_benchmark
+    from tsfm.tasks.anomaly.bench_run import run_benchmark
 
     names = [d.strip() for d in args.detectors.split(",") if d.strip()]
     unknown = sorted(set(names) - set(DETECTOR_NAMES))

@@ -17,9 +17,9 @@ from collections.abc import Sequence
 
 import numpy as np
 
-from tasks.anomaly.base import AnomalyDetector, window_matrix
 from tsfm.contract import Forecaster
 from tsfm.errors import InputError
+from tsfm.tasks.anomaly.base import AnomalyDetector, window_matrix
 
 
 def resolve_model(model: Forecaster | str, season_length: int = 1) -> Forecaster:
@@ -63,7 +63,7 @@ class ForecastDetector(AnomalyDetector):
     progress
         Show a progress bar over batches.
     **kwargs
-        :class:`~tasks.anomaly.base.AnomalyDetector` options (``combine``, ``alpha``, ``smooth``).
+        :class:`~tsfm.tasks.anomaly.base.AnomalyDetector` options (``combine``, ``alpha``, ``smooth``).
     """
 
     learns = False
@@ -142,7 +142,7 @@ class EmbeddingDetector(AnomalyDetector):
     progress
         Show a progress bar over batches.
     **kwargs
-        :class:`~tasks.anomaly.base.AnomalyDetector` options.
+        :class:`~tsfm.tasks.anomaly.base.AnomalyDetector` options.
     """
 
     def __init__(

@@ -8,8 +8,8 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from tasks.anomaly.base import Detection
 from tsfm.errors import InputError
+from tsfm.tasks.anomaly.base import Detection
 
 _ID_ALIASES, _TIME_ALIASES, _TARGET_ALIASES = ("item_id", "unique_id"), ("timestamp", "ds"), ("target", "y")
 

@@ -1,7 +1,7 @@
 """Anomaly-detection metrics: point F1, event-wise F1, SKAB's FAR/MAR, and VUS-PR.
 
 All take ``[time]`` arrays of labels (bool, True = anomalous) and predictions (bool) or
-scores (float). The NAB score lives in :mod:`tasks.anomaly.nab_score`.
+scores (float). The NAB score lives in :mod:`tsfm.tasks.anomaly.nab_score`.
 """
 
 from __future__ import annotations

@@ -7,8 +7,8 @@ from pathlib import Path
 
 import numpy as np
 
-from tasks.anomaly.base import Detection
-from tasks.anomaly.metrics import events
+from tsfm.tasks.anomaly.base import Detection
+from tsfm.tasks.anomaly.metrics import events
 
 
 def plot_detections(

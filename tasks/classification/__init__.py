@@ -1,6 +1,6 @@
 """Time-series classification with pretrained TSFMs, against MiniRocket and 1-NN DTW.
 
-Every classifier here has the same interface (:class:`~tasks.classification.base.SeriesClassifier`):
+Every classifier here has the same interface (:class:`~tsfm.tasks.classification.base.SeriesClassifier`):
 ``fit(series, labels)``, ``predict(series)``, ``predict_proba(series)`` and ``classes_``, where
 ``series`` is a list of 1-D float arrays of any length (NaN = missing).
 
@@ -11,11 +11,11 @@ Every classifier here has the same interface (:class:`~tasks.classification.base
 Heavy imports (torch, aeon) happen inside methods, so importing this package is cheap.
 """
 
-from tasks.classification.base import SeriesClassifier
-from tasks.classification.baselines import DtwBaseline, MiniRocketBaseline
-from tasks.classification.classifier import TsfmClassifier, make_classifier
-from tasks.classification.features import EmbeddingFeatures
-from tasks.classification.in_context import InContextClassifier
+from tsfm.tasks.classification.base import SeriesClassifier
+from tsfm.tasks.classification.baselines import DtwBaseline, MiniRocketBaseline
+from tsfm.tasks.classification.classifier import TsfmClassifier, make_classifier
+from tsfm.tasks.classification.features import EmbeddingFeatures
+from tsfm.tasks.classification.in_context import InContextClassifier
 
 __all__ = [
     "DtwBaseline",

@@ -11,7 +11,7 @@ from typing import Any
 
 import numpy as np
 
-from tasks.classification.base import SeriesClassifier
+from tsfm.tasks.classification.base import SeriesClassifier
 
 
 def to_panel(series: list[np.ndarray], length: int) -> np.ndarray:

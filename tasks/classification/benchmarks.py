@@ -9,7 +9,7 @@ never silently.
   all shipped inside aeon. Published MiniRocket: the default-split column of
   ``reference/tsc/minirocket_accuracy_ucr109_resamples.csv`` (mean 0.941 over these five).
 - **CWRU**: windows of 1,024 samples (85 ms at 12 kHz); ``same-load``: 0 HP, folds that hold
-  out whole recordings (:func:`~tasks.classification.cwru.recording_folds`), accuracy pooled
+  out whole recordings (:func:`~tsfm.tasks.classification.cwru.recording_folds`), accuracy pooled
   over the folds; ``cross-load``: train on every 0 HP recording, test on every 1 HP one.
 """
 
@@ -23,8 +23,8 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from tasks.classification.base import SeriesClassifier
-from tasks.classification.features import EmbeddingFeatures
+from tsfm.tasks.classification.base import SeriesClassifier
+from tsfm.tasks.classification.features import EmbeddingFeatures
 
 UCR_SETS = ("GunPoint", "ItalyPowerDemand", "ArrowHead", "OSULeaf", "ACSF1")
 METHODS = ("tsfm-embed", "tsfm-in-context", "minirocket", "dtw")
@@ -40,10 +40,10 @@ Factory = Callable[[], SeriesClassifier]
 
 def method_factories(model: Any, methods: tuple[str, ...], features: EmbeddingFeatures, head: str) -> dict:
     """``{method: () -> fresh classifier}`` for the names in :data:`METHODS`."""
-    from tasks.classification.baselines import DtwBaseline, MiniRocketBaseline
-    from tasks.classification.classifier import TsfmClassifier
-    from tasks.classification.in_context import InContextClassifier
     from tsfm.errors import InputError
+    from tsfm.tasks.classification.baselines import DtwBaseline, MiniRocketBaseline
+    from tsfm.tasks.classification.classifier import TsfmClassifier
+    from tsfm.tasks.classification.in_context import InContextClassifier
 
     unknown = [m for m in methods if m not in METHODS]
     if unknown:
@@ -104,7 +104,7 @@ def run_cwru(
 
     Returns rows ``dataset, method, accuracy, seconds, n_test``; empty when the data is absent.
     """
-    from tasks.classification.cwru import cut_windows, load_recordings, recording_folds
+    from tsfm.tasks.classification.cwru import cut_windows, load_recordings, recording_folds
 
     if not (Path(folder) / "load0hp_12k_DE.npz").is_file():
         log(f"skip CWRU: no recordings in {folder}")

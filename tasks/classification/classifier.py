@@ -1,7 +1,7 @@
 """Few-shot classification with pooled TSFM embeddings and a light head.
 
 The model is frozen: labelled series become feature vectors through
-:func:`~tasks.classification.features.embed_features` (views, windows, pooling), and only a
+:func:`~tsfm.tasks.classification.features.embed_features` (views, windows, pooling), and only a
 small head (logistic regression, ridge or kNN) is trained on them.
 """
 
@@ -11,10 +11,10 @@ from typing import Any
 
 import numpy as np
 
-from tasks.classification.base import SeriesClassifier
-from tasks.classification.features import EmbeddingFeatures, embed_features
-from tasks.classification.heads import Head
 from tsfm.errors import InputError
+from tsfm.tasks.classification.base import SeriesClassifier
+from tsfm.tasks.classification.features import EmbeddingFeatures, embed_features
+from tsfm.tasks.classification.heads import Head
 
 METHODS = ("embedding", "in-context", "minirocket", "dtw")
 
@@ -96,9 +96,9 @@ def make_classifier(method: str, model: Any = None, **options: Any) -> SeriesCla
     if method == "embedding":
         return TsfmClassifier(model, **options)
     if method == "in-context":
-        from tasks.classification.in_context import InContextClassifier
+        from tsfm.tasks.classification.in_context import InContextClassifier
 
         return InContextClassifier(model, **options)
-    from tasks.classification.baselines import DtwBaseline, MiniRocketBaseline
+    from tsfm.tasks.classification.baselines import DtwBaseline, MiniRocketBaseline
 
     return (MiniRocketBaseline if method == "minirocket" else DtwBaseline)(**options)

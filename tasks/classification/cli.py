@@ -79,7 +79,7 @@ def read_labels(path: str, label_column: str, id_column: str | None) -> dict[str
 
 def build_classifier(args: argparse.Namespace):
     """The classifier the flags describe (model loaded only for TSFM methods)."""
-    from tasks.classification.classifier import make_classifier
+    from tsfm.tasks.classification.classifier import make_classifier
 
     if args.method in ("minirocket", "dtw"):
         return make_classifier(args.method)
@@ -128,7 +128,7 @@ def run_bench(args: argparse.Namespace) -> int:
     from threadpoolctl import threadpool_limits
 
     import tsfm
-    from tasks.classification import benchmarks as bench
+    from tsfm.tasks.classification import benchmarks as bench
 
     # One thread for torch and BLAS: timings stay comparable on a shared machine, and
     # oversubscribed threads on a busy CPU cost far more than they gain.

@@ -29,9 +29,9 @@ from typing import Any
 
 import numpy as np
 
-from tasks.classification.base import SeriesClassifier
-from tasks.classification.classifier import resolve_model
 from tsfm.errors import InputError
+from tsfm.tasks.classification.base import SeriesClassifier
+from tsfm.tasks.classification.classifier import resolve_model
 
 SELECTIONS = ("nearest", "random")
 _LEVELS = (0.1, 0.2, 0.3, 0.4, 0.5, 0.6, 0.7, 0.8, 0.9)

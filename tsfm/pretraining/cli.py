@@ -108,7 +108,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     _add_flags(parser)
     parser.add_argument("--debug", action="store_true", help="show full tracebacks on errors")
     parser.set_defaults(handler=run_pretrain, interrupt_hint=_INTERRUPT_HINT)
-    from tsfm.cli import run_handler
+    from tsfm.cli_support import run_handler
 
     return run_handler("tsfm pretrain", parser.parse_args(argv))
 

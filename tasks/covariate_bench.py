@@ -3,7 +3,7 @@
 Two data sets, each backtested over rolling windows with one Chronos-2-architecture
 model under several conditionings, scored against seasonal naive::
 
-    python -m tsfm.covariate_bench --model FOLDER [--ett ../shared/data/ett]
+    python -m tsfm.tasks.covariate_bench --model FOLDER [--ett ../shared/data/ett]
 
 - **ETTh1** (target ``OT``, oil temperature of a transformer; the six load columns
   HUFL, HULL, MUFL, MULL, LUFL, LULL as covariates): OT alone; with the loads as
@@ -30,11 +30,11 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from tasks.backtest import BacktestConfig, run_backtest
-from tasks.leaderboard import leaderboard
 from tsfm.contract import Forecaster
 from tsfm.covariates import Covariates
 from tsfm.errors import CovariatesIgnoredWarning, InputError
+from tsfm.tasks.backtest import BacktestConfig, run_backtest
+from tsfm.tasks.leaderboard import leaderboard
 
 ETT_LOADS = ("HUFL", "HULL", "MUFL", "MULL", "LUFL", "LULL")
 REFERENCE = "seasonal-naive"
@@ -134,7 +134,7 @@ def regression_runs(
     plant_windows: int,
 ) -> pd.DataFrame:
     """A model without covariate support, alone and with the residual regression on known covariates."""
-    from adapters.covariate_regression import with_covariate_regression
+    from tsfm.adapters.covariate_regression import with_covariate_regression
 
     wrapped = with_covariate_regression(model)
     rows = []
@@ -262,7 +262,7 @@ def _run_all(model: Forecaster, reference: Forecaster, runs: dict, config: Backt
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m tsfm.covariate_bench", description=__doc__.splitlines()[0])
+    parser = argparse.ArgumentParser(prog="python -m tsfm.tasks.covariate_bench", description=__doc__.splitlines()[0])
     parser.add_argument("--model", required=True, help="Chronos-2 model name or folder")
     parser.add_argument("--ett", default=None, help="folder with ETTh1.csv (skipped when absent)")
     parser.add_argument("--horizon", type=int, default=24)

@@ -1,0 +1,137 @@
+"""``tsfm evaluate``, ``quickstart`` and ``suite``: backtests and leaderboards from the command line.
+
+:func:`add_parsers` is registered under the ``tsfm.commands`` entry-point group; nothing
+heavy is imported until a handler runs.
+"""
+
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+
+from tsfm.bundled import DEFAULT_MODEL
+from tsfm.cli_support import (
+    add_covariate_flags,
+    add_data_flags,
+    add_model_flags,
+    covariate_options,
+    load_data,
+    names,
+    parse_levels,
+)
+
+QUICKSTART_DATA = "aeon:m1_yearly"
+QUICKSTART_HORIZON = 6
+QUICKSTART_MODELS = (DEFAULT_MODEL, "fracast-0", "naive", "auto-ets", "auto-theta")
+
+
+def add_parsers(sub: argparse._SubParsersAction) -> None:
+    """Add ``evaluate``, ``quickstart`` and ``suite`` to a ``tsfm`` sub-parser set."""
+    p = sub.add_parser("evaluate", help="rolling-origin backtest of several models; writes a leaderboard")
+    add_data_flags(p)
+    p.add_argument("--models", required=True, help="comma-separated model names, e.g. fracast-0,auto-ets")
+    p.add_argument("--windows", type=int, default=1, help="rolling origins per series (default: %(default)s)")
+    p.add_argument("--step", type=int, default=None, help="steps between origins (default: the horizon)")
+    p.add_argument("--output", default="results", help="folder for leaderboard.csv, per_series.csv, forecasts.png")
+    p.add_argument("--overwrite", action="store_true", help="replace an --output folder that holds other files")
+    p.add_argument(
+        "--plot-series", default="4",
+        help="series drawn in forecasts.png: a count (the longest ones; 0 = no plot) or comma-separated ids "
+        "(default: %(default)s)",
+    )
+    add_covariate_flags(p, forecast=False)
+    add_model_flags(p)
+    p.set_defaults(handler=run_evaluate)
+
+    p = sub.add_parser("quickstart", help="the main job offline: a shipped dataset, a shipped model, baselines")
+    p.add_argument("--output", default="results/quickstart", help="folder for the report (default: %(default)s)")
+    p.add_argument("--overwrite", action="store_true", help="replace an --output folder that holds other files")
+    p.set_defaults(handler=run_quickstart)
+
+    p = sub.add_parser(
+        "suite", help="zero-shot suite: several offline datasets, one table of MASE/WQL relative to seasonal naive"
+    )
+    p.add_argument(
+        "--models", default=f"{DEFAULT_MODEL},fracast-0", help="comma-separated models (default: %(default)s)"
+    )
+    p.add_argument(
+        "--shared-data", default=None,
+        help="folder with m4/Hourly-*.csv and ett/ETTh1.csv; without it only the aeon-shipped sets run",
+    )
+    p.add_argument("--datasets", default=None, help="comma-separated subset of the suite's datasets (default: all)")
+    p.add_argument("--output", default="results/suite", help="folder for suite.csv and suite_summary.csv")
+    p.add_argument("--device", default="auto", help="auto, cpu, cuda or cuda:N (default: %(default)s)")
+    p.set_defaults(handler=run_suite_command)
+
+
+def plot_series_option(text: str) -> int | list[str]:
+    """``--plot-series``: a count of series or a list of item ids."""
+    text = text.strip()
+    if text.lstrip("-").isdigit():
+        count = int(text)
+        if count < 0:
+            from tsfm.errors import InputError
+
+            raise InputError(f"--plot-series must be a count >= 0 or comma-separated item ids, got {text!r}")
+        return count
+    return names(text) or []
+
+
+def run_evaluate(args: argparse.Namespace) -> int:
+    """Handler of ``tsfm evaluate``."""
+    from tsfm.tasks.evaluate import evaluate
+
+    options = covariate_options(args)
+    if any(v for v in options.values()):
+        from tsfm import data as tsdata
+
+        data = tsdata.read_table(args.data)
+        renames = {args.id_column: "item_id", args.timestamp_column: "timestamp", args.target_column: "target"}
+        data = data.rename(columns={k: v for k, v in renames.items() if k is not None})
+    else:
+        data = load_data(args)
+    report = evaluate(
+        data, names(args.models) or [], args.horizon, windows=args.windows, step=args.step,
+        season_length=args.season_length, quantile_levels=parse_levels(args.quantiles),
+        output=args.output, device=args.device, batch_size=args.batch_size,
+        plot_series=plot_series_option(args.plot_series), **options,
+    )
+    print_report(report)
+    return 0
+
+
+def run_quickstart(args: argparse.Namespace) -> int:
+    """Handler of ``tsfm quickstart``."""
+    from tsfm.tasks.evaluate import evaluate
+
+    print(f"quickstart: {QUICKSTART_DATA}, horizon {QUICKSTART_HORIZON}, models {', '.join(QUICKSTART_MODELS)}")
+    report = evaluate(QUICKSTART_DATA, list(QUICKSTART_MODELS), QUICKSTART_HORIZON, output=args.output)
+    print_report(report)
+    return 0
+
+
+def run_suite_command(args: argparse.Namespace) -> int:
+    """Handler of ``tsfm suite``."""
+    from tsfm.tasks.suite import format_suite, run_suite
+
+    rows, summary = run_suite(names(args.models) or [], args.shared_data, names(args.datasets), args.output,
+                              device=args.device)
+    print(format_suite(rows, summary))
+    print(f"tables: {Path(args.output) / 'suite.csv'}, {Path(args.output) / 'suite_summary.csv'}")
+    return 0
+
+
+def print_report(report) -> None:
+    """The leaderboard of an :class:`~tsfm.tasks.evaluate.EvaluationReport` and where its files are."""
+    from tsfm.tasks.leaderboard import format_leaderboard
+
+    result = report.result
+    n_items = result.scores["item_id"].nunique()
+    print(
+        f"\n{n_items} series, {result.config.windows} window(s), horizon {result.config.horizon}, "
+        f"season length {report.season_length}"
+        + (f", {result.skipped} (series, window) pairs too short and skipped" if result.skipped else "")
+    )
+    print(format_leaderboard(report.leaderboard))
+    for label, path in report.files.items():
+        print(f"{label}: {path}")
