@@ -33,6 +33,7 @@ from tqdm.auto import tqdm
 
 from tsfm.contract import BaseForecaster, Forecaster
 from tsfm.errors import CheckpointError, InputError
+from tsfm.metrics import series_scale
 from tsfm.quantiles import DEFAULT_QUANTILE_LEVELS
 from tsfm.registry import LoadOptions, load, register_path_loader
 from tsfm.validation import validate_horizon, validate_quantile_levels
@@ -94,21 +95,6 @@ class CalibrationConfig:
 def _positive_int(name: str, value: object) -> None:
     if isinstance(value, bool) or not isinstance(value, int) or value < 1:
         raise InputError(f"{name} must be a positive integer, got {value!r}")
-
-
-def series_scale(context: np.ndarray) -> float:
-    """Scale of a context: mean absolute change between consecutive observed values.
-
-    Falls back to the standard deviation, then to ``max(|mean|, 1)``, so it is always > 0.
-    """
-    observed = context[np.isfinite(context)]
-    if observed.size >= 2:
-        diff = float(np.mean(np.abs(np.diff(observed))))
-        if diff > 0:
-            return diff
-        if float(np.std(observed)) > 0:
-            return float(np.std(observed))
-    return max(float(abs(np.mean(observed))) if observed.size else 1.0, 1.0)
 
 
 @dataclass(frozen=True)

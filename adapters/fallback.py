@@ -23,9 +23,9 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
-from tsfm.adapters.calibration import series_scale
 from tsfm.contract import BaseForecaster, Forecaster
 from tsfm.errors import InputError
+from tsfm.metrics import series_scale
 
 BAND = (0.1, 0.9)
 

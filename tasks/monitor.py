@@ -154,7 +154,7 @@ class _SeriesState:
     """Detectors and bookkeeping of one series."""
 
     def __init__(self, config: MonitorConfig, values: np.ndarray) -> None:
-        from tsfm.adapters.calibration import series_scale
+        from tsfm.metrics import series_scale
 
         self.ph = PageHinkley(config.ph_delta, config.ph_threshold, min_samples=config.burn_in + 2)
         self.scale = series_scale(values[: config.start])

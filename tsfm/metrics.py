@@ -59,6 +59,28 @@ def seasonal_scale(insample: Any, season_length: int) -> float:
     return float(diffs.mean())
 
 
+def series_scale(context: np.ndarray) -> float:
+    """Scale of a context: mean absolute change between consecutive observed values.
+
+    Unlike :func:`seasonal_scale` it never fails: it falls back to the standard deviation,
+    then to ``max(|mean|, 1)``, so it is always > 0. Calibration offsets, fallback routing
+    and drift monitoring divide by it.
+
+    Parameters
+    ----------
+    context
+        ``[n]`` history; NaN values are skipped.
+    """
+    observed = context[np.isfinite(context)]
+    if observed.size >= 2:
+        diff = float(np.mean(np.abs(np.diff(observed))))
+        if diff > 0:
+            return diff
+        if float(np.std(observed)) > 0:
+            return float(np.std(observed))
+    return max(float(abs(np.mean(observed))) if observed.size else 1.0, 1.0)
+
+
 def mase(y_true: Any, y_pred: Any, insample: Any, season_length: int) -> float:
     """Mean absolute scaled error, as defined for the M4 competition.
 
