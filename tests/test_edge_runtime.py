@@ -2,6 +2,11 @@
 
 from __future__ import annotations
 
+import importlib.metadata
+import json
+import os
+import re
+import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -11,12 +16,14 @@ import pytest
 import torch
 
 import tsfm
+from tests import fresh_venv
 from tsfm.distill.export import TOLERANCES, ExportVerificationError, export_student
 from tsfm.distill.runtime import NotATsfmExportError, OnnxRuntimeModel, RuntimeInputError
 from tsfm.distill.students import StudentConfig, build_student, save_student
 from tsfm.errors import CheckpointError, InputError
 
 CONTEXT, HORIZON = 48, 12
+EDGE = Path(__file__).parents[1] / "distill" / "edge"  # the tsfm-edge distribution: pip install ./distill/edge
 
 
 def windows(n: int = 64, seed: int = 0) -> np.ndarray:
@@ -121,18 +128,63 @@ def test_when_an_onnx_file_is_not_a_tsfm_export_then_it_is_refused(tmp_path):
         OnnxRuntimeModel(garbage)
 
 
-def test_when_the_runtime_forecasts_then_torch_is_never_imported(exported):
+def test_when_the_runtime_forecasts_then_torch_pandas_and_tsfm_are_never_imported(exported):
+    # The edge folder on the path, as `import tsfm_edge` sees it after `pip install ./distill/edge`.
     code = (
         "import sys, numpy as np\n"
-        "from tsfm.distill.runtime import OnnxRuntimeModel\n"
+        "from tsfm_edge import OnnxRuntimeModel\n"
         f"m = OnnxRuntimeModel({str(exported['static-int8'].path)!r})\n"
         "out = m.forecast([np.sin(np.arange(30.0)), np.arange(80.0)])\n"
         "assert out.shape == (2, m.horizon, 9), out.shape\n"
         "heavy = [name for name in ('torch', 'tsfm', 'pandas') if name in sys.modules]\n"
         "assert not heavy, heavy\n"
     )
-    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=Path(__file__).parents[1])
+    env = {**os.environ, "PYTHONPATH": str(EDGE)}
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=EDGE, env=env)
     assert done.returncode == 0, done.stderr
+
+
+def test_the_edge_distribution_has_the_version_of_the_full_one():
+    edge_version = re.search(r'^version = "([^"]+)"', (EDGE / "pyproject.toml").read_text(), re.MULTILINE)
+    assert edge_version is not None and edge_version.group(1) == importlib.metadata.version("tsfm-adapt")
+
+
+EDGE_SCRIPT = """
+import json, sys
+import numpy as np
+import tsfm_edge
+model_path, series_path, out_path = sys.argv[1:4]
+with np.load(series_path) as saved:
+    series = [saved[name] for name in sorted(saved.files)]
+np.save(out_path, tsfm_edge.OnnxRuntimeModel(model_path).forecast(series))
+print(json.dumps({"file": tsfm_edge.__file__, "heavy": [m for m in ("torch", "pandas", "tsfm") if m in sys.modules]}))
+"""
+
+
+@pytest.mark.slow  # about 65 s on two cores: a venv, then numpy and onnxruntime from the registry
+def test_when_tsfm_edge_is_installed_alone_then_it_forecasts_like_the_full_package_without_torch(exported, tmp_path):
+    source = shutil.copytree(EDGE, tmp_path / "edge", ignore=shutil.ignore_patterns("build", "*.egg-info",
+                                                                                   "__pycache__"))  # build off-tree
+    venv = fresh_venv.create(tmp_path / "venv")
+    seconds = fresh_venv.pip_install(venv, str(source))  # pulls numpy and onnxruntime from the registry
+
+    series = [w[~np.isnan(w)] for w in windows(4, seed=11)] + [np.sin(np.arange(30.0)), np.arange(80.0) % 17]
+    np.savez(tmp_path / "series.npz", **{f"s{i:02d}": s for i, s in enumerate(series)})
+    path = exported["static-int8"].path
+    done = venv.run("-c", EDGE_SCRIPT, str(path), str(tmp_path / "series.npz"), str(tmp_path / "edge.npy"),
+                    cwd=tmp_path)
+    assert done.returncode == 0, done.stderr[-3000:]
+    info = json.loads(done.stdout)
+    assert Path(info["file"]).is_relative_to(venv.root) and info["heavy"] == []
+    np.testing.assert_allclose(np.load(tmp_path / "edge.npy"), OnnxRuntimeModel(path).forecast(series),
+                               rtol=1e-5, atol=1e-4)
+
+    for heavy in ("torch", "pandas", "tsfm"):
+        absent = venv.run("-c", f"import {heavy}", cwd=tmp_path)
+        assert absent.returncode != 0 and f"No module named '{heavy}'" in absent.stderr, (heavy, absent.stderr)
+    size = fresh_venv.size_bytes(venv.root)
+    print(f"tsfm-edge venv: {size / 1e6:.0f} MB after a {seconds:.0f} s pip install")
+    assert size < 350e6  # numpy, onnxruntime and pip: about 180 MB; torch alone is more than that
 
 
 def test_when_loaded_through_tsfm_then_the_onnx_file_is_a_forecaster(exported, student):

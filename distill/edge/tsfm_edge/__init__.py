@@ -1,9 +1,10 @@
 """Edge runtime: forecast with an exported tsfm ONNX file using only numpy and onnxruntime.
 
-This module imports nothing else (no torch, no tsfm), so it can be copied next to a model file
-onto a device that has only ``numpy`` and ``onnxruntime`` installed::
+This module imports nothing else (no torch, no pandas, no tsfm). It is one source installed under
+two names: ``tsfm_edge`` by the small ``tsfm-edge`` distribution (``pip install ./distill/edge``,
+which pulls numpy and onnxruntime only), and ``tsfm.distill.runtime`` by the full ``tsfm-adapt``::
 
-    from runtime import OnnxRuntimeModel
+    from tsfm_edge import OnnxRuntimeModel
     model = OnnxRuntimeModel("student.onnx")
     quantiles = model.forecast([series_a, series_b])  # [n_series, horizon, n_q]
 
