@@ -3,7 +3,7 @@
 Two data sets, each backtested over rolling windows with one Chronos-2-architecture
 model under several conditionings, scored against seasonal naive::
 
-    python -m tsfm.tasks.covariate_bench --model FOLDER [--ett ../shared/data/ett]
+    tsfm bench covariates --model FOLDER [--ett ../shared/data/ett]
 
 - **ETTh1** (target ``OT``, oil temperature of a transformer; the six load columns
   HUFL, HULL, MUFL, MULL, LUFL, LULL as covariates): OT alone; with the loads as
@@ -262,7 +262,8 @@ def _run_all(model: Forecaster, reference: Forecaster, runs: dict, config: Backt
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m tsfm.tasks.covariate_bench", description=__doc__.splitlines()[0])
+    """In-context forecasting: the gain of covariates and of cross-learning (ETTh1, a synthetic plant)."""
+    parser = argparse.ArgumentParser(prog="tsfm bench covariates", description=__doc__.splitlines()[0])
     parser.add_argument("--model", required=True, help="Chronos-2 model name or folder")
     parser.add_argument("--ett", default=None, help="folder with ETTh1.csv (skipped when absent)")
     parser.add_argument("--horizon", type=int, default=24)
@@ -310,7 +311,3 @@ def main(argv: Sequence[str] | None = None) -> int:
         table = regression_runs(other, reference, ett, args.horizon, args.ett_windows, args.plant_windows)
         print(table.round(4).to_string(index=False))
     return 0
-
-
-if __name__ == "__main__":
-    raise SystemExit(main())

@@ -1,6 +1,6 @@
 """CPU cost of the task layer: embedding throughput and anomaly-detector latency per point.
 
-    python -m tsfm.tasks.throughput [--model tsfm-bolt-mini] [--threads 1]
+    tsfm bench throughput [--model tsfm-bolt-mini] [--threads 1]
 
 - **Embeddings** (classification, embedding detectors): series per second through
   ``model.embed`` for series of 128 and 512 values, in batches of 1 and 256.
@@ -67,12 +67,13 @@ def detector_latency(model_name: str, names: Sequence[str], repeats: int) -> pd.
 
 
 def main(argv: Sequence[str] | None = None) -> int:
+    """CPU cost of the task layer: embedding throughput and anomaly-detector latency per point."""
     import torch
 
     import tsfm
     from tsfm.tasks.anomaly.benchmarks import DETECTORS
 
-    parser = argparse.ArgumentParser(prog="python -m tsfm.tasks.throughput", description=__doc__.splitlines()[0])
+    parser = argparse.ArgumentParser(prog="tsfm bench throughput", description=__doc__.splitlines()[0])
     parser.add_argument("--model", default=tsfm.DEFAULT_MODEL, help="model to embed with (default: %(default)s)")
     parser.add_argument("--threads", type=int, default=1, help="torch CPU threads (default: %(default)s)")
     parser.add_argument("--repeats", type=int, default=3, help="timed runs per figure (default: %(default)s)")
@@ -87,7 +88,3 @@ def main(argv: Sequence[str] | None = None) -> int:
     print("\ndetector latency (fit on 1,000 steps, score 2,000)")
     print(detector_latency(args.model, names, args.repeats).to_string(index=False, float_format="%.4g"))
     return 0
-
-
-if __name__ == "__main__":
-    raise SystemExit(main())

@@ -3,7 +3,7 @@
 Tiny random-weight models say nothing about accuracy, so these tests check plumbing and
 the contract: validation, that covariates and groups reach Chronos-2 and change its
 forecast, and that models without covariate support warn and forecast as before.
-Accuracy is measured by ``python -m tsfm.tasks.covariate_bench``.
+Accuracy is measured by ``tsfm bench covariates``.
 """
 
 from __future__ import annotations

@@ -1,4 +1,4 @@
-"""``tsfm detect`` (score a file) and ``tsfm detect-bench`` (SKAB, NAB, UCR benchmarks).
+"""``tsfm detect`` (score a file) and ``tsfm detect-bench`` = ``tsfm bench detect`` (SKAB, NAB, UCR).
 
 ``tsfm detect`` reads a table with an optional series id column, an optional timestamp
 column and one or more value columns (``--target a,b,c``; several columns are one
@@ -11,6 +11,7 @@ PNG beside it.
 from __future__ import annotations
 
 import argparse
+from collections.abc import Sequence
 from pathlib import Path
 
 from tsfm.bundled import DEFAULT_MODEL
@@ -40,6 +41,18 @@ def add_parsers(subparsers: argparse._SubParsersAction) -> None:
     p.set_defaults(handler=run_detect)
 
     p = subparsers.add_parser("detect-bench", help="anomaly benchmarks (SKAB, NAB, UCR) beside published figures")
+    add_bench_flags(p)
+
+
+def bench_main(argv: Sequence[str] | None = None) -> int:
+    """Anomaly detectors on SKAB, NAB or UCR, beside the published figures (also ``tsfm detect-bench``)."""
+    parser = argparse.ArgumentParser(prog="tsfm bench detect", description=bench_main.__doc__.splitlines()[0])
+    add_bench_flags(parser)
+    return run_bench(parser.parse_args(argv))
+
+
+def add_bench_flags(p: argparse.ArgumentParser) -> None:
+    """The flags of ``tsfm detect-bench`` and ``tsfm bench detect``."""
     p.add_argument("benchmark", choices=("skab", "nab", "ucr"), help="which benchmark")
     p.add_argument("--shared-data", default="../shared/data", help="holds skab/, nab/ (default: %(default)s)")
     p.add_argument("--detectors", default=BENCH_DEFAULT_DETECTORS, help="comma-separated (default: %(default)s)")

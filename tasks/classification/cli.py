@@ -1,4 +1,4 @@
-"""``tsfm classify`` and ``tsfm classify-bench``: batch classification of many series, and benchmarks.
+"""``tsfm classify`` and ``tsfm classify-bench`` (= ``tsfm bench classify``): batch classification, and benchmarks.
 
 ``tsfm classify --train labelled.csv --data unlabelled.csv --model M --output preds.csv``
 reads long-format files (``item_id,timestamp,target``; the training file also has a
@@ -10,6 +10,7 @@ with a progress bar.
 from __future__ import annotations
 
 import argparse
+from collections.abc import Sequence
 from pathlib import Path
 
 from tsfm.bundled import DEFAULT_MODEL
@@ -39,6 +40,18 @@ def add_parsers(subparsers: argparse._SubParsersAction) -> None:
     p.set_defaults(handler=run_classify)
 
     p = subparsers.add_parser("classify-bench", help="classification benchmarks: UCR sets in aeon, CWRU bearings")
+    add_bench_flags(p)
+
+
+def bench_main(argv: Sequence[str] | None = None) -> int:
+    """Classifiers on UCR sets shipped in aeon or CWRU bearings, beside MiniRocket (also ``tsfm classify-bench``)."""
+    parser = argparse.ArgumentParser(prog="tsfm bench classify", description=bench_main.__doc__.splitlines()[0])
+    add_bench_flags(parser)
+    return run_bench(parser.parse_args(argv))
+
+
+def add_bench_flags(p: argparse.ArgumentParser) -> None:
+    """The flags of ``tsfm classify-bench`` and ``tsfm bench classify``."""
     p.add_argument("which", choices=["ucr", "cwru"], help="which benchmark")
     p.add_argument("--model", default=DEFAULT_MODEL, help="TSFM name or folder (default: %(default)s)")
     p.add_argument(
