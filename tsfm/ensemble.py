@@ -1,0 +1,572 @@
+"""Ensembles of any contract models, weighted on validation windows, saved as a folder.
+
+:class:`EnsembleForecaster` forecasts with every member at the requested levels and averages
+their quantiles with fixed weights; quantiles stay non-decreasing. A member that fails on a
+series (it raises, or returns NaN) is left out for that series only and the other members'
+weights are renormalised there; the failures of the latest call are kept in
+:attr:`EnsembleForecaster.last_failures`.
+
+:func:`fit_ensemble` chooses the weights by greedy ensemble selection (Caruana et al., 2004, as
+AutoGluon does): starting from nothing, add with replacement the member whose addition most
+lowers the pooled WQL of the average, ``max_iter`` times, and keep the prefix of additions with
+the lowest loss; weights are the counts over that prefix. Because a few windows can rank models
+differently from the data that follows, the greedy weights are shrunk toward equal weights over
+the members selected: ``w = (1 - shrinkage) * w_greedy + shrinkage / n_selected``. The default
+shrinkage of 0.5 keeps the greedy choice of members but halves how far it departs from an equal
+split among them; a member the greedy search never picked keeps weight 0.
+
+Saved folders hold one ``ensemble.json`` (members by name or path, weights, quantile levels,
+season length, the windows' config and the validation scores); ``tsfm.load(folder)`` opens
+them through the path loader registered here.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import numbers
+import warnings
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from tsfm.contract import BaseForecaster, Forecaster
+from tsfm.covariates import Covariates
+from tsfm.errors import CheckpointError, InputError
+from tsfm.outputs import staged_folder, write_json
+from tsfm.quantiles import DEFAULT_QUANTILE_LEVELS
+from tsfm.registry import LoadOptions, list_models, load, register_path_loader
+from tsfm.rolling import (
+    RollingWindows,
+    ValidationResult,
+    pooled_metrics,
+    predict_robustly,
+    score,
+    score_forecasts,
+)
+from tsfm.validation import validate_quantile_levels, validate_season_length
+
+FILE_NAME = "ensemble.json"
+FORMAT = "tsfm-ensemble"
+VERSION = 1
+DEFAULT_MAX_ITER = 100  # AutoGluon's ensemble_size
+DEFAULT_SHRINKAGE = 0.5
+# Where backends keep the levels they forecast natively (others forecast any level).
+_NATIVE_LEVEL_ATTRIBUTES = ("native_levels", "pipeline.quantiles", "runtime.quantile_levels", "config.quantile_levels")
+
+
+class EnsembleForecaster(BaseForecaster):
+    """A weighted average of members' quantile forecasts.
+
+    Parameters
+    ----------
+    members
+        Forecasters of the contract, at least one.
+    weights
+        One non-negative weight per member, not all 0; normalised to sum to 1.
+    quantile_levels
+        Levels the weights were chosen at; every member must be able to forecast them (see
+        :func:`check_member_levels`). Other levels can be asked for, as from any model.
+    name
+        Name in forecasts and reports.
+    refs
+        How to load each member again (a registered name or a path); default the members' names.
+    season_length
+        Season length the members were loaded with (baselines need it to load the same way).
+    config
+        The validation windows the weights were chosen on, recorded when saved.
+    report
+        Validation table, one row per candidate member and one for the ensemble.
+    """
+
+    kind = "ensemble"
+
+    def __init__(
+        self, members: Sequence[Forecaster], weights: Sequence[float],
+        quantile_levels: Sequence[float] = DEFAULT_QUANTILE_LEVELS, name: str = "ensemble",
+        refs: Sequence[str] | None = None, season_length: int = 1, config: RollingWindows | None = None,
+        report: pd.DataFrame | None = None,
+    ) -> None:
+        super().__init__(name)
+        self.members = _checked_members(members)
+        self.weights = _normalised(weights, len(self.members))
+        self.quantile_levels = tuple(float(x) for x in validate_quantile_levels(quantile_levels))
+        check_member_levels(self.members, self.quantile_levels)
+        self.refs = [str(r) for r in refs] if refs is not None else [m.name for m in self.members]
+        if len(self.refs) != len(self.members):
+            raise InputError(f"refs has {len(self.refs)} entries for {len(self.members)} members")
+        self.season_length = validate_season_length(season_length)
+        self.config = config
+        self.report = report if report is not None else pd.DataFrame()
+        self.min_observations = max(getattr(m, "min_observations", 1) for m in self.members)
+        horizons = [h for h in (getattr(m, "max_horizon", None) for m in self.members) if h is not None]
+        self.max_horizon = min(horizons) if horizons else None
+        self.supports_covariates = any(getattr(m, "supports_covariates", False) for m in self.members)
+        self.last_failures = pd.DataFrame(columns=["series", "member", "error"])
+
+    def __repr__(self) -> str:
+        parts = ", ".join(f"{m.name}: {w:.3f}" for m, w in zip(self.members, self.weights))
+        return f"EnsembleForecaster(name={self.name!r}, weights={{{parts}}})"
+
+    def _predict_quantiles(
+        self, context: list[np.ndarray], horizon: int, levels: np.ndarray
+    ) -> tuple[np.ndarray, np.ndarray]:
+        return self._combine(context, horizon, levels, None)
+
+    def _predict_with_covariates(
+        self, context: list[np.ndarray], horizon: int, levels: np.ndarray, covariates: Covariates
+    ) -> tuple[np.ndarray, np.ndarray]:
+        return self._combine(context, horizon, levels, covariates)
+
+    def _combine(
+        self, context: list[np.ndarray], horizon: int, levels: np.ndarray, covariates: Covariates | None
+    ) -> tuple[np.ndarray, np.ndarray]:
+        """Each member once on the whole batch; covariates only to the members that use them."""
+        quantiles, means, usable, failures = [], [], [], []
+        for member in self.members:
+            uses = covariates is not None and getattr(member, "supports_covariates", False)
+            extra = {"covariates": covariates} if uses else {}
+            q, mean, _, errors = predict_robustly(member, context, horizon, levels, point="mean", **extra)
+            quantiles.append(q)  # [n, horizon, n_q]
+            means.append(mean)  # [n, horizon]
+            usable.append([not e for e in errors])
+            failures += [{"series": j, "member": member.name, "error": e} for j, e in enumerate(errors) if e]
+        self.last_failures = pd.DataFrame(failures, columns=["series", "member", "error"])
+        usable_array = np.array(usable)  # [n_members, n]
+        lost = np.flatnonzero(~usable_array.any(axis=0))
+        if lost.size:
+            j = int(lost[0])
+            why = "; ".join(f"{f['member']}: {f['error']}" for f in failures if f["series"] == j)
+            raise InputError(f"every member of ensemble {self.name!r} failed on context[{j}]: {why}")
+        if failures:
+            counts = self.last_failures.groupby("member", sort=False).size()
+            warnings.warn(
+                f"ensemble {self.name!r}: " + ", ".join(f"{m} failed on {n} series" for m, n in counts.items())
+                + "; the other members forecast those series (see last_failures)",
+                stacklevel=4,
+            )
+        combined = combine(np.stack(quantiles), self.weights, usable_array)  # [n, horizon, n_q]
+        return np.sort(combined, axis=-1), combine(np.stack(means), self.weights, usable_array)
+
+    def to_dict(self) -> dict[str, Any]:
+        """JSON-ready description: members by reference with their weights, levels, windows, scores."""
+        return {
+            "format": FORMAT, "version": VERSION, "name": self.name,
+            "members": [{"ref": r, "weight": float(w)} for r, w in zip(self.refs, self.weights)],
+            "quantile_levels": list(self.quantile_levels), "season_length": self.season_length,
+            "config": self.config.to_dict() if self.config is not None else None,
+            "validation": json.loads(self.report.to_json(orient="records")) if len(self.report) else [],
+        }
+
+    def save(self, folder: str | Path, overwrite: bool = False) -> Path:
+        """Write ``folder/ensemble.json`` atomically; ``tsfm.load(folder)`` loads it back.
+
+        Every member must be loadable again: a registered name, a hub id or an existing path
+        (stored as an absolute path). The folder is staged and swapped in whole, so a failed
+        save leaves an earlier one intact; a folder holding other files is refused unless ``overwrite``.
+        """
+        refs = [_portable_ref(ref, member) for ref, member in zip(self.refs, self.members)]
+        payload = {**self.to_dict(), "members": [{"ref": r, "weight": float(w)} for r, w in zip(refs, self.weights)]}
+        with staged_folder(folder, kind="ensemble", overwrite=overwrite, flag="folder") as stage:
+            write_json(payload, stage / FILE_NAME, flag="folder")
+        return Path(folder)
+
+
+@dataclass(frozen=True)
+class Selection:
+    """Greedy ensemble selection on validation forecasts.
+
+    Attributes
+    ----------
+    weights
+        ``[n_members]`` final weights (after shrinkage), summing to 1.
+    counts
+        ``[n_members]`` times each member was added, up to the best iteration.
+    trajectory
+        Pooled WQL after each addition.
+    dropped
+        Member index -> why it takes no part (it failed on every window).
+    rows
+        Number of validation windows the selection scored (those where every kept member forecast).
+    """
+
+    weights: np.ndarray
+    counts: np.ndarray
+    trajectory: list[float]
+    dropped: dict[int, str]
+    rows: int
+
+
+def select_weights(
+    results: Sequence[ValidationResult], max_iter: int = DEFAULT_MAX_ITER, shrinkage: float = DEFAULT_SHRINKAGE
+) -> Selection:
+    """Weights for the members whose validation forecasts are ``results`` (same windows, same levels).
+
+    Members that failed on every window are dropped. The loss is the pooled WQL over the windows
+    where every other member forecast; windows where a kept member failed are left out of the
+    choice (the ensemble renormalises there when it forecasts).
+    """
+    _check_selection_options(max_iter, shrinkage)
+    levels = np.asarray(results[0].quantile_levels)
+    forecasts = np.stack([r.forecasts for r in results])  # [n_members, n_windows, horizon, n_q]
+    failed = np.stack([r.failed for r in results])  # [n_members, n_windows]
+    dropped = {m: _first_error(r) for m, r in enumerate(results) if failed[m].all()}
+    alive = [m for m in range(len(results)) if m not in dropped]
+    if not alive:
+        reasons = "; ".join(f"{results[m].model}: {why}" for m, why in dropped.items())
+        raise InputError(f"every member failed on every validation window: {reasons}")
+    common = ~failed[alive].any(axis=0)
+    if not common.any():
+        raise InputError(
+            "no validation window was forecast by every remaining member "
+            f"({', '.join(results[m].model for m in alive)}); they fail on different series"
+        )
+    y = results[0].targets[common]  # [rows, horizon]
+    candidates = forecasts[:, common]  # [n_members, rows, horizon, n_q]
+    scale = float(np.nansum(np.abs(y))) or 1.0
+    total, picks, trajectory = np.zeros_like(candidates[0]), [], []
+    for it in range(max_iter):
+        losses = [_pinball(y, (total + candidates[m]) / (it + 1), levels) / scale if m in alive else np.inf
+                  for m in range(len(results))]
+        best = int(np.argmin(losses))  # ties go to the earlier member
+        total += candidates[best]
+        picks.append(best)
+        trajectory.append(float(losses[best]))
+    keep = int(np.argmin(trajectory)) + 1  # the shortest prefix with the lowest loss
+    counts = np.bincount(picks[:keep], minlength=len(results))
+    selected = counts > 0
+    weights = (1.0 - shrinkage) * counts / counts.sum() + shrinkage * selected / selected.sum()
+    return Selection(weights, counts, trajectory, dropped, int(common.sum()))
+
+
+def fit_ensemble(
+    members: Sequence[Forecaster | str],
+    series: Sequence[np.ndarray],
+    config: RollingWindows,
+    quantile_levels: Sequence[float] = DEFAULT_QUANTILE_LEVELS,
+    season_length: int = 1,
+    max_iter: int = DEFAULT_MAX_ITER,
+    shrinkage: float = DEFAULT_SHRINKAGE,
+    item_ids: Sequence[str] | None = None,
+    name: str = "ensemble",
+    device: str = "auto",
+    batch_size: int = 256,
+) -> EnsembleForecaster:
+    """Score every member on the validation windows of ``series`` and weight them by greedy selection.
+
+    Parameters
+    ----------
+    members
+        Forecasters, or names/paths for ``tsfm.load`` (loaded with ``season_length``, ``device``
+        and ``batch_size``; the name or path is what a saved ensemble records).
+    series
+        Histories to validate on; windows are cut from their ends by ``config``. Pass only data
+        the ensemble will not be scored on (e.g. the training part of a benchmark).
+    config
+        The validation windows.
+    quantile_levels
+        Levels forecast, scored and combined.
+    season_length
+        Season of MASE and of the baselines.
+    max_iter, shrinkage
+        Greedy additions, and the share of equal weights blended in (module doc), in [0, 1].
+
+    Returns
+    -------
+    EnsembleForecaster
+        Members with positive weight; ``report`` holds per member its weight, validation MASE,
+        WQL, coverage, failures and status (selected, not selected, or dropped and why), and a last
+        row for the ensemble itself (scored on the windows its weights were chosen on, so optimistic).
+    """
+    _check_selection_options(max_iter, shrinkage)
+    levels = validate_quantile_levels(quantile_levels)
+    season = validate_season_length(season_length)
+    models, refs = _resolve_members(members, season, device, batch_size)
+    check_member_levels(models, levels)
+    results = [score(m, series, config, levels, season, item_ids) for m in models]
+    selection = select_weights(results, max_iter, shrinkage)
+    ens_scores = _ensemble_scores(results, selection.weights, name)
+    report = _report(results, refs, selection, ens_scores)
+    used = np.flatnonzero(selection.weights > 0)
+    return EnsembleForecaster(
+        [models[i] for i in used], selection.weights[used], levels, name=name, refs=[refs[i] for i in used],
+        season_length=season, config=config, report=report,
+    )
+
+
+def combine(values: np.ndarray, weights: np.ndarray, usable: np.ndarray) -> np.ndarray:
+    """Weighted average over members ``values [n_members, n, ...]``, renormalised per row ``n``.
+
+    ``usable [n_members, n]`` says which member may be used for which row; rows no member
+    may be used for come out NaN.
+    """
+    w = np.asarray(weights, dtype=np.float64)[:, None] * usable  # [n_members, n]
+    total = w.sum(axis=0)  # [n]
+    filled = np.where(usable.reshape(usable.shape + (1,) * (values.ndim - 2)), values, 0.0)
+    summed = np.einsum("mn,mn...->n...", w, filled)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        return summed / total.reshape(total.shape + (1,) * (values.ndim - 2))
+
+
+def native_quantile_levels(model: Forecaster) -> np.ndarray | None:
+    """The levels ``model`` forecasts natively, where it declares them; ``None`` = any level."""
+    for path in _NATIVE_LEVEL_ATTRIBUTES:
+        value: Any = model
+        for part in path.split("."):
+            value = getattr(value, part, None)
+        if value is not None:
+            try:
+                levels = np.asarray(value, dtype=np.float64).ravel()
+            except (TypeError, ValueError):
+                continue
+            if levels.size and ((levels > 0) & (levels < 1)).all():
+                return np.sort(levels)
+    return None
+
+
+def check_member_levels(members: Sequence[Forecaster], levels: Sequence[float]) -> None:
+    """Refuse members whose native quantile levels do not span ``levels``.
+
+    A model trained on levels 0.1..0.9 answers a request for 0.02 with its 0.1 quantile;
+    averaged with members that really forecast 0.02, the ensemble's tail would mean nothing.
+    """
+    wanted = np.asarray(levels, dtype=np.float64)
+    for member in members:
+        native = native_quantile_levels(member)
+        if native is None:
+            continue
+        outside = wanted[(wanted < native[0] - 1e-9) | (wanted > native[-1] + 1e-9)]
+        if outside.size:
+            raise InputError(
+                f"members have different quantile levels: {member.name!r} forecasts levels "
+                f"{native[0]:g}..{native[-1]:g} natively and cannot produce {outside.tolist()}; "
+                f"ask for levels within {native[0]:g}..{native[-1]:g} or leave this member out"
+            )
+
+
+def is_ensemble_folder(path: Path) -> bool:
+    """Whether ``path`` is a folder written by :meth:`EnsembleForecaster.save`."""
+    return path.is_dir() and (path / FILE_NAME).is_file()
+
+
+@register_path_loader("tsfm-ensemble", accepts=is_ensemble_folder)
+def load_ensemble(path: str, options: LoadOptions) -> EnsembleForecaster:
+    """Path loader: read and check ``ensemble.json``, then load each member through ``tsfm.load``.
+
+    Members are loaded with the season length recorded in the file (the weights hold for the
+    members as they were validated) and with ``options``' device, dtype and batch size.
+    """
+    folder = Path(path)
+    spec = _read_spec(folder / FILE_NAME)
+    refs = [_resolve_ref(folder, m["ref"], f"members[{i}].ref") for i, m in enumerate(spec["members"])]
+    members = [
+        load(ref, device=options.device, dtype=options.dtype, batch_size=options.batch_size,
+             season_length=spec["season_length"])
+        for ref in refs
+    ]
+    config = RollingWindows(**spec["config"]) if spec["config"] is not None else None
+    return EnsembleForecaster(
+        members, [m["weight"] for m in spec["members"]], spec["quantile_levels"], name=spec["name"], refs=refs,
+        season_length=spec["season_length"], config=config, report=pd.DataFrame(spec["validation"]),
+    )
+
+
+def _read_spec(file: Path) -> dict[str, Any]:
+    """The decoded file, each key checked; a bad one raises a CheckpointError naming it."""
+    try:
+        spec = json.loads(file.read_text(encoding="utf-8"))
+    except (json.JSONDecodeError, UnicodeDecodeError) as exc:
+        raise CheckpointError(f"{file} is not valid JSON ({exc}); save the ensemble again") from None
+    if not isinstance(spec, dict):
+        raise CheckpointError(f"{file} must hold a JSON object, got {type(spec).__name__}")
+
+    def bad(key: str, allowed: str) -> CheckpointError:
+        return CheckpointError(f"{file}: key {key!r} must be {allowed}, got {spec.get(key, '<missing>')!r}")
+
+    if spec.get("format") != FORMAT:
+        raise bad("format", repr(FORMAT))
+    if spec.get("version") != VERSION:
+        raise bad("version", str(VERSION))
+    if not isinstance(spec.get("name"), str) or not spec["name"]:
+        raise bad("name", "a non-empty string")
+    members = spec.get("members")
+    if not isinstance(members, list) or not members:
+        raise bad("members", "a non-empty list of {ref, weight} objects")
+    for i, m in enumerate(members):
+        if not isinstance(m, dict) or not isinstance(m.get("ref"), str) or not m["ref"]:
+            raise CheckpointError(f"{file}: key 'members[{i}].ref' must be a non-empty string, got {m!r}")
+        w = m.get("weight")
+        if isinstance(w, bool) or not isinstance(w, numbers.Real) or not math.isfinite(w) or w < 0:
+            raise CheckpointError(f"{file}: key 'members[{i}].weight' must be a number >= 0, got {w!r}")
+    total = sum(m["weight"] for m in members)
+    if abs(total - 1.0) > 1e-6:
+        raise CheckpointError(
+            f"{file}: key 'members[].weight' sums to {total:g}, not 1; the file was edited by hand or is "
+            "corrupt (fit and save the ensemble again)"
+        )
+    levels = spec.get("quantile_levels")
+    if not isinstance(levels, list) or not levels or not all(
+        isinstance(x, numbers.Real) and not isinstance(x, bool) and 0 < x < 1 for x in levels
+    ) or sorted(set(levels)) != levels:
+        raise bad("quantile_levels", "an increasing list of numbers in (0, 1)")
+    season = spec.get("season_length")
+    if isinstance(season, bool) or not isinstance(season, int) or season < 1:
+        raise bad("season_length", "a positive integer")
+    _check_config(file, spec.get("config", "<missing>"))
+    if not isinstance(spec.get("validation", []), list):
+        raise bad("validation", "a list of rows")
+    spec.setdefault("validation", [])
+    return spec
+
+
+def _check_config(file: Path, config: Any) -> None:
+    if config is None:
+        return
+    if not isinstance(config, dict):
+        raise CheckpointError(f"{file}: key 'config' must be RollingWindows fields or null, got {config!r}")
+    try:
+        RollingWindows(**config)
+    except (TypeError, InputError) as exc:
+        raise CheckpointError(f"{file}: key 'config' is not a RollingWindows config ({exc})") from None
+
+
+def _resolve_ref(folder: Path, ref: str, key: str) -> str:
+    """A member reference as ``tsfm.load`` takes it; relative paths are relative to the folder.
+
+    A registered name is used as is; an absolute path as is; a relative path must stay inside
+    the ensemble folder (a copied file must not reach files elsewhere) and may not be the folder itself.
+    """
+    if ref in _registered_names() or Path(ref).is_absolute():
+        return ref
+    root = folder.resolve()
+    target = (root / ref).resolve()
+    if target == root or root not in target.parents:
+        raise CheckpointError(
+            f"{folder / FILE_NAME}: key {key!r} = {ref!r} points outside the ensemble folder {str(folder)!r}; "
+            "a member path relative to the folder must stay inside it"
+        )
+    return str(target) if target.exists() else ref  # not a file here: a hub id, or tsfm.load says why
+
+
+def _portable_ref(ref: str, member: Forecaster) -> str:
+    """``ref`` in the form a saved ensemble records; refuse one that nothing could load again."""
+    if ref in _registered_names():
+        return ref
+    path = Path(ref).expanduser()
+    if path.exists():
+        return str(path.resolve())
+    parts = ref.split("/")
+    if len(parts) == 2 and all(parts) and not ref.startswith((".", "~")):
+        return ref  # a hub id
+    raise InputError(
+        f"member {member.name!r} cannot be saved: its reference {ref!r} is not a registered model, a hub id "
+        "or an existing path; pass the members to fit_ensemble by name or path, or give refs="
+    )
+
+
+def _registered_names() -> set[str]:
+    return {spec.name for spec in list_models()}
+
+
+def _resolve_members(
+    members: Sequence[Forecaster | str], season: int, device: str, batch_size: int
+) -> tuple[list[Forecaster], list[str]]:
+    if isinstance(members, str) or not isinstance(members, Sequence):
+        raise InputError(f"members must be a list of models or names, got {type(members).__name__}")
+    if not members:
+        raise InputError("members is empty: pass at least one model or name (see `tsfm models`)")
+    models, refs = [], []
+    for member in members:
+        if isinstance(member, str):
+            models.append(load(member, device=device, batch_size=batch_size, season_length=season))
+            refs.append(member)
+        else:
+            models.append(member)
+            refs.append(member.name)
+    names = [m.name for m in models]
+    duplicates = sorted({n for n in names if names.count(n) > 1})
+    if duplicates:
+        raise InputError(f"member names must be unique, got {duplicates} more than once")
+    return models, refs
+
+
+def _ensemble_scores(results: Sequence[ValidationResult], weights: np.ndarray, name: str) -> pd.DataFrame:
+    """The ensemble's scores on the validation windows, renormalising where members failed."""
+    first = results[0]
+    usable = ~np.stack([r.failed for r in results])  # [n_members, n_windows]
+    quantiles = np.sort(combine(np.stack([r.forecasts for r in results]), weights, usable), axis=-1)
+    point = combine(np.stack([r.point for r in results]), weights, usable)
+    return score_forecasts(first.windows, quantiles, point, np.asarray(first.quantile_levels),
+                           first.season_length, name, first.item_ids)
+
+
+def _report(
+    results: Sequence[ValidationResult], refs: Sequence[str], selection: Selection, ens_scores: pd.DataFrame
+) -> pd.DataFrame:
+    rows = []
+    for m, result in enumerate(results):
+        failed_ids = sorted(set(result.failures["item_id"]))
+        if m in selection.dropped:
+            status = f"dropped: failed on every window ({selection.dropped[m]})"
+        elif selection.weights[m] > 0:
+            status = "selected" + (f"; left out on {len(failed_ids)} series where it failed" if failed_ids else "")
+        else:
+            status = "not selected"
+        rows.append({"member": result.model, "ref": refs[m], "weight": float(selection.weights[m]),
+                     "count": int(selection.counts[m]), **_summary(result.scores),
+                     "failed_series": ",".join(failed_ids), "status": status})
+    rows.append({"member": ens_scores["model"].iloc[0], "ref": "", "weight": 1.0,
+                 "count": int(selection.counts.sum()), **_summary(ens_scores), "failed_series": "",
+                 "status": "ensemble (scored on the windows its weights were chosen on)"})
+    return pd.DataFrame(rows)
+
+
+def _summary(scores: pd.DataFrame) -> dict[str, float]:
+    pooled = pooled_metrics(scores)
+    return {k: pooled[k] for k in ("MASE", "WQL", "pooled_WQL", "coverage_80", "windows", "failed", "seconds")}
+
+
+def _pinball(y: np.ndarray, quantiles: np.ndarray, levels: np.ndarray) -> float:
+    """Sum over windows and steps of the mean over levels of twice the pinball loss (NaN y adds 0)."""
+    observed = np.isfinite(y)
+    error = np.where(observed, y, 0.0)[..., None] - np.where(observed[..., None], quantiles, 0.0)
+    return float((2.0 * np.maximum(levels * error, (levels - 1.0) * error)).sum(axis=(0, 1)).mean())
+
+
+def _first_error(result: ValidationResult) -> str:
+    errors = [e for e in result.scores["error"] if e]
+    return errors[0] if errors else "no forecast"
+
+
+def _checked_members(members: Sequence[Forecaster]) -> list[Forecaster]:
+    if isinstance(members, (str, Forecaster)) or not isinstance(members, Sequence):
+        raise InputError(f"members must be a list of forecasters, got {type(members).__name__}")
+    if not members:
+        raise InputError("members is empty: an ensemble needs at least one member")
+    for i, m in enumerate(members):
+        if not isinstance(m, Forecaster):
+            raise InputError(f"members[{i}] is a {type(m).__name__}, not a forecaster (load names with tsfm.load)")
+    return list(members)
+
+
+def _normalised(weights: Sequence[float], n: int) -> np.ndarray:
+    try:
+        w = np.asarray(weights, dtype=np.float64).ravel()
+    except (TypeError, ValueError):
+        raise InputError(f"weights must be numbers, got {weights!r}") from None
+    if w.size != n:
+        raise InputError(f"weights has {w.size} entries for {n} members")
+    if not np.isfinite(w).all() or (w < 0).any() or w.sum() <= 0:
+        raise InputError(f"weights must be finite, >= 0 and not all 0, got {w.tolist()}")
+    return w / w.sum()
+
+
+def _check_selection_options(max_iter: int, shrinkage: float) -> None:
+    if isinstance(max_iter, bool) or not isinstance(max_iter, numbers.Integral) or max_iter < 1:
+        raise InputError(f"max_iter must be a positive integer, got {max_iter!r}")
+    if isinstance(shrinkage, bool) or not isinstance(shrinkage, numbers.Real) or not 0.0 <= shrinkage <= 1.0:
+        raise InputError(f"shrinkage must be a number in [0, 1], got {shrinkage!r}")
