@@ -79,7 +79,7 @@ def test_when_a_member_is_exactly_right_then_it_gets_nearly_all_the_weight():
     report = ensemble.report.set_index("member")
     assert report.loc["exact", "status"] == "selected"
     assert report.loc["naive", "status"] == "not selected" and report.loc["naive", "weight"] == 0
-    assert report.loc["exact", "pooled_WQL"] == 0 and report.loc["naive", "pooled_WQL"] > 0
+    assert report.loc["exact", "WQL"] == 0 and report.loc["naive", "WQL"] > 0
     assert "ensemble" in report.index
 
 
@@ -89,7 +89,7 @@ def test_when_two_members_err_in_opposite_directions_then_together_they_beat_eit
     assert weight_of(ensemble, "up") == pytest.approx(0.5) and weight_of(ensemble, "down") == pytest.approx(0.5)
     later = known_panel(length=90)  # windows after the ones the weights were chosen on
     test = RollingWindows(horizon=HORIZON, windows=2)
-    scores = {m.name: score(m, later, test, LEVELS, SEASON).pooled()["pooled_WQL"] for m in (up, down, ensemble)}
+    scores = {m.name: score(m, later, test, LEVELS, SEASON).pooled()["WQL"] for m in (up, down, ensemble)}
     assert scores["ensemble"] < 0.2 * min(scores["up"], scores["down"])
 
 

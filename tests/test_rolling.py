@@ -148,7 +148,8 @@ def test_when_scored_then_metrics_match_the_metrics_module_and_pooled_wql_pools_
         assert row["MASE"] == pytest.approx(metrics.mase(w.target, result.point[r], w.history, 2))
         assert row["WQL"] == pytest.approx(metrics.wql(w.target[None], result.forecasts[r][None], LEVELS))
     pooled = result.pooled()
-    assert pooled["pooled_WQL"] == pytest.approx(metrics.wql(result.targets, result.forecasts, LEVELS))
+    assert pooled["WQL"] == pytest.approx(metrics.wql(result.targets, result.forecasts, LEVELS))
+    assert pooled["mean_WQL"] == pytest.approx(result.scores["WQL"].mean())
     assert pooled["MASE"] == pytest.approx(result.scores["MASE"].mean())
     assert pooled["windows"] == 6 and pooled["failed"] == 0
     assert result.forecasts.shape == (6, 6, 3)

@@ -527,7 +527,7 @@ def _report(
 
 def _summary(scores: pd.DataFrame) -> dict[str, float]:
     pooled = pooled_metrics(scores)
-    return {k: pooled[k] for k in ("MASE", "WQL", "pooled_WQL", "coverage_80", "windows", "failed", "seconds")}
+    return {k: pooled[k] for k in ("MASE", "WQL", "mean_WQL", "coverage_80", "windows", "failed", "seconds")}
 
 
 def _pinball(y: np.ndarray, quantiles: np.ndarray, levels: np.ndarray) -> float:

@@ -288,19 +288,20 @@ class ValidationResult:
         return pooled_metrics(self.scores)
 
     def per_series(self) -> pd.DataFrame:
-        """Mean MASE, coverage and pooled WQL of each series over its windows."""
+        """Mean MASE and coverage, and pooled WQL, of each series over its windows."""
         return _grouped(self.scores, "item_id")
 
     def per_window(self) -> pd.DataFrame:
-        """Mean MASE, coverage and pooled WQL of each window index over the series."""
+        """Mean MASE and coverage, and pooled WQL, of each window index over the series."""
         return _grouped(self.scores, "window")
 
 
 def pooled_metrics(scores: pd.DataFrame) -> dict[str, float]:
     """Means over the successful rows of a score table, and the pooled WQL.
 
-    Returns ``MASE`` and ``WQL`` and ``coverage_80`` (means over rows), ``pooled_WQL`` (sum of the
-    quantile losses over the sum of ``|y|``, all windows together), ``windows`` (rows scored),
+    Returns ``WQL`` (pooled, as the leaderboard reports it: the sum of the quantile losses over the
+    sum of ``|y|``, all windows together), ``MASE``, ``mean_WQL`` and ``coverage_80`` (means over
+    rows), ``windows`` (rows scored),
     ``failed`` (rows without a forecast) and ``seconds`` (forecasting time).
     """
     ok = scores["error"] == ""
@@ -308,8 +309,8 @@ def pooled_metrics(scores: pd.DataFrame) -> dict[str, float]:
     abs_sum = float(good["abs_target"].sum())
     return {
         "MASE": _nanmean(good["MASE"]),
-        "WQL": _nanmean(good["WQL"]),
-        "pooled_WQL": float(good["quantile_loss"].sum()) / abs_sum if abs_sum > 0 else float("nan"),
+        "WQL": float(good["quantile_loss"].sum()) / abs_sum if abs_sum > 0 else float("nan"),
+        "mean_WQL": _nanmean(good["WQL"]),
         "coverage_80": _nanmean(good["coverage_80"]),
         "windows": int(ok.sum()),
         "failed": int((~ok).sum()),
@@ -491,7 +492,7 @@ def _grouped(scores: pd.DataFrame, by: str) -> pd.DataFrame:
     good = scores[scores["error"] == ""]
     grouped = good.groupby(by, sort=False)
     table = grouped[["MASE", "coverage_80"]].mean()
-    table["pooled_WQL"] = grouped["quantile_loss"].sum() / grouped["abs_target"].sum()
+    table["WQL"] = grouped["quantile_loss"].sum() / grouped["abs_target"].sum()
     table["windows"] = grouped.size()
     return table.reset_index()
 
