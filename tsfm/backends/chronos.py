@@ -15,7 +15,9 @@ family                 upstream pipeline       native output per series
 Every family answers the same way: ``Forecast.quantiles [n_series, horizon, n_q]``
 at the requested levels (interpolated from the native ones with
 :func:`tsfm.quantiles.interpolate_quantiles`, or taken empirically from T5's
-samples) and pooled embeddings ``[n_series, d_model]``.
+samples; levels outside the native range, e.g. 0.01 for Bolt's 0.1..0.9, are
+extrapolated with a fitted Laplace tail, never clamped to the nearest native level)
+and pooled embeddings ``[n_series, d_model]``.
 
 Series are batched ``batch_size`` at a time, left-padded with NaN and cut to the
 model's native context length. Forecasts and embeddings of a series do not depend on
@@ -256,7 +258,9 @@ class ChronosT5Forecaster(ChronosForecaster):
 
     Quantiles are empirical quantiles of ``num_samples`` sample paths (20 for the
     released models) and the mean is the sample mean, so they carry Monte-Carlo
-    noise. Sampling is made reproducible and batch-independent: the token at step
+    noise. Levels outside ``[1/S, 1 - 1/S]`` for ``S`` samples (0.05..0.95 for 20)
+    would be pinned to the extreme samples, so they are extrapolated instead (see
+    :func:`tsfm.quantiles.empirical_quantiles`). Sampling is made reproducible and batch-independent: the token at step
     ``t`` of sample path ``j`` is drawn with the Gumbel-max trick, using noise seeded
     by ``(sampling_seed, t)`` and indexed by ``j``. Every series therefore sees the
     same random numbers wherever it sits in a batch, and a call repeated gives the

@@ -18,7 +18,8 @@ What the model does, and how this wrapper uses it:
   forecast is bit-for-bit the same alone or in any batch (checked in the tests);
 - it emits 9 quantiles (``model.quantiles``, 0.1..0.9) for 48 steps; other levels are
   interpolated with :func:`tsfm.quantiles.interpolate_quantiles` (levels outside
-  0.1..0.9 take the nearest native quantile) and the mean is the median;
+  0.1..0.9 are extrapolated with a fitted Laplace tail, never clamped) and the mean is
+  the median;
 - horizons past 48 are forecast by the package: it appends the median of each
   48-step block to the context and runs the model again;
 - it needs 8 finite values among the last 2048 of a series.
