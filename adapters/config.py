@@ -7,12 +7,10 @@ early stopping, checkpoints) and the data split; the LoRA settings themselves ar
 
 from __future__ import annotations
 
-import dataclasses
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Any
 
-from tsfm.config_io import known_fields, read_json_object, write_json
+from tsfm.config_io import JsonConfig
 from tsfm.errors import InputError
 from tsfm.perturb import check_augment
 
@@ -21,7 +19,7 @@ MIXED_PRECISION = ("no", "bf16", "fp16")
 
 
 @dataclass(frozen=True)
-class FinetuneConfig:
+class FinetuneConfig(JsonConfig):
     """Settings of one fine-tuning run.
 
     Attributes
@@ -86,6 +84,8 @@ class FinetuneConfig:
     augment: float = 0.0
     augment_perturbations: tuple[str, ...] | None = None
 
+    config_name = "fine-tuning config"
+
     def __post_init__(self) -> None:
         for name, minimum in (("steps", 1), ("batch_size", 1), ("grad_accum", 1), ("warmup_steps", 0),
                               ("eval_every", 1), ("patience", 1), ("checkpoint_every", 0), ("min_context", 1),
@@ -122,25 +122,6 @@ class FinetuneConfig:
     def learning_rate(self, method: str) -> float:
         """``lr`` when set, else the default of ``method``."""
         return float(self.lr) if self.lr is not None else DEFAULT_LR[method]
-
-    def to_dict(self) -> dict[str, Any]:
-        return dataclasses.asdict(self)
-
-    @classmethod
-    def from_dict(cls, data: dict[str, Any]) -> FinetuneConfig:
-        """Inverse of :meth:`to_dict`; an unknown key raises an :class:`InputError` listing the known ones."""
-        return cls(**known_fields(cls, data, "fine-tuning config"))
-
-    def to_json(self, path: str | Path) -> Path:
-        """Write the config as indented JSON to ``path`` and return the path."""
-        return write_json(path, self.to_dict())
-
-    @classmethod
-    def from_json(cls, path: str | Path) -> FinetuneConfig:
-        return cls.from_dict(read_json_object(path, "fine-tuning config"))
-
-    def replace(self, **changes: Any) -> FinetuneConfig:
-        return dataclasses.replace(self, **changes)
 
 
 # LoRA trains a few new matrices from zero and needs a larger step than full fine-tuning, which

@@ -29,9 +29,8 @@ flow), so :mod:`tsfm.distill.export` can export any student as is.
 
 from __future__ import annotations
 
-import dataclasses
 import math
-from collections.abc import Mapping, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -39,7 +38,7 @@ from typing import Any
 import torch
 from torch import nn
 
-from tsfm.config_io import known_fields, read_json_object, write_json
+from tsfm.config_io import JsonConfig
 from tsfm.errors import InputError
 from tsfm.quantiles import DEFAULT_QUANTILE_LEVELS
 
@@ -48,7 +47,7 @@ SCALE_FLOOR = 1e-5  # relative floor on the instance scale: constant series do n
 
 
 @dataclass(frozen=True)
-class StudentConfig:
+class StudentConfig(JsonConfig):
     """What a student looks like; round-trips through JSON with :meth:`to_json` / :meth:`from_json`.
 
     Parameters
@@ -84,6 +83,8 @@ class StudentConfig:
     seed: int = 0
     extra: dict[str, Any] = field(default_factory=dict)  # free-form notes, e.g. the teacher's name
 
+    config_name = "student config"
+
     def __post_init__(self) -> None:
         if self.architecture not in ARCHITECTURES:
             raise InputError(f"architecture must be one of {ARCHITECTURES}, got {self.architecture!r}")
@@ -101,31 +102,20 @@ class StudentConfig:
                 "for the 'patch' student"
             )
 
-    def to_dict(self) -> dict[str, Any]:
-        """Plain-JSON view."""
-        out = dataclasses.asdict(self)
-        out["quantile_levels"] = list(self.quantile_levels)
-        return out
 
-    @classmethod
-    def from_dict(cls, data: Mapping[str, Any]) -> StudentConfig:
-        """Inverse of :meth:`to_dict`; unknown keys raise an error listing the known fields."""
-        values = known_fields(cls, data, "StudentConfig")
-        if "quantile_levels" in values:
-            values["quantile_levels"] = tuple(values["quantile_levels"])
-        return cls(**values)
-
-    def to_json(self, path: str | Path) -> Path:
-        return write_json(path, self.to_dict())
-
-    @classmethod
-    def from_json(cls, path: str | Path) -> StudentConfig:
-        return cls.from_dict(read_json_object(path, "student config"))
+# Upper bounds on the sizes, far above any useful student: a config (or a student folder's
+# student_config.json) asking for more is refused before a single weight is allocated.
+SIZE_LIMITS = {"context_length": 65_536, "horizon": 16_384, "hidden_size": 16_384, "n_blocks": 64,
+               "patch_size": 65_536}
+MAX_PARAMETERS = 100_000_000
 
 
 def _check_positive_int(name: str, value: Any) -> None:
     if isinstance(value, bool) or not isinstance(value, int) or value < 1:
         raise InputError(f"{name} must be a positive integer, got {value!r}")
+    limit = SIZE_LIMITS.get(name)
+    if limit is not None and value > limit:
+        raise InputError(f"{name} must be an integer in 1..{limit}, got {value!r}")
 
 
 def _checked_levels(levels: Any) -> tuple[float, ...]:
@@ -309,7 +299,19 @@ _CLASSES: dict[str, type[Student]] = {"linear": LinearStudent, "mlp": MLPStudent
 
 
 def build_student(config: StudentConfig) -> Student:
-    """A freshly initialised student of ``config.architecture``, seeded by ``config.seed``."""
+    """A freshly initialised student of ``config.architecture``, seeded by ``config.seed``.
+
+    Raises
+    ------
+    InputError
+        The student would have more than :data:`MAX_PARAMETERS` parameters.
+    """
+    n_parameters = count_parameters(config)
+    if n_parameters > MAX_PARAMETERS:
+        raise InputError(
+            f"a {config.architecture!r} student of these sizes has {n_parameters:,} parameters; the most a student "
+            f"may have is {MAX_PARAMETERS:,}: lower hidden_size, n_blocks or context_length"
+        )
     generator_state = torch.random.get_rng_state()
     torch.manual_seed(config.seed)
     try:
@@ -318,6 +320,12 @@ def build_student(config: StudentConfig) -> Student:
         torch.random.set_rng_state(generator_state)
     _init_head(model.head)
     return model
+
+
+def count_parameters(config: StudentConfig) -> int:
+    """Parameters of a student of ``config``, counted on the meta device: no weight is allocated."""
+    with torch.device("meta"):
+        return _CLASSES[config.architecture](config).n_parameters()
 
 
 def _init_head(head: QuantileHead) -> None:
@@ -349,18 +357,42 @@ def is_student_folder(path: Path) -> bool:
     return path.is_dir() and (path / CONFIG_FILE).is_file() and (path / WEIGHTS_FILE).is_file()
 
 
+# The fields that fix a student's shapes; save_student writes them all.
+SHAPE_FIELDS = ("architecture", "context_length", "horizon", "quantile_levels", "hidden_size", "n_blocks", "patch_size")
+
+
 def load_student(folder: str | Path) -> Student:
-    """Read a student written by :func:`save_student` (safetensors only), in eval mode on CPU."""
+    """Read a student written by :func:`save_student` (safetensors only), in eval mode on CPU.
+
+    Raises
+    ------
+    CheckpointError
+        Naming the file: the folder is incomplete, ``student_config.json`` lacks a shape field or
+        holds a value out of range (sizes are bounded before anything is allocated), or the
+        weights are not a readable safetensors file or do not match the config.
+    """
+    from safetensors import SafetensorError
     from safetensors.torch import load_file
 
     from tsfm.errors import CheckpointError
+    from tsfm.model_folders import read_folder_json
 
     folder = Path(folder)
     if not is_student_folder(folder):
         raise CheckpointError(f"{folder} is not a distilled student: expected {CONFIG_FILE} and {WEIGHTS_FILE}")
-    model = build_student(StudentConfig.from_json(folder / CONFIG_FILE))
+    config_path, weights_path = folder / CONFIG_FILE, folder / WEIGHTS_FILE
     try:
-        model.load_state_dict(load_file(str(folder / WEIGHTS_FILE)))
+        model = build_student(StudentConfig.from_dict(read_folder_json(folder, CONFIG_FILE, SHAPE_FIELDS, "student")))
+    except InputError as exc:
+        raise CheckpointError(f"{str(config_path)!r}: {exc}") from None
+    try:
+        weights = load_file(str(weights_path))
+    except (SafetensorError, OSError) as exc:
+        raise CheckpointError(
+            f"{str(weights_path)!r} is not a readable safetensors file ({exc}); save the student again"
+        ) from None
+    try:
+        model.load_state_dict(weights)
     except RuntimeError as exc:
-        raise CheckpointError(f"{folder / WEIGHTS_FILE} does not match {CONFIG_FILE}: {exc}") from None
+        raise CheckpointError(f"{weights_path} does not match {CONFIG_FILE}: {exc}") from None
     return model.eval()

@@ -12,9 +12,9 @@ from tsfm.pretraining.synthetic import SyntheticConfig
 
 CONFIGS = [
     (PretrainConfig, "pretraining config", "steps"),
-    (SyntheticConfig, "SyntheticConfig", "length"),
+    (SyntheticConfig, "synthetic-data config", "length"),
     (FinetuneConfig, "fine-tuning config", "steps"),
-    (StudentConfig, "StudentConfig", "context_length"),
+    (StudentConfig, "student config", "context_length"),
 ]
 
 
@@ -40,8 +40,26 @@ def test_when_a_config_file_is_missing_or_not_json_then_the_error_names_the_file
         cls.from_json(broken)
 
 
-@pytest.mark.parametrize("cls", [PretrainConfig, FinetuneConfig, StudentConfig])
+@pytest.mark.parametrize("cls", [PretrainConfig, SyntheticConfig, FinetuneConfig, StudentConfig])
 def test_a_config_round_trips_through_its_json_file(cls, tmp_path):
     config = cls()
     path = config.to_json(tmp_path / "nested" / "config.json")
     assert cls.from_json(path) == config
+
+
+@pytest.mark.parametrize("cls", [PretrainConfig, SyntheticConfig, FinetuneConfig, StudentConfig])
+def test_every_config_takes_its_json_round_trip_from_the_one_mixin(cls):
+    from tsfm.config_io import JsonConfig
+
+    assert issubclass(cls, JsonConfig)
+    assert not {"to_dict", "from_dict", "to_json", "from_json", "replace"} & set(vars(cls)), "a copy came back"
+
+
+def test_when_a_config_nests_another_then_json_holds_plain_lists_and_dicts(tmp_path):
+    import json
+
+    config = PretrainConfig(quantiles=(0.1, 0.5, 0.9), synthetic=SyntheticConfig(length=600, kernels=("rbf",)))
+    path = config.to_json(tmp_path / "config.json")
+    data = json.loads(path.read_text())
+    assert data["quantiles"] == [0.1, 0.5, 0.9] and data["synthetic"]["kernels"] == ["rbf"]
+    assert PretrainConfig.from_json(path) == config

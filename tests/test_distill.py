@@ -101,7 +101,7 @@ def test_when_a_student_config_is_invalid_then_the_error_names_the_field(changes
 
 
 def test_when_a_config_has_an_unknown_field_then_the_known_ones_are_listed():
-    with pytest.raises(InputError, match="unknown StudentConfig field.*known fields"):
+    with pytest.raises(InputError, match="unknown student config field.*known fields"):
         StudentConfig.from_dict({"architecture": "mlp", "width": 3})
 
 

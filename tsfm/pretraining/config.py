@@ -13,7 +13,6 @@ a generic N(0, 1)-style init (see :func:`reinitialise_`).
 
 from __future__ import annotations
 
-import dataclasses
 import math
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -22,7 +21,7 @@ from typing import Any
 import torch
 from torch import nn
 
-from tsfm.config_io import known_fields, read_json_object, write_json
+from tsfm.config_io import JsonConfig
 from tsfm.errors import InputError
 from tsfm.pretraining.synthetic import SyntheticConfig
 
@@ -35,7 +34,7 @@ _REQUIRED_CHRONOS2 = BOLT_QUANTILES
 
 
 @dataclass(frozen=True)
-class PretrainConfig:
+class PretrainConfig(JsonConfig):
     """Everything that defines a pretraining run; saved next to the model as ``pretrain_config.json``.
 
     Parameters
@@ -167,6 +166,8 @@ class PretrainConfig:
     synthetic: SyntheticConfig | None = field(default=None)
     output_dir: str = "runs/pretrain"
 
+    config_name = "pretraining config"
+
     def __post_init__(self) -> None:
         if self.family not in FAMILIES:
             raise InputError(f"family must be one of {', '.join(FAMILIES)}; got {self.family!r}")
@@ -183,32 +184,6 @@ class PretrainConfig:
         _validate_sizes(self)
         _validate_optimisation(self)
         _validate_data(self)
-
-    # ---- JSON round trip -------------------------------------------------------------------
-    def to_dict(self) -> dict[str, Any]:
-        """Plain-JSON view; ``synthetic`` becomes a nested dict."""
-        out = {f.name: getattr(self, f.name) for f in dataclasses.fields(self)}
-        out["quantiles"] = list(self.quantiles or ())
-        out["synthetic"] = self.synthetic.to_dict() if self.synthetic is not None else None
-        return out
-
-    @classmethod
-    def from_dict(cls, data: dict[str, Any]) -> PretrainConfig:
-        """Inverse of :meth:`to_dict`; unknown keys raise an :class:`InputError` that lists the known ones."""
-        return cls(**known_fields(cls, data, "pretraining config"))
-
-    def to_json(self, path: str | Path) -> Path:
-        """Write the config as indented JSON to ``path`` and return the path."""
-        return write_json(path, self.to_dict())
-
-    @classmethod
-    def from_json(cls, path: str | Path) -> PretrainConfig:
-        """Read a config written by :meth:`to_json` (or by hand)."""
-        return cls.from_dict(read_json_object(path, "pretraining config"))
-
-    def replace(self, **changes: Any) -> PretrainConfig:
-        """A copy with some fields changed, validated again."""
-        return dataclasses.replace(self, **changes)
 
 
 def _is_int(value: Any) -> bool:

@@ -25,7 +25,6 @@ Chronos-2 tasks: :func:`generate_covariate_batch` (targets driven by covariates)
 
 from __future__ import annotations
 
-import dataclasses
 import math
 import tempfile
 from collections.abc import Iterator, Mapping, Sequence
@@ -35,7 +34,7 @@ from typing import Any
 
 import numpy as np
 
-from tsfm.config_io import known_fields
+from tsfm.config_io import JsonConfig
 from tsfm.errors import InputError
 from tsfm.pretraining.synthetic_generators import GENERATORS as _REGISTRY
 from tsfm.pretraining.synthetic_generators import ar_filter, log_uniform, standardize, stretches
@@ -74,7 +73,7 @@ _OWN_SOURCES = ("ar", "multi_seasonal", "clean_seasonal", "trend_shifts", "kerne
 
 # ---- configuration -------------------------------------------------------------------------------
 @dataclass(frozen=True)
-class SyntheticConfig:
+class SyntheticConfig(JsonConfig):
     """What the synthetic corpus looks like; round-trips through JSON with ``to_dict``/``from_dict``.
 
     Parameters
@@ -122,6 +121,8 @@ class SyntheticConfig:
     covariate_known_share: float = 0.5
     weak_covariate_share: float = 0.0
 
+    config_name = "synthetic-data config"
+
     def __post_init__(self) -> None:
         _check_int("length", self.length, 2)
         object.__setattr__(self, "weights", _checked_weights(self.weights))
@@ -134,17 +135,6 @@ class SyntheticConfig:
             value = getattr(self, name)
             if isinstance(value, bool) or not isinstance(value, (int, float)) or not 0.0 <= value <= 1.0:
                 raise InputError(f"{name} must be a probability in [0, 1]; got {value!r}")
-
-    def to_dict(self) -> dict[str, Any]:
-        """Plain-JSON view (lists, dicts, numbers)."""
-        out = dataclasses.asdict(self)
-        out["kernels"] = list(self.kernels)
-        return out
-
-    @classmethod
-    def from_dict(cls, data: Mapping[str, Any]) -> SyntheticConfig:
-        """Inverse of :meth:`to_dict`; unknown keys raise an error that lists the known fields."""
-        return cls(**known_fields(cls, data, "SyntheticConfig"))
 
 
 def _check_int(name: str, value: Any, minimum: int) -> None:
