@@ -63,6 +63,19 @@ def names(text: str | None) -> list[str] | None:
     return None if text is None else [x.strip() for x in text.split(",") if x.strip()]
 
 
+def plot_series_option(text: str | None) -> int | list[str] | None:
+    """``--plot-series``: a count of series, a list of item ids, or ``None`` (the plot chooses)."""
+    if text is None:
+        return None
+    text = text.strip()
+    if text.lstrip("-").isdigit():
+        count = int(text)
+        if count < 0:
+            raise InputError(f"--plot-series must be a count >= 0 or comma-separated item ids, got {text!r}")
+        return count
+    return names(text) or []
+
+
 def add_data_flags(p: argparse.ArgumentParser, horizon: bool = True) -> None:
     """``--data`` and its column names, and ``--horizon`` unless ``horizon=False``."""
     p.add_argument("--data", required=True, help=DATA_HELP)

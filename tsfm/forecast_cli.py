@@ -7,7 +7,6 @@ heavy is imported until a handler runs.
 from __future__ import annotations
 
 import argparse
-from pathlib import Path
 
 from tsfm.bundled import DEFAULT_MODEL
 from tsfm.cli_support import (
@@ -17,6 +16,7 @@ from tsfm.cli_support import (
     covariate_options,
     load_data,
     parse_levels,
+    plot_series_option,
     season_of,
 )
 
@@ -38,7 +38,7 @@ def add_parsers(sub: argparse._SubParsersAction) -> None:
     )
     p.add_argument(
         "--plot-series", default=None,
-        help="comma-separated item ids drawn by --plot (default: the four longest series)",
+        help="series drawn by --plot: comma-separated item ids or a count of the longest series (default: 4)",
     )
     add_covariate_flags(p, forecast=True)
     add_model_flags(p)
@@ -57,12 +57,15 @@ def run_models(args: argparse.Namespace) -> int:
 def run_forecast(args: argparse.Namespace) -> int:
     """Handler of ``tsfm forecast``: read, validate, forecast, write the quantiles (and a plot)."""
     from tsfm import data as tsdata
-    from tsfm.errors import InputError
+    from tsfm.outputs import check_file_target, check_not_input, check_table_output, write_table
+    from tsfm.plots import pick_series
     from tsfm.registry import load
 
-    output = Path(args.output)
-    if output.suffix not in (".csv", ".parquet"):
-        raise InputError(f"--output must end in .csv or .parquet, got {args.output!r}")
+    inputs = [args.data, args.future]
+    output = check_table_output(args.output, inputs)
+    if args.plot:
+        check_not_input(args.plot, [*inputs, output], "--plot")
+        check_file_target(args.plot, "--plot")
     options = covariate_options(args)
     covariates = None
     if args.future is not None or any(v for v in options.values()):
@@ -75,26 +78,19 @@ def run_forecast(args: argparse.Namespace) -> int:
         )
     else:
         frame = load_data(args)
+    if args.plot:
+        pick_series(frame, plot_series_option(args.plot_series))  # unknown ids fail before the model runs
     freq = tsdata.infer_frequency(frame)
     season = season_of(args, frame)
     model = load(args.model, device=args.device, batch_size=args.batch_size, season_length=season)
     item_ids, series = tsdata.to_series(frame)
     forecast = model.predict_quantiles(series, args.horizon, parse_levels(args.quantiles), covariates=covariates)
     table = forecast.to_frame(item_ids, tsdata.future_timestamps(frame, args.horizon, freq))
-    from tsfm.outputs import write_table
-
-    write_table(table, output, inputs=[args.data, args.future])
+    write_table(table, output, inputs=inputs)
     print(f"{model.name}: {forecast.n_series} series x {forecast.horizon} steps -> {output}")
     if args.plot:
         from tsfm.plots import plot_forecasts
 
-        path = plot_forecasts(frame, table, args.plot, series=tsdata_ids(args.plot_series))
+        path = plot_forecasts(frame, table, args.plot, series=plot_series_option(args.plot_series))
         print(f"plot: {path}")
     return 0
-
-
-def tsdata_ids(text: str | None) -> list[str] | None:
-    """``--plot-series`` as a list of ids (``None``: the plot chooses)."""
-    from tsfm.cli_support import names
-
-    return names(text)

@@ -15,7 +15,7 @@ import json
 import os
 import shutil
 import tempfile
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable, Iterator, Sequence
 from pathlib import Path
 
 import pandas as pd
@@ -35,10 +35,15 @@ def same_file(a: str | os.PathLike, b: str | os.PathLike) -> bool:
 
 
 def check_not_input(output: str | os.PathLike, inputs: Iterable[object], flag: str = "--output") -> None:
-    """Refuse an output that is one of the inputs, or a folder that holds one of them."""
+    """Refuse an output that is one of the inputs, or a folder that holds one of them.
+
+    Inputs that are not existing paths (model names, ``aeon:`` sources, ``None``) are skipped.
+    """
     out = Path(output).expanduser().resolve()
     for source in inputs:
         if not isinstance(source, (str, os.PathLike)) or str(source).startswith(("aeon:", "hf:", "m4:")):
+            continue
+        if not Path(source).expanduser().exists():
             continue
         src = Path(source).expanduser().resolve()
         if same_file(out, src) or out in src.parents:
@@ -79,7 +84,9 @@ def atomic_file(path: str | os.PathLike, flag: str = "--output") -> Iterator[Pat
         os.replace(tmp_path, path)
     except OSError as exc:
         tmp_path.unlink(missing_ok=True)
-        raise InputError(f"{flag} {str(path)!r} could not be written ({exc.strerror or exc}); nothing was changed") from exc
+        raise InputError(
+            f"{flag} {str(path)!r} could not be written ({exc.strerror or exc}); nothing was changed"
+        ) from exc
     except BaseException:
         tmp_path.unlink(missing_ok=True)
         raise
@@ -121,6 +128,62 @@ def write_json(payload: object, path: str | os.PathLike, flag: str = "--output")
     return write_text(json.dumps(payload, indent=2) + "\n", path, flag)
 
 
+def check_table_output(
+    path: str | os.PathLike, inputs: Iterable[object] = (), flag: str = "--output",
+    suffixes: Sequence[str] = TABLE_SUFFIXES,
+) -> Path:
+    """Check, before any work is done, that a table can be written at ``path``.
+
+    The suffix must be one of ``suffixes``, the path must not be one of ``inputs``, must not
+    be a folder, and its folder must be creatable and writable.
+    """
+    path = Path(path).expanduser()
+    if path.suffix not in suffixes:
+        raise InputError(f"{flag} must end in {' or '.join(suffixes)}, got {str(path)!r}")
+    check_not_input(path, inputs, flag)
+    return check_file_target(path, flag)
+
+
+def check_folder_output(
+    folder: str | os.PathLike, kind: str, overwrite: bool = False, inputs: Iterable[object] = (),
+    flag: str = "--output",
+) -> Path:
+    """Check, before any work is done, that a run of ``kind`` may write the folder ``folder``.
+
+    It must not be nor hold one of ``inputs``, must not sit under a file, and must be missing,
+    empty, or from an earlier run of ``kind`` (any folder with ``overwrite``).
+    """
+    folder = Path(folder).expanduser()
+    check_not_input(folder, inputs, flag)
+    above = next((p for p in folder.absolute().parents if p.exists()), None)
+    if above is not None and not above.is_dir():
+        raise InputError(f"{flag} {str(folder)!r}: {str(above)!r} is a file, not a folder")
+    return check_output_folder(folder, kind, overwrite, flag)
+
+
+def mark_folder(folder: str | os.PathLike, kind: str) -> Path:
+    """Create ``folder`` if needed and write the marker naming ``kind`` into it.
+
+    For runs that keep a cache in their output folder while they work (``tsfm distill``):
+    the marked folder is recognised as theirs when the run is repeated after a kill.
+    """
+    folder = Path(folder).expanduser()
+    folder.mkdir(parents=True, exist_ok=True)
+    (folder / MARKER).write_text(json.dumps({"kind": kind}) + "\n", encoding="utf-8")
+    return folder
+
+
+def folder_kind(folder: str | os.PathLike) -> str | None:
+    """The kind of run named in ``folder``'s marker; ``None`` without a readable marker."""
+    marker = Path(folder).expanduser() / MARKER
+    if not marker.is_file():
+        return None
+    try:
+        return json.loads(marker.read_text(encoding="utf-8")).get("kind")
+    except (OSError, ValueError, AttributeError):
+        return None
+
+
 def check_output_folder(folder: str | os.PathLike, kind: str, overwrite: bool = False, flag: str = "--output") -> Path:
     """Check that ``folder`` may receive a run of ``kind``; raise before any work is done.
 
@@ -133,13 +196,7 @@ def check_output_folder(folder: str | os.PathLike, kind: str, overwrite: bool = 
         raise InputError(f"{flag} {str(folder)!r} is a file; give a folder")
     if not folder.exists() or not any(folder.iterdir()):
         return folder
-    marker = folder / MARKER
-    previous = None
-    if marker.is_file():
-        try:
-            previous = json.loads(marker.read_text(encoding="utf-8")).get("kind")
-        except (OSError, ValueError, AttributeError):
-            previous = None
+    previous = folder_kind(folder)
     if previous == kind or overwrite:
         return folder
     what = f"the results of a '{previous}' run" if previous else "files that no tsfm run of this kind wrote"
@@ -167,8 +224,13 @@ def staged_folder(
         raise InputError(f"{flag} {str(folder)!r} cannot be created ({exc.strerror or exc})") from None
     try:
         yield stage
-        (stage / MARKER).write_text(json.dumps({"kind": kind}) + "\n", encoding="utf-8")
-        _swap_in(stage, folder)
+        try:
+            (stage / MARKER).write_text(json.dumps({"kind": kind}) + "\n", encoding="utf-8")
+            _swap_in(stage, folder)
+        except OSError as exc:
+            raise InputError(
+                f"{flag} {str(folder)!r} could not be written ({exc.strerror or exc}); nothing was changed"
+            ) from exc
     except BaseException:
         shutil.rmtree(stage, ignore_errors=True)
         raise
