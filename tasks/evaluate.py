@@ -10,12 +10,14 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 
 from tsfm import data as tsdata
 from tsfm.contract import Forecaster
 from tsfm.covariate_frames import covariates_from_frames
 from tsfm.errors import InputError
+from tsfm.outputs import check_folder_output, staged_folder, write_table
 from tsfm.quantiles import DEFAULT_QUANTILE_LEVELS
 from tsfm.registry import load
 from tsfm.tasks.backtest import BacktestConfig, BacktestResult, run_backtest
@@ -23,6 +25,7 @@ from tsfm.tasks.leaderboard import leaderboard
 from tsfm.tasks.plots import plot_forecasts
 
 REFERENCE = "seasonal-naive"
+KIND = "evaluate"  # the kind of run named in the output folder's marker
 
 
 @dataclass
@@ -47,12 +50,13 @@ def evaluate(
     output: str | Path | None = None,
     device: str = "auto",
     batch_size: int = 256,
-    plot_series: int = 4,
+    plot_series: int | Sequence[str] = 4,
     progress: bool = True,
     covariates: Sequence[str] | None = None,
     past_covariates: Sequence[str] = (),
     group_by: str | None = None,
     targets: Sequence[str] | None = None,
+    overwrite: bool = False,
 ) -> EvaluationReport:
     """Backtest ``models`` on ``data`` and rank them.
 
@@ -69,7 +73,14 @@ def evaluate(
         Season for MASE and the baselines; default inferred from the frequency.
     output
         Folder for ``leaderboard.csv``, ``per_series.csv`` and ``forecasts.png``;
-        nothing is written when ``None``.
+        nothing is written when ``None``. It is checked before the backtest starts and
+        written whole at the end (see :func:`tsfm.outputs.staged_folder`): a killed run
+        leaves the earlier folder as it was, and a re-run leaves no file of the earlier one.
+    plot_series
+        Series drawn in ``forecasts.png``: a count (the series with the highest MASE on the
+        last window; 0 draws nothing) or item ids.
+    overwrite
+        Replace an ``output`` folder that holds files of another kind of run.
     covariates, past_covariates, group_by, targets
         Known-future and past-only covariate columns, the column whose value groups
         related series for joint (cross-learning) forecasts, and several target
@@ -77,6 +88,8 @@ def evaluate(
         Known-future values in each window come from the data. Models that cannot use
         them warn and forecast without them.
     """
+    if output is not None:
+        check_folder_output(output, KIND, overwrite, inputs=[data] if isinstance(data, (str, Path)) else ())
     conditioned = bool(covariates) or bool(past_covariates) or group_by is not None or targets is not None
     extra = None
     if conditioned:
@@ -98,25 +111,50 @@ def evaluate(
     if REFERENCE not in [m.name for m in loaded]:
         loaded.append(load(REFERENCE, season_length=season_length))
     item_ids, series = tsdata.to_series(frame)
+    if not isinstance(plot_series, int):
+        unknown = [s for s in plot_series if s not in item_ids]
+        if unknown:
+            raise InputError(f"--plot-series {unknown} are not in the data; its first item ids: {item_ids[:5]}")
     result = run_backtest(loaded, series, config, item_ids, progress=progress, covariates=extra)
     board = leaderboard(result.scores, result.seconds, REFERENCE)
     report = EvaluationReport(board, result, season_length)
     if output is not None:
-        report.files = write_report(report, Path(output), item_ids, plot_series)
+        report.files = write_report(report, Path(output), item_ids, plot_series, frame, overwrite)
     return report
 
 
-def write_report(report: EvaluationReport, folder: Path, item_ids: Sequence[str], plot_series: int) -> dict[str, Path]:
-    """Write the leaderboard, per-series scores and the forecast plot into ``folder``."""
-    folder.mkdir(parents=True, exist_ok=True)
-    files = {"leaderboard": folder / "leaderboard.csv", "per_series": folder / "per_series.csv"}
-    report.leaderboard.to_csv(files["leaderboard"], index=False)
-    report.result.scores.to_csv(files["per_series"], index=False)
-    if plot_series > 0:
-        window = report.result.last_window
-        ids = [item_ids[p] for p in window.positions]
-        files["plot"] = plot_forecasts(
-            window.contexts, window.targets, report.result.last_forecasts, ids, folder / "forecasts.png",
-            max_series=plot_series,
-        )
-    return files
+def write_report(
+    report: EvaluationReport, folder: Path, item_ids: Sequence[str], plot_series: int | Sequence[str],
+    frame: pd.DataFrame | None = None, overwrite: bool = False,
+) -> dict[str, Path]:
+    """Write the leaderboard, per-series scores and the forecast plot as the folder ``folder``.
+
+    Everything is written into a staging folder that replaces ``folder`` only when complete.
+    ``frame`` (the evaluated long frame) gives the plot its dates.
+    """
+    names = {"leaderboard": "leaderboard.csv", "per_series": "per_series.csv"}
+    draw = plot_series if not isinstance(plot_series, int) else plot_series > 0
+    if draw:
+        names["plot"] = "forecasts.png"
+    with staged_folder(folder, KIND, overwrite) as stage:
+        write_table(report.leaderboard, stage / names["leaderboard"])
+        write_table(report.result.scores, stage / names["per_series"])
+        if draw:
+            window = report.result.last_window
+            ids = [item_ids[p] for p in window.positions]
+            last = report.result.scores
+            last = last[last["window"] == window.index]
+            plot_forecasts(
+                window.contexts, window.targets, report.result.last_forecasts, ids, stage / names["plot"],
+                series=plot_series, timestamps=_window_stamps(frame, window), scores=last,
+            )
+    return {label: folder / name for label, name in names.items()}
+
+
+def _window_stamps(frame: pd.DataFrame | None, window) -> list[np.ndarray] | None:
+    """Per series of ``window``: its timestamps up to the end of the window's target."""
+    if frame is None:
+        return None
+    stamps = [g.to_numpy() for _, g in frame.groupby(tsdata.ID, sort=False)[tsdata.TIMESTAMP]]
+    horizon = window.targets.shape[1]
+    return [stamps[p][: len(c) + horizon] for p, c in zip(window.positions, window.contexts)]

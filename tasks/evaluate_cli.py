@@ -18,6 +18,7 @@ from tsfm.cli_support import (
     load_data,
     names,
     parse_levels,
+    plot_series_option,
 )
 
 QUICKSTART_DATA = "aeon:m1_yearly"
@@ -60,21 +61,9 @@ def add_parsers(sub: argparse._SubParsersAction) -> None:
     )
     p.add_argument("--datasets", default=None, help="comma-separated subset of the suite's datasets (default: all)")
     p.add_argument("--output", default="results/suite", help="folder for suite.csv and suite_summary.csv")
+    p.add_argument("--overwrite", action="store_true", help="replace an --output folder that holds other files")
     p.add_argument("--device", default="auto", help="auto, cpu, cuda or cuda:N (default: %(default)s)")
     p.set_defaults(handler=run_suite_command)
-
-
-def plot_series_option(text: str) -> int | list[str]:
-    """``--plot-series``: a count of series or a list of item ids."""
-    text = text.strip()
-    if text.lstrip("-").isdigit():
-        count = int(text)
-        if count < 0:
-            from tsfm.errors import InputError
-
-            raise InputError(f"--plot-series must be a count >= 0 or comma-separated item ids, got {text!r}")
-        return count
-    return names(text) or []
 
 
 def run_evaluate(args: argparse.Namespace) -> int:
@@ -94,7 +83,7 @@ def run_evaluate(args: argparse.Namespace) -> int:
         data, names(args.models) or [], args.horizon, windows=args.windows, step=args.step,
         season_length=args.season_length, quantile_levels=parse_levels(args.quantiles),
         output=args.output, device=args.device, batch_size=args.batch_size,
-        plot_series=plot_series_option(args.plot_series), **options,
+        plot_series=plot_series_option(args.plot_series), overwrite=args.overwrite, **options,
     )
     print_report(report)
     return 0
@@ -105,7 +94,9 @@ def run_quickstart(args: argparse.Namespace) -> int:
     from tsfm.tasks.evaluate import evaluate
 
     print(f"quickstart: {QUICKSTART_DATA}, horizon {QUICKSTART_HORIZON}, models {', '.join(QUICKSTART_MODELS)}")
-    report = evaluate(QUICKSTART_DATA, list(QUICKSTART_MODELS), QUICKSTART_HORIZON, output=args.output)
+    report = evaluate(
+        QUICKSTART_DATA, list(QUICKSTART_MODELS), QUICKSTART_HORIZON, output=args.output, overwrite=args.overwrite
+    )
     print_report(report)
     return 0
 
@@ -115,7 +106,7 @@ def run_suite_command(args: argparse.Namespace) -> int:
     from tsfm.tasks.suite import format_suite, run_suite
 
     rows, summary = run_suite(names(args.models) or [], args.shared_data, names(args.datasets), args.output,
-                              device=args.device)
+                              device=args.device, overwrite=args.overwrite)
     print(format_suite(rows, summary))
     print(f"tables: {Path(args.output) / 'suite.csv'}, {Path(args.output) / 'suite_summary.csv'}")
     return 0

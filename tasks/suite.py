@@ -23,6 +23,7 @@ import numpy as np
 import pandas as pd
 
 from tsfm.errors import InputError
+from tsfm.outputs import check_folder_output, staged_folder, write_table
 from tsfm.tasks.evaluate import REFERENCE, evaluate
 
 
@@ -67,6 +68,7 @@ SUITE = (
     SuiteDataset("uschange", 8, 4, 2, _aeon("uschange"), "5 quarterly macro series, 2 origins"),
     SuiteDataset("lynx", 8, 1, 2, _aeon("lynx"), "yearly trappings, 2 origins"),
 )
+KIND = "suite"  # the kind of run named in the output folder's marker
 
 
 def run_suite(
@@ -76,6 +78,7 @@ def run_suite(
     output: str | Path | None = None,
     device: str = "auto",
     progress: bool = True,
+    overwrite: bool = False,
 ) -> tuple[pd.DataFrame, pd.DataFrame]:
     """Backtest ``models`` on every available suite dataset.
 
@@ -88,7 +91,10 @@ def run_suite(
     datasets
         Names of the datasets to run (default: all available).
     output
-        Folder for ``suite.csv`` (one row per dataset and model) and ``suite_summary.csv``.
+        Folder for ``suite.csv`` (one row per dataset and model) and ``suite_summary.csv``,
+        checked before the first dataset runs and written whole at the end.
+    overwrite
+        Replace an ``output`` folder that holds files of another kind of run.
 
     Returns
     -------
@@ -104,6 +110,8 @@ def run_suite(
     if unknown:
         raise InputError(f"datasets has unknown names {unknown}; the suite has {list(known)}")
     shared = Path(shared_data) if shared_data is not None else None
+    if output is not None:
+        check_folder_output(output, KIND, overwrite, inputs=[shared] if shared is not None else ())
     parts = []
     for name in chosen:
         spec = known[name]
@@ -143,10 +151,9 @@ def run_suite(
         .reset_index()
     )
     if output is not None:
-        folder = Path(output)
-        folder.mkdir(parents=True, exist_ok=True)
-        rows.to_csv(folder / "suite.csv", index=False)
-        summary.to_csv(folder / "suite_summary.csv", index=False)
+        with staged_folder(output, KIND, overwrite) as stage:
+            write_table(rows, stage / "suite.csv")
+            write_table(summary, stage / "suite_summary.csv")
     return rows, summary
 
 
