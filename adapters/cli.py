@@ -58,7 +58,8 @@ def add_parsers(subparsers: argparse._SubParsersAction) -> None:
 
     p = subparsers.add_parser("merge", help="merge a fine-tuning folder's LoRA adapter into a plain Chronos checkpoint")
     p.add_argument("folder", help="a tsfm finetune output folder")
-    p.add_argument("--output", required=True, help="where to write the merged checkpoint")
+    p.add_argument("--output", required=True, help="folder to write the merged checkpoint to")
+    p.add_argument("--overwrite", action="store_true", help="replace an --output folder that holds other files")
     p.set_defaults(handler=run_merge)
 
 
@@ -113,8 +114,12 @@ def run_finetune(args: argparse.Namespace) -> int:
 
 def run_merge(args: argparse.Namespace) -> int:
     from tsfm.adapters.artifacts import merge_adapter
+    from tsfm.outputs import check_folder_output, staged_folder
 
-    out = merge_adapter(args.folder, args.output)
+    check_folder_output(args.output, "merge", args.overwrite, inputs=[args.folder])
+    with staged_folder(args.output, "merge", args.overwrite) as stage:
+        merge_adapter(args.folder, stage)
+    out = args.output
     print(f"merged checkpoint: {out} (loads with BaseChronosPipeline.from_pretrained and tsfm.load)")
     return 0
 

@@ -29,6 +29,7 @@ def _add_calibrate(sub: argparse._SubParsersAction) -> None:
     add_data_flags(p)
     p.add_argument("--model", default=DEFAULT_MODEL, help="model to calibrate (default: %(default)s)")
     p.add_argument("--output", required=True, help="folder to write the calibrated model to")
+    p.add_argument("--overwrite", action="store_true", help="replace an --output folder that holds other files")
     p.add_argument("--method", choices=["split", "adaptive"], default="split", help="(default: %(default)s)")
     p.add_argument("--windows", type=int, default=5, help="calibration windows per series (default: %(default)s)")
     p.add_argument("--step", type=int, default=None, help="steps between calibration origins (default: horizon)")
@@ -51,6 +52,7 @@ def _add_fallback(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--max-relative-width", type=float, default=0.0,
                    help="reroute when the 80%% interval is wider than this many scales; 0 = off (default)")
     p.add_argument("--output", default=None, help="folder for routing.csv and per_series.csv (default: none)")
+    p.add_argument("--overwrite", action="store_true", help="replace an --output folder that holds other files")
     add_model_flags(p, quantiles=False)
     p.set_defaults(handler=run_fallback)
 
@@ -58,10 +60,12 @@ def _add_fallback(sub: argparse._SubParsersAction) -> None:
 def run_calibrate(args: argparse.Namespace) -> int:
     """Handler of ``tsfm calibrate``."""
     from tsfm.adapters.calibration import CalibrationConfig, calibrate, coverage_report
+    from tsfm.outputs import check_folder_output, staged_folder
     from tsfm.registry import load
 
     if args.eval_windows < 1:
         raise InputError(f"--eval-windows must be a positive integer, got {args.eval_windows}")
+    check_folder_output(args.output, "calibrate", args.overwrite, inputs=[args.data, args.model])
     ids, series, season = read_series(args)
     held_out = args.eval_windows * args.horizon
     history = [s[:-held_out] for s in series if len(s) > held_out]
@@ -72,7 +76,9 @@ def run_calibrate(args: argparse.Namespace) -> int:
     base_ref = args.model
     calibrated = calibrate(base, history, args.horizon, config)
     calibrated.base_ref = _stable_reference(base_ref)
-    folder = calibrated.save(args.output)
+    with staged_folder(args.output, "calibrate", args.overwrite) as stage:
+        calibrated.save(stage)
+    folder = args.output
     report = coverage_report([base, calibrated], series, args.horizon, args.eval_windows, args.coverage)
     print(
         f"calibrated {base.name} ({args.method}) on {calibrated.info['windows']} window(s) of {len(history)} series "
@@ -92,14 +98,15 @@ def _stable_reference(name: str) -> str:
 
 def run_fallback(args: argparse.Namespace) -> int:
     """Handler of ``tsfm fallback``: score primary, fallback and the routed model on each series' last window."""
-    from pathlib import Path
-
     import numpy as np
     import pandas as pd
 
     from tsfm.adapters.fallback import FallbackConfig, FallbackForecaster, per_series_mase, worst_decile
+    from tsfm.outputs import check_folder_output, staged_folder, write_table
     from tsfm.registry import load
 
+    if args.output:
+        check_folder_output(args.output, "fallback", args.overwrite, inputs=[args.data, args.primary, args.fallback])
     ids, series, season = read_series(args)
     options = dict(device=args.device, batch_size=args.batch_size, season_length=season)
     primary, fallback = load(args.primary, **options), load(args.fallback, **options)
@@ -113,9 +120,8 @@ def run_fallback(args: argparse.Namespace) -> int:
     print(pd.DataFrame(rows).to_string(index=False, float_format=lambda x: f"{x:.3f}"))
     print("routing:", routed.routing.reason.value_counts().to_dict())
     if args.output:
-        out = Path(args.output)
-        out.mkdir(parents=True, exist_ok=True)
-        routed.routing.assign(item_id=ids).to_csv(out / "routing.csv", index=False)
-        pd.DataFrame({"item_id": ids, **scores}).to_csv(out / "per_series.csv", index=False)
-        print(f"tables: {out / 'routing.csv'}, {out / 'per_series.csv'}")
+        with staged_folder(args.output, "fallback", args.overwrite) as stage:
+            write_table(routed.routing.assign(item_id=ids), stage / "routing.csv")
+            write_table(pd.DataFrame({"item_id": ids, **scores}), stage / "per_series.csv")
+        print(f"tables: {args.output}/routing.csv, {args.output}/per_series.csv")
     return 0

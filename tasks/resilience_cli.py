@@ -27,6 +27,7 @@ def _add_stress(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--model", "--models", dest="model", default=DEFAULT_MODEL,
                    help="comma-separated models (default: %(default)s)")
     p.add_argument("--output", required=True, help="folder for stress.csv and stress.png")
+    p.add_argument("--overwrite", action="store_true", help="replace an --output folder that holds other files")
     p.add_argument("--perturbations", default=None, help="comma-separated subset (default: all)")
     p.add_argument("--windows", type=int, default=1, help="windows per series at the end (default: %(default)s)")
     p.add_argument("--seed", type=int, default=0, help="seed of the perturbations (default: %(default)s)")
@@ -51,6 +52,7 @@ def _add_monitor(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--ph-threshold", type=float, default=6.0, help="Page-Hinkley alarm level (default: %(default)s)")
     p.add_argument("--items", default=None, help="comma-separated item ids to monitor (default: all)")
     p.add_argument("--output", default=None, help="folder for events.csv and alarms.csv (default: none)")
+    p.add_argument("--overwrite", action="store_true", help="replace an --output folder that holds other files")
     add_model_flags(p, quantiles=False)
     p.set_defaults(handler=run_monitor)
 
@@ -59,9 +61,11 @@ def run_stress(args: argparse.Namespace) -> int:
     """Handler of ``tsfm stress``: print relative MASE and coverage per perturbation, models side by side."""
     import pandas as pd
 
+    from tsfm.outputs import check_folder_output
     from tsfm.registry import load
-    from tsfm.tasks.stress import StressConfig, stress_test, write_stress
+    from tsfm.tasks.stress import KIND, StressConfig, stress_test, write_stress
 
+    check_folder_output(args.output, KIND, args.overwrite, inputs=[args.data])
     _, series, season = read_series(args)
     perturbations = tuple(names(args.perturbations)) if args.perturbations else None
     config = StressConfig(args.horizon, args.windows, season, perturbations, args.seed, args.context_length or None)
@@ -69,7 +73,7 @@ def run_stress(args: argparse.Namespace) -> int:
         load(name, device=args.device, batch_size=args.batch_size, season_length=season) for name in names(args.model)
     ]
     report = stress_test(models, series, config)
-    files = write_stress(report, args.output)
+    files = write_stress(report, args.output, args.overwrite)
     table = report.table
     order = pd.MultiIndex.from_frame(table[["perturbation", "severity"]].drop_duplicates())
     wide = table.pivot(index=["perturbation", "severity"], columns="model", values=["rel_MASE", "coverage_80"])
@@ -81,11 +85,12 @@ def run_stress(args: argparse.Namespace) -> int:
 
 def run_monitor(args: argparse.Namespace) -> int:
     """Handler of ``tsfm monitor``: print the alarms and the data each re-adaptation would use."""
-    from pathlib import Path
-
+    from tsfm.outputs import check_folder_output, staged_folder, write_table
     from tsfm.registry import load
     from tsfm.tasks.monitor import MonitorConfig, monitor_stream
 
+    if args.output:
+        check_folder_output(args.output, "monitor", args.overwrite, inputs=[args.data])
     ids, series, season = read_series(args)
     if args.items:
         wanted = names(args.items)
@@ -108,11 +113,10 @@ def run_monitor(args: argparse.Namespace) -> int:
     if not report.alarms.empty:
         print(report.alarms.to_string(index=False, float_format=lambda x: f"{x:.2g}"))
     if args.output:
-        out = Path(args.output)
-        out.mkdir(parents=True, exist_ok=True)
-        events.to_csv(out / "events.csv", index=False)
-        report.alarms.to_csv(out / "alarms.csv", index=False)
-        print(f"tables: {out / 'events.csv'}, {out / 'alarms.csv'}")
+        with staged_folder(args.output, "monitor", args.overwrite) as stage:
+            write_table(events, stage / "events.csv")
+            write_table(report.alarms, stage / "alarms.csv")
+        print(f"tables: {args.output}/events.csv, {args.output}/alarms.csv")
     return 0
 
 

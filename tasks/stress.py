@@ -29,6 +29,7 @@ from tsfm.errors import InputError
 from tsfm.validation import validate_horizon, validate_season_length
 
 CLEAN = "clean"
+KIND = "stress"  # the kind of run named in the output folder's marker
 LEVELS = (0.1, 0.2, 0.3, 0.4, 0.5, 0.6, 0.7, 0.8, 0.9)
 
 
@@ -170,11 +171,10 @@ def stress_test(
 
 def plot_stress(table: pd.DataFrame, path: str | Path) -> Path:
     """One column per perturbation: relative MASE (top) and 80% coverage (bottom) vs severity, a line per model."""
-    import matplotlib
+    from tsfm.outputs import save_figure
+    from tsfm.plots import pyplot
 
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
+    plt = pyplot()
     names = [p for p in dict.fromkeys(table.perturbation) if p != CLEAN]
     fig, axes = plt.subplots(2, len(names), figsize=(2.6 * len(names) + 1, 5.6), squeeze=False, sharey="row")
     for c, name in enumerate(names):
@@ -195,18 +195,22 @@ def plot_stress(table: pd.DataFrame, path: str | Path) -> Path:
     fig.legend(handles, labels, loc="lower center", ncol=min(len(labels), 4), fontsize=8, frameon=False)
     fig.suptitle("Degradation under context perturbations (dashed: +10% MASE, nominal coverage)", fontsize=11)
     fig.tight_layout(rect=(0, 0.06, 1, 0.95))
-    out = Path(path)
-    out.parent.mkdir(parents=True, exist_ok=True)
-    fig.savefig(out, dpi=110)
-    plt.close(fig)
-    return out
+    try:
+        return save_figure(fig, path, dpi=110)
+    finally:
+        plt.close(fig)
 
 
-def write_stress(report: StressReport, folder: str | Path) -> dict[str, Path]:
-    """Write ``stress.csv`` and ``stress.png`` into ``folder``."""
+def write_stress(report: StressReport, folder: str | Path, overwrite: bool = False) -> dict[str, Path]:
+    """Write ``stress.csv`` and ``stress.png`` as the folder ``folder``, whole or not at all.
+
+    A folder of another kind of run is refused unless ``overwrite`` (see :mod:`tsfm.outputs`).
+    """
+    from tsfm.outputs import staged_folder, write_table
+
     out = Path(folder)
-    out.mkdir(parents=True, exist_ok=True)
+    with staged_folder(out, KIND, overwrite) as stage:
+        write_table(report.table, stage / "stress.csv")
+        plot_stress(report.table, stage / "stress.png")
     report.files = {"table": out / "stress.csv", "plot": out / "stress.png"}
-    report.table.to_csv(report.files["table"], index=False)
-    plot_stress(report.table, report.files["plot"])
     return report.files
