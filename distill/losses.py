@@ -1,4 +1,5 @@
-"""Distillation loss: pinball loss against the teacher's quantiles, mixed with the ground truth."""
+"""Distillation loss: pinball loss (:func:`tsfm.metrics.pinball`) against the teacher's quantiles, mixed with the
+ground truth."""
 
 from __future__ import annotations
 
@@ -7,27 +8,7 @@ from collections.abc import Sequence
 import torch
 from torch import nn
 
-
-def pinball(prediction: torch.Tensor, target: torch.Tensor, levels: torch.Tensor) -> torch.Tensor:
-    """Element-wise pinball loss ``rho_tau(target - prediction)``; NaN targets give 0.
-
-    Parameters
-    ----------
-    prediction
-        ``[batch, horizon, n_q]`` quantiles.
-    target
-        ``[batch, horizon, n_q]`` (one target per level) or ``[batch, horizon, 1]`` (broadcast).
-    levels
-        ``[n_q]`` quantile levels.
-
-    Returns
-    -------
-    torch.Tensor
-        ``[batch, horizon, n_q]``.
-    """
-    observed = ~torch.isnan(target)
-    error = torch.where(observed, target, prediction) - prediction  # 0 where the target is missing
-    return torch.maximum(levels * error, (levels - 1.0) * error)
+from tsfm.metrics import pinball
 
 
 class DistillationLoss(nn.Module):

@@ -69,6 +69,24 @@ def test_when_quantile_loss_then_mean_over_levels_of_twice_summed_pinball():
     np.testing.assert_allclose(quantile_loss(Y_TRUE, QUANTILES, LEVELS), [2.0 / 3.0, 0.0])
 
 
+def test_when_pinball_gets_numpy_or_torch_then_it_is_the_max_formula_and_a_nan_target_adds_nothing():
+    import torch
+
+    from tsfm.metrics import pinball
+
+    rng = np.random.default_rng(0)
+    prediction, target, levels = rng.normal(size=(3, 4, 5)), rng.normal(size=(3, 4, 1)), np.linspace(0.1, 0.9, 5)
+    target[0, 1] = np.nan
+    error = target - prediction
+    expected = np.where(np.isnan(error), 0.0, np.maximum(levels * error, (levels - 1.0) * error))
+    np.testing.assert_array_equal(pinball(prediction, target, levels), expected)
+    tensor = torch.tensor(prediction, requires_grad=True)
+    loss = pinball(tensor, torch.tensor(target), torch.tensor(levels))
+    loss.sum().backward()
+    np.testing.assert_array_equal(loss.detach().numpy(), expected)
+    assert (tensor.grad[0, 1] == 0).all() and (tensor.grad[1] != 0).all()
+
+
 def test_when_wql_then_summed_quantile_loss_over_summed_absolute_target():
     # (2/3 + 0) / (2 + 4 + 1)
     assert wql(Y_TRUE, QUANTILES, LEVELS) == pytest.approx((2.0 / 3.0) / 7.0)

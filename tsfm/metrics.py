@@ -153,10 +153,40 @@ def quantile_loss(y_true: Any, quantiles: Any, levels: Any) -> np.ndarray:
         ``[n_series]`` losses, in the units of ``y``.
     """
     y, q, tau = _quantile_inputs(y_true, quantiles, levels)
-    observed = ~np.isnan(y)
-    error = np.where(observed, y, 0.0)[:, :, None] - np.where(observed[:, :, None], q, 0.0)  # [n, h, k]
-    pinball = np.maximum(tau * error, (tau - 1.0) * error)
-    return 2.0 * pinball.sum(axis=1).mean(axis=1)
+    q = np.where(np.isnan(y)[:, :, None], 0.0, q)  # a forecast where y is missing may be anything
+    return 2.0 * pinball(q, y[:, :, None], tau).sum(axis=1).mean(axis=1)  # [n, h, k] -> [n]
+
+
+def pinball(prediction: Any, target: Any, levels: Any) -> Any:
+    """Element-wise pinball loss ``rho_tau(u) = max(tau * u, (tau - 1) * u)``, ``u = target - prediction``.
+
+    The one definition behind :func:`quantile_loss`, the pretraining and fine-tuning loss and
+    the distillation loss: it takes numpy arrays or torch tensors (only operators and the
+    tensor's own ``where`` are used, so this module does not import torch) and keeps autograd.
+    A NaN target gives 0, and for a tensor no gradient either.
+
+    Parameters
+    ----------
+    prediction
+        Quantiles, e.g. ``[batch, horizon, n_q]``.
+    target
+        Broadcastable to ``prediction``: one target per level, or ``[batch, horizon, 1]``.
+    levels
+        Quantile levels broadcastable to ``prediction``, e.g. ``[n_q]`` for a last level axis.
+
+    Returns
+    -------
+    array or tensor
+        The broadcast shape of the three, ``>= 0``.
+    """
+    missing = target != target  # NaN is the one value unequal to itself, in numpy and torch alike
+    error = target - prediction
+    if isinstance(error, np.ndarray | np.generic | float):
+        error = np.where(missing, 0.0, error)
+    else:  # a torch tensor
+        error = error.where(~missing, 0.0)
+    # u * (tau - 1[u < 0]) equals max(tau * u, (tau - 1) * u) bit for bit, with operators only
+    return error * (levels - (error < 0) * 1.0)
 
 
 def wql(y_true: Any, quantiles: Any, levels: Any) -> float:

@@ -152,12 +152,13 @@ class InContextClassifier(SeriesClassifier):
         """Mean quantile loss of the model's forecasts of ``targets [n, h]`` from ``contexts``: ``[n]``."""
         from tqdm.auto import tqdm
 
+        from tsfm.metrics import pinball
+
         levels = np.asarray(_LEVELS)
         out = np.empty(len(contexts))
         starts = range(0, len(contexts), self.batch_size)
         for s in tqdm(starts, desc="in-context", unit="batch", disable=not self.progress, leave=False):
             batch = contexts[s : s + self.batch_size]
             q = self.model.predict_quantiles(batch, h, _LEVELS).quantiles  # [b, h, Q]
-            error = targets[s : s + len(batch), :, None] - q  # [b, h, Q]
-            out[s : s + len(batch)] = np.maximum(levels * error, (levels - 1) * error).mean(axis=(1, 2))
+            out[s : s + len(batch)] = pinball(q, targets[s : s + len(batch), :, None], levels).mean(axis=(1, 2))
         return out

@@ -39,6 +39,7 @@ import torch
 from torch import nn
 
 from tsfm.errors import CheckpointError, InputError
+from tsfm.metrics import pinball
 from tsfm.pretraining import synthetic
 from tsfm.pretraining.config import PretrainConfig, build_model
 
@@ -212,9 +213,7 @@ def quantile_loss(
     Averaging over observed points (not over all ``H``) keeps series with missing or masked
     targets from diluting the loss.
     """
-    diff = target[:, None, :] - pred  # [B, Q, H]
-    tau = levels.view(1, -1, 1)
-    loss = 2 * torch.maximum(tau * diff, (tau - 1) * diff).sum(dim=1)  # [B, H]
+    loss = 2 * pinball(pred, target[:, None, :], levels.view(1, -1, 1)).sum(dim=1)  # [B, Q, H] -> [B, H]
     return (loss * mask).sum() / mask.sum().clamp(min=1)
 
 
