@@ -18,7 +18,7 @@ from tsfm.errors import InputError
 _FLAGS = {
     "RollingWindows.horizon": "--horizon", "RollingWindows.windows": "--windows", "RollingWindows.step": "--step",
     "RollingWindows.min_train_length": "--min-train-length", "RollingWindows.max_context": "--max-context",
-    "max_iter": "--max-iter", "shrinkage": "--shrinkage",
+    "max_iter": "--max-iter", "shrinkage": "--shrinkage", "tolerance": "--tolerance",
 }
 TABLE_COLUMNS = ["member", "weight", "MASE", "WQL", "coverage_80", "windows", "failed", "seconds", "status"]
 
@@ -50,6 +50,11 @@ def add_parsers(sub: argparse._SubParsersAction) -> None:
         help="share of equal weights over the selected members blended into the greedy weights, in [0, 1] "
         "(default: %(default)s)",
     )
+    p.add_argument(
+        "--tolerance", type=float, default=0.01,
+        help="keep the fewest greedy additions whose validation WQL is within this share of the best "
+        "(default: %(default)s)",
+    )
     p.add_argument("--name", default="ensemble", help="name in forecasts and reports (default: %(default)s)")
     p.add_argument("--output", required=True, help="folder for ensemble.json")
     p.add_argument("--overwrite", action="store_true", help="replace an --output folder that holds other files")
@@ -74,7 +79,8 @@ def run_ensemble(args: argparse.Namespace) -> int:
     with _flag_names():
         ensemble = fit_ensemble(
             members, series, config, parse_levels(args.quantiles), season, max_iter=args.max_iter,
-            shrinkage=args.shrinkage, item_ids=ids, name=args.name, device=args.device, batch_size=args.batch_size,
+            shrinkage=args.shrinkage, tolerance=args.tolerance, item_ids=ids, name=args.name, device=args.device,
+            batch_size=args.batch_size,
         )
     print(
         f"\n{len(series)} series, {args.windows} validation window(s) each, horizon {args.horizon}, "

@@ -96,11 +96,25 @@ def test_when_two_members_err_in_opposite_directions_then_together_they_beat_eit
 def test_when_greedy_weights_are_shrunk_then_they_move_toward_equal_over_the_selected_members():
     up, down = KnowingForecaster("up", offset=1.0), KnowingForecaster("down", offset=-3.0)
     results = [score(m, known_panel(), CONFIG, LEVELS, SEASON) for m in (up, down)]
-    greedy = select_weights(results, shrinkage=0.0)
-    shrunk = select_weights(results, shrinkage=0.5)
+    greedy = select_weights(results, shrinkage=0.0, tolerance=0.0)
+    shrunk = select_weights(results, shrinkage=0.5, tolerance=0.0)
     assert greedy.weights[0] == pytest.approx(0.75) and greedy.counts.tolist() == [3, 1]
     np.testing.assert_allclose(shrunk.weights, 0.5 * greedy.weights + 0.5 * np.array([0.5, 0.5]))
     assert min(greedy.trajectory) == pytest.approx(0.0, abs=1e-12)
+
+
+def test_when_a_longer_prefix_gains_less_than_the_tolerance_then_the_shorter_one_is_kept():
+    up, down = KnowingForecaster("up", offset=1.0, width=1.0), KnowingForecaster("down", offset=-3.0, width=1.0)
+    results = [score(m, known_panel(), CONFIG, LEVELS, SEASON) for m in (up, down)]
+    exact = select_weights(results, shrinkage=0.0, tolerance=0.0)
+    loose = select_weights(results, shrinkage=0.0, tolerance=100.0)
+    assert exact.kept == 4 and exact.counts.tolist() == [3, 1]
+    assert loose.kept == 1 and loose.weights.tolist() == [1.0, 0.0], "a huge tolerance keeps the first member alone"
+    trajectory = np.asarray(exact.trajectory)
+    for tolerance in (0.0, 0.05, 0.5, 2.0):
+        kept = select_weights(results, shrinkage=0.0, tolerance=tolerance).kept
+        assert trajectory[kept - 1] <= trajectory.min() * (1 + tolerance) + 1e-12
+        assert (trajectory[: kept - 1] > trajectory.min() * (1 + tolerance)).all()
 
 
 def test_when_a_member_fails_on_every_window_then_it_is_dropped_with_its_reason():
@@ -183,6 +197,8 @@ def test_when_saved_then_tsfm_load_gives_back_the_same_forecasts_weights_and_sco
     assert loaded.report["member"].tolist() == ensemble.report["member"].tolist()
     spec = json.loads((folder / FILE_NAME).read_text())
     assert spec["quantile_levels"] == list(LEVELS) and spec["validation"][0]["member"] == "seasonal-naive"
+    assert spec["selection"]["shrinkage"] == 0.0 and spec["selection"]["tolerance"] == 0.01
+    assert loaded.selection == ensemble.selection
     ensemble.save(folder)  # the same kind of run may replace it
     assert sorted(p.name for p in folder.iterdir()) == [".tsfm-run.json", FILE_NAME]
 
@@ -298,7 +314,12 @@ def test_when_weights_are_bad_then_the_error_says_what_is_allowed(kwargs, messag
 
 @pytest.mark.parametrize(
     ("kwargs", "message"),
-    [({"max_iter": 0}, "max_iter must be a positive integer"), ({"shrinkage": 1.5}, r"shrinkage must be .* \[0, 1\]")],
+    [
+        ({"max_iter": 0}, "max_iter must be a positive integer"),
+        ({"shrinkage": 1.5}, r"shrinkage must be .* \[0, 1\]"),
+        ({"tolerance": -0.1}, "tolerance must be a finite number >= 0"),
+        ({"tolerance": float("inf")}, "tolerance must be a finite number >= 0"),
+    ],
 )
 def test_when_selection_options_are_bad_then_they_are_named(kwargs, message):
     with pytest.raises(InputError, match=message):
@@ -349,6 +370,7 @@ def _edit(spec: dict, path: str, value) -> dict:
         ("config", {"horizon": 4, "windowz": 3}, "key 'config' is not a RollingWindows config"),
         ("config", {"horizon": -1}, "key 'config' is not a RollingWindows config"),
         ("name", "", "key 'name' must be a non-empty string"),
+        ("selection", [1], "key 'selection' must be an object"),
     ],
 )
 def test_when_ensemble_json_is_hand_edited_then_loading_names_the_key(saved, path, value, message):

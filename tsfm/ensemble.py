@@ -8,16 +8,23 @@ weights are renormalised there; the failures of the latest call are kept in
 
 :func:`fit_ensemble` chooses the weights by greedy ensemble selection (Caruana et al., 2004, as
 AutoGluon does): starting from nothing, add with replacement the member whose addition most
-lowers the pooled WQL of the average, ``max_iter`` times, and keep the prefix of additions with
-the lowest loss; weights are the counts over that prefix. Because a few windows can rank models
-differently from the data that follows, the greedy weights are shrunk toward equal weights over
-the members selected: ``w = (1 - shrinkage) * w_greedy + shrinkage / n_selected``. The default
-shrinkage of 0.5 keeps the greedy choice of members but halves how far it departs from an equal
-split among them; a member the greedy search never picked keeps weight 0.
+lowers the pooled WQL of the average, ``max_iter`` times; weights are the counts over a prefix
+of these additions. Two guards keep the weights from fitting the noise of a few windows, which
+can rank models differently from the data that follows:
+
+- **tolerance**: the prefix kept is the shortest whose loss is within ``tolerance`` (relative)
+  of the lowest on the trajectory, not the lowest itself, so a member added once for a gain
+  of 0.01% does not enter (a one-standard-error rule in spirit: the simpler ensemble wins a
+  near tie);
+- **shrinkage**: the greedy weights are blended with equal weights over the members selected,
+  ``w = (1 - shrinkage) * w_greedy + shrinkage / n_selected``. The default 0.5 keeps the greedy
+  choice of members but halves how far it departs from an equal split among them (equal weights
+  are the hard-to-beat combination of the forecasting literature). A member the greedy search
+  did not select keeps weight 0.
 
 Saved folders hold one ``ensemble.json`` (members by name or path, weights, quantile levels,
-season length, the windows' config and the validation scores); ``tsfm.load(folder)`` opens
-them through the path loader registered here.
+season length, the windows' config, the selection settings and the validation scores);
+:mod:`tsfm.ensemble_folder` reads them back for ``tsfm.load(folder)``.
 """
 
 from __future__ import annotations
@@ -36,10 +43,10 @@ import pandas as pd
 
 from tsfm.contract import BaseForecaster, Forecaster
 from tsfm.covariates import Covariates
-from tsfm.errors import CheckpointError, InputError
+from tsfm.errors import InputError
 from tsfm.outputs import staged_folder, write_json
 from tsfm.quantiles import DEFAULT_QUANTILE_LEVELS
-from tsfm.registry import LoadOptions, list_models, load, register_path_loader
+from tsfm.registry import list_models, load
 from tsfm.rolling import (
     RollingWindows,
     ValidationResult,
@@ -55,6 +62,7 @@ FORMAT = "tsfm-ensemble"
 VERSION = 1
 DEFAULT_MAX_ITER = 100  # AutoGluon's ensemble_size
 DEFAULT_SHRINKAGE = 0.5
+DEFAULT_TOLERANCE = 0.01
 # Where backends keep the levels they forecast natively (others forecast any level).
 _NATIVE_LEVEL_ATTRIBUTES = ("native_levels", "pipeline.quantiles", "runtime.quantile_levels", "config.quantile_levels")
 
@@ -81,6 +89,8 @@ class EnsembleForecaster(BaseForecaster):
         The validation windows the weights were chosen on, recorded when saved.
     report
         Validation table, one row per candidate member and one for the ensemble.
+    selection
+        How the weights were chosen (method and settings), recorded when saved.
     """
 
     kind = "ensemble"
@@ -89,7 +99,7 @@ class EnsembleForecaster(BaseForecaster):
         self, members: Sequence[Forecaster], weights: Sequence[float],
         quantile_levels: Sequence[float] = DEFAULT_QUANTILE_LEVELS, name: str = "ensemble",
         refs: Sequence[str] | None = None, season_length: int = 1, config: RollingWindows | None = None,
-        report: pd.DataFrame | None = None,
+        report: pd.DataFrame | None = None, selection: dict[str, Any] | None = None,
     ) -> None:
         super().__init__(name)
         self.members = _checked_members(members)
@@ -102,6 +112,7 @@ class EnsembleForecaster(BaseForecaster):
         self.season_length = validate_season_length(season_length)
         self.config = config
         self.report = report if report is not None else pd.DataFrame()
+        self.selection = dict(selection or {})
         self.min_observations = max(getattr(m, "min_observations", 1) for m in self.members)
         horizons = [h for h in (getattr(m, "max_horizon", None) for m in self.members) if h is not None]
         self.max_horizon = min(horizons) if horizons else None
@@ -159,6 +170,7 @@ class EnsembleForecaster(BaseForecaster):
             "members": [{"ref": r, "weight": float(w)} for r, w in zip(self.refs, self.weights)],
             "quantile_levels": list(self.quantile_levels), "season_length": self.season_length,
             "config": self.config.to_dict() if self.config is not None else None,
+            "selection": self.selection,
             "validation": json.loads(self.report.to_json(orient="records")) if len(self.report) else [],
         }
 
@@ -192,6 +204,8 @@ class Selection:
         Member index -> why it takes no part (it failed on every window).
     rows
         Number of validation windows the selection scored (those where every kept member forecast).
+    kept
+        Length of the prefix of additions the counts come from.
     """
 
     weights: np.ndarray
@@ -199,18 +213,21 @@ class Selection:
     trajectory: list[float]
     dropped: dict[int, str]
     rows: int
+    kept: int
 
 
 def select_weights(
-    results: Sequence[ValidationResult], max_iter: int = DEFAULT_MAX_ITER, shrinkage: float = DEFAULT_SHRINKAGE
+    results: Sequence[ValidationResult], max_iter: int = DEFAULT_MAX_ITER, shrinkage: float = DEFAULT_SHRINKAGE,
+    tolerance: float = DEFAULT_TOLERANCE,
 ) -> Selection:
     """Weights for the members whose validation forecasts are ``results`` (same windows, same levels).
 
     Members that failed on every window are dropped. The loss is the pooled WQL over the windows
     where every other member forecast; windows where a kept member failed are left out of the
-    choice (the ensemble renormalises there when it forecasts).
+    choice (the ensemble renormalises there when it forecasts). See the module doc for
+    ``tolerance`` and ``shrinkage``.
     """
-    _check_selection_options(max_iter, shrinkage)
+    _check_selection_options(max_iter, shrinkage, tolerance)
     levels = np.asarray(results[0].quantile_levels)
     forecasts = np.stack([r.forecasts for r in results])  # [n_members, n_windows, horizon, n_q]
     failed = np.stack([r.failed for r in results])  # [n_members, n_windows]
@@ -236,11 +253,12 @@ def select_weights(
         total += candidates[best]
         picks.append(best)
         trajectory.append(float(losses[best]))
-    keep = int(np.argmin(trajectory)) + 1  # the shortest prefix with the lowest loss
+    near_best = np.asarray(trajectory) <= min(trajectory) * (1.0 + tolerance) + 1e-15
+    keep = int(np.argmax(near_best)) + 1  # the shortest prefix within tolerance of the lowest loss
     counts = np.bincount(picks[:keep], minlength=len(results))
     selected = counts > 0
     weights = (1.0 - shrinkage) * counts / counts.sum() + shrinkage * selected / selected.sum()
-    return Selection(weights, counts, trajectory, dropped, int(common.sum()))
+    return Selection(weights, counts, trajectory, dropped, int(common.sum()), keep)
 
 
 def fit_ensemble(
@@ -251,6 +269,7 @@ def fit_ensemble(
     season_length: int = 1,
     max_iter: int = DEFAULT_MAX_ITER,
     shrinkage: float = DEFAULT_SHRINKAGE,
+    tolerance: float = DEFAULT_TOLERANCE,
     item_ids: Sequence[str] | None = None,
     name: str = "ensemble",
     device: str = "auto",
@@ -272,8 +291,9 @@ def fit_ensemble(
         Levels forecast, scored and combined.
     season_length
         Season of MASE and of the baselines.
-    max_iter, shrinkage
-        Greedy additions, and the share of equal weights blended in (module doc), in [0, 1].
+    max_iter, shrinkage, tolerance
+        Greedy additions; the share of equal weights blended in, in [0, 1]; the relative loss
+        within which the shortest prefix of additions is preferred, >= 0 (module doc).
 
     Returns
     -------
@@ -282,19 +302,21 @@ def fit_ensemble(
         WQL, coverage, failures and status (selected, not selected, or dropped and why), and a last
         row for the ensemble itself (scored on the windows its weights were chosen on, so optimistic).
     """
-    _check_selection_options(max_iter, shrinkage)
+    _check_selection_options(max_iter, shrinkage, tolerance)
     levels = validate_quantile_levels(quantile_levels)
     season = validate_season_length(season_length)
     models, refs = _resolve_members(members, season, device, batch_size)
     check_member_levels(models, levels)
     results = [score(m, series, config, levels, season, item_ids) for m in models]
-    selection = select_weights(results, max_iter, shrinkage)
+    selection = select_weights(results, max_iter, shrinkage, tolerance)
     ens_scores = _ensemble_scores(results, selection.weights, name)
+    settings = {"method": "greedy ensemble selection on pooled WQL", "max_iter": max_iter, "shrinkage": shrinkage,
+                "tolerance": tolerance, "kept_additions": selection.kept, "windows_scored": selection.rows}
     report = _report(results, refs, selection, ens_scores)
     used = np.flatnonzero(selection.weights > 0)
     return EnsembleForecaster(
         [models[i] for i in used], selection.weights[used], levels, name=name, refs=[refs[i] for i in used],
-        season_length=season, config=config, report=report,
+        season_length=season, config=config, report=report, selection=settings,
     )
 
 
@@ -346,110 +368,6 @@ def check_member_levels(members: Sequence[Forecaster], levels: Sequence[float]) 
                 f"{native[0]:g}..{native[-1]:g} natively and cannot produce {outside.tolist()}; "
                 f"ask for levels within {native[0]:g}..{native[-1]:g} or leave this member out"
             )
-
-
-def is_ensemble_folder(path: Path) -> bool:
-    """Whether ``path`` is a folder written by :meth:`EnsembleForecaster.save`."""
-    return path.is_dir() and (path / FILE_NAME).is_file()
-
-
-@register_path_loader("tsfm-ensemble", accepts=is_ensemble_folder)
-def load_ensemble(path: str, options: LoadOptions) -> EnsembleForecaster:
-    """Path loader: read and check ``ensemble.json``, then load each member through ``tsfm.load``.
-
-    Members are loaded with the season length recorded in the file (the weights hold for the
-    members as they were validated) and with ``options``' device, dtype and batch size.
-    """
-    folder = Path(path)
-    spec = _read_spec(folder / FILE_NAME)
-    refs = [_resolve_ref(folder, m["ref"], f"members[{i}].ref") for i, m in enumerate(spec["members"])]
-    members = [
-        load(ref, device=options.device, dtype=options.dtype, batch_size=options.batch_size,
-             season_length=spec["season_length"])
-        for ref in refs
-    ]
-    config = RollingWindows(**spec["config"]) if spec["config"] is not None else None
-    return EnsembleForecaster(
-        members, [m["weight"] for m in spec["members"]], spec["quantile_levels"], name=spec["name"], refs=refs,
-        season_length=spec["season_length"], config=config, report=pd.DataFrame(spec["validation"]),
-    )
-
-
-def _read_spec(file: Path) -> dict[str, Any]:
-    """The decoded file, each key checked; a bad one raises a CheckpointError naming it."""
-    try:
-        spec = json.loads(file.read_text(encoding="utf-8"))
-    except (json.JSONDecodeError, UnicodeDecodeError) as exc:
-        raise CheckpointError(f"{file} is not valid JSON ({exc}); save the ensemble again") from None
-    if not isinstance(spec, dict):
-        raise CheckpointError(f"{file} must hold a JSON object, got {type(spec).__name__}")
-
-    def bad(key: str, allowed: str) -> CheckpointError:
-        return CheckpointError(f"{file}: key {key!r} must be {allowed}, got {spec.get(key, '<missing>')!r}")
-
-    if spec.get("format") != FORMAT:
-        raise bad("format", repr(FORMAT))
-    if spec.get("version") != VERSION:
-        raise bad("version", str(VERSION))
-    if not isinstance(spec.get("name"), str) or not spec["name"]:
-        raise bad("name", "a non-empty string")
-    members = spec.get("members")
-    if not isinstance(members, list) or not members:
-        raise bad("members", "a non-empty list of {ref, weight} objects")
-    for i, m in enumerate(members):
-        if not isinstance(m, dict) or not isinstance(m.get("ref"), str) or not m["ref"]:
-            raise CheckpointError(f"{file}: key 'members[{i}].ref' must be a non-empty string, got {m!r}")
-        w = m.get("weight")
-        if isinstance(w, bool) or not isinstance(w, numbers.Real) or not math.isfinite(w) or w < 0:
-            raise CheckpointError(f"{file}: key 'members[{i}].weight' must be a number >= 0, got {w!r}")
-    total = sum(m["weight"] for m in members)
-    if abs(total - 1.0) > 1e-6:
-        raise CheckpointError(
-            f"{file}: key 'members[].weight' sums to {total:g}, not 1; the file was edited by hand or is "
-            "corrupt (fit and save the ensemble again)"
-        )
-    levels = spec.get("quantile_levels")
-    if not isinstance(levels, list) or not levels or not all(
-        isinstance(x, numbers.Real) and not isinstance(x, bool) and 0 < x < 1 for x in levels
-    ) or sorted(set(levels)) != levels:
-        raise bad("quantile_levels", "an increasing list of numbers in (0, 1)")
-    season = spec.get("season_length")
-    if isinstance(season, bool) or not isinstance(season, int) or season < 1:
-        raise bad("season_length", "a positive integer")
-    _check_config(file, spec.get("config", "<missing>"))
-    if not isinstance(spec.get("validation", []), list):
-        raise bad("validation", "a list of rows")
-    spec.setdefault("validation", [])
-    return spec
-
-
-def _check_config(file: Path, config: Any) -> None:
-    if config is None:
-        return
-    if not isinstance(config, dict):
-        raise CheckpointError(f"{file}: key 'config' must be RollingWindows fields or null, got {config!r}")
-    try:
-        RollingWindows(**config)
-    except (TypeError, InputError) as exc:
-        raise CheckpointError(f"{file}: key 'config' is not a RollingWindows config ({exc})") from None
-
-
-def _resolve_ref(folder: Path, ref: str, key: str) -> str:
-    """A member reference as ``tsfm.load`` takes it; relative paths are relative to the folder.
-
-    A registered name is used as is; an absolute path as is; a relative path must stay inside
-    the ensemble folder (a copied file must not reach files elsewhere) and may not be the folder itself.
-    """
-    if ref in _registered_names() or Path(ref).is_absolute():
-        return ref
-    root = folder.resolve()
-    target = (root / ref).resolve()
-    if target == root or root not in target.parents:
-        raise CheckpointError(
-            f"{folder / FILE_NAME}: key {key!r} = {ref!r} points outside the ensemble folder {str(folder)!r}; "
-            "a member path relative to the folder must stay inside it"
-        )
-    return str(target) if target.exists() else ref  # not a file here: a hub id, or tsfm.load says why
 
 
 def _portable_ref(ref: str, member: Forecaster) -> str:
@@ -519,9 +437,11 @@ def _report(
         rows.append({"member": result.model, "ref": refs[m], "weight": float(selection.weights[m]),
                      "count": int(selection.counts[m]), **_summary(result.scores),
                      "failed_series": ",".join(failed_ids), "status": status})
+    used_seconds = sum(r["seconds"] for r in rows if r["weight"] > 0)  # it runs every member it weights
     rows.append({"member": ens_scores["model"].iloc[0], "ref": "", "weight": 1.0,
                  "count": int(selection.counts.sum()), **_summary(ens_scores), "failed_series": "",
                  "status": "ensemble (scored on the windows its weights were chosen on)"})
+    rows[-1]["seconds"] = used_seconds
     return pd.DataFrame(rows)
 
 
@@ -565,8 +485,10 @@ def _normalised(weights: Sequence[float], n: int) -> np.ndarray:
     return w / w.sum()
 
 
-def _check_selection_options(max_iter: int, shrinkage: float) -> None:
+def _check_selection_options(max_iter: int, shrinkage: float, tolerance: float) -> None:
     if isinstance(max_iter, bool) or not isinstance(max_iter, numbers.Integral) or max_iter < 1:
         raise InputError(f"max_iter must be a positive integer, got {max_iter!r}")
     if isinstance(shrinkage, bool) or not isinstance(shrinkage, numbers.Real) or not 0.0 <= shrinkage <= 1.0:
         raise InputError(f"shrinkage must be a number in [0, 1], got {shrinkage!r}")
+    if isinstance(tolerance, bool) or not isinstance(tolerance, numbers.Real) or not 0.0 <= tolerance < math.inf:
+        raise InputError(f"tolerance must be a finite number >= 0, got {tolerance!r}")

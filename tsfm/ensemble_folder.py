@@ -1,0 +1,136 @@
+"""Ensemble folders: the checked ``ensemble.json`` and the path loader that ``tsfm.load`` uses.
+
+:meth:`tsfm.ensemble.EnsembleForecaster.save` writes the folder; this module reads it back. Every
+key is checked before any member is loaded, and a file that is corrupt or was edited by hand
+into something the ensemble never was (weights that do not sum to 1, a member path leading out
+of the folder, levels out of order) raises a :class:`~tsfm.errors.CheckpointError` naming the
+key. It is declared under the ``tsfm.loaders`` entry-point group, so ``tsfm.load(folder)``,
+``tsfm forecast --model folder`` and ``tsfm evaluate --models folder`` find it.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import numbers
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+
+from tsfm.ensemble import FILE_NAME, FORMAT, VERSION, EnsembleForecaster
+from tsfm.errors import CheckpointError, InputError
+from tsfm.registry import LoadOptions, list_models, load, register_path_loader
+from tsfm.rolling import RollingWindows
+
+
+def is_ensemble_folder(path: Path) -> bool:
+    """Whether ``path`` is a folder written by :meth:`EnsembleForecaster.save`."""
+    return path.is_dir() and (path / FILE_NAME).is_file()
+
+
+@register_path_loader("tsfm-ensemble", accepts=is_ensemble_folder)
+def load_ensemble(path: str, options: LoadOptions) -> EnsembleForecaster:
+    """Path loader: read and check ``ensemble.json``, then load each member through ``tsfm.load``.
+
+    Members are loaded with the season length recorded in the file (the weights hold for the
+    members as they were validated) and with ``options``' device, dtype and batch size.
+    """
+    folder = Path(path)
+    spec = _read_spec(folder / FILE_NAME)
+    refs = [_resolve_ref(folder, m["ref"], f"members[{i}].ref") for i, m in enumerate(spec["members"])]
+    members = [
+        load(ref, device=options.device, dtype=options.dtype, batch_size=options.batch_size,
+             season_length=spec["season_length"])
+        for ref in refs
+    ]
+    config = RollingWindows(**spec["config"]) if spec["config"] is not None else None
+    return EnsembleForecaster(
+        members, [m["weight"] for m in spec["members"]], spec["quantile_levels"], name=spec["name"], refs=refs,
+        season_length=spec["season_length"], config=config, report=pd.DataFrame(spec["validation"]),
+        selection=spec["selection"],
+    )
+
+
+def _read_spec(file: Path) -> dict[str, Any]:
+    """The decoded file, each key checked; a bad one raises a CheckpointError naming it."""
+    try:
+        spec = json.loads(file.read_text(encoding="utf-8"))
+    except (json.JSONDecodeError, UnicodeDecodeError) as exc:
+        raise CheckpointError(f"{file} is not valid JSON ({exc}); save the ensemble again") from None
+    if not isinstance(spec, dict):
+        raise CheckpointError(f"{file} must hold a JSON object, got {type(spec).__name__}")
+
+    def bad(key: str, allowed: str) -> CheckpointError:
+        return CheckpointError(f"{file}: key {key!r} must be {allowed}, got {spec.get(key, '<missing>')!r}")
+
+    if spec.get("format") != FORMAT:
+        raise bad("format", repr(FORMAT))
+    if spec.get("version") != VERSION:
+        raise bad("version", str(VERSION))
+    if not isinstance(spec.get("name"), str) or not spec["name"]:
+        raise bad("name", "a non-empty string")
+    members = spec.get("members")
+    if not isinstance(members, list) or not members:
+        raise bad("members", "a non-empty list of {ref, weight} objects")
+    for i, m in enumerate(members):
+        if not isinstance(m, dict) or not isinstance(m.get("ref"), str) or not m["ref"]:
+            raise CheckpointError(f"{file}: key 'members[{i}].ref' must be a non-empty string, got {m!r}")
+        w = m.get("weight")
+        if isinstance(w, bool) or not isinstance(w, numbers.Real) or not math.isfinite(w) or w < 0:
+            raise CheckpointError(f"{file}: key 'members[{i}].weight' must be a number >= 0, got {w!r}")
+    total = sum(m["weight"] for m in members)
+    if abs(total - 1.0) > 1e-6:
+        raise CheckpointError(
+            f"{file}: key 'members[].weight' sums to {total:g}, not 1; the file was edited by hand or is "
+            "corrupt (fit and save the ensemble again)"
+        )
+    levels = spec.get("quantile_levels")
+    if not isinstance(levels, list) or not levels or not all(
+        isinstance(x, numbers.Real) and not isinstance(x, bool) and 0 < x < 1 for x in levels
+    ) or sorted(set(levels)) != levels:
+        raise bad("quantile_levels", "an increasing list of numbers in (0, 1)")
+    season = spec.get("season_length")
+    if isinstance(season, bool) or not isinstance(season, int) or season < 1:
+        raise bad("season_length", "a positive integer")
+    _check_config(file, spec.get("config", "<missing>"))
+    if not isinstance(spec.get("validation", []), list):
+        raise bad("validation", "a list of rows")
+    if not isinstance(spec.get("selection", {}), dict):
+        raise bad("selection", "an object")
+    spec.setdefault("validation", [])
+    spec.setdefault("selection", {})
+    return spec
+
+
+def _check_config(file: Path, config: Any) -> None:
+    if config is None:
+        return
+    if not isinstance(config, dict):
+        raise CheckpointError(f"{file}: key 'config' must be RollingWindows fields or null, got {config!r}")
+    try:
+        RollingWindows(**config)
+    except (TypeError, InputError) as exc:
+        raise CheckpointError(f"{file}: key 'config' is not a RollingWindows config ({exc})") from None
+
+
+def _resolve_ref(folder: Path, ref: str, key: str) -> str:
+    """A member reference as ``tsfm.load`` takes it; relative paths are relative to the folder.
+
+    A registered name is used as is; an absolute path as is; a relative path must stay inside
+    the ensemble folder (a copied file must not reach files elsewhere) and may not be the folder itself.
+    """
+    if ref in _registered_names() or Path(ref).is_absolute():
+        return ref
+    root = folder.resolve()
+    target = (root / ref).resolve()
+    if target == root or root not in target.parents:
+        raise CheckpointError(
+            f"{folder / FILE_NAME}: key {key!r} = {ref!r} points outside the ensemble folder {str(folder)!r}; "
+            "a member path relative to the folder must stay inside it"
+        )
+    return str(target) if target.exists() else ref  # not a file here: a hub id, or tsfm.load says why
+
+
+def _registered_names() -> set[str]:
+    return {spec.name for spec in list_models()}
