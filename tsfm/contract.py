@@ -4,6 +4,17 @@
 :class:`BaseForecaster` is the usual way to fulfil it: its public methods are
 final, validate their inputs once and call the private hooks that a backend
 implements, so no backend re-validates and every backend fails the same way.
+
+Magnitudes: a series whose largest absolute value lies outside the model's
+``magnitude_range`` (by default about 9.3e-10 to 1.1e12) is rescaled exactly before the
+backend sees it: multiplied by the power of two that brings that value into [1, 2),
+forecast, and the quantiles and mean multiplied back (:mod:`tsfm.rescaling`). Values near
+1e300 or 1e-30 therefore give the forecast of the same series at an ordinary magnitude
+instead of NaN from a float32 overflow, with no digit of the data changed.
+
+Quantile levels: every level in (0, 1) is answered. Backends that emit fixed levels
+interpolate between them and extrapolate beyond them with a fitted Laplace tail
+(:func:`tsfm.quantiles.interpolate_quantiles`); a level is never relabelled.
 """
 
 from __future__ import annotations
@@ -19,6 +30,13 @@ from tsfm.covariates import Covariates
 from tsfm.errors import CovariatesIgnoredWarning, InputError
 from tsfm.forecast import Forecast
 from tsfm.quantiles import DEFAULT_QUANTILE_LEVELS
+from tsfm.rescaling import (
+    DEFAULT_MAGNITUDE_RANGE,
+    magnitude_exponents,
+    scale_covariates,
+    scale_series,
+    unscale_forecast,
+)
 from tsfm.validation import (
     ContextLike,
     validate_context,
@@ -61,6 +79,9 @@ class BaseForecaster(ABC):
     - ``supports_covariates``: whether :meth:`_predict_with_covariates` uses
       :class:`~tsfm.covariates.Covariates`; models without support warn once per call
       (:class:`~tsfm.errors.CovariatesIgnoredWarning`) and forecast from the target alone.
+    - ``magnitude_range``: ``(smallest, largest)`` max |value| of a series the backend
+      computes with exactly; series outside are rescaled by a power of two and their
+      forecasts scaled back (see the module docstring). ``None`` turns this off.
     """
 
     kind: str = "tsfm"
@@ -68,6 +89,7 @@ class BaseForecaster(ABC):
     max_horizon: int | None = None
     has_embeddings: bool = False
     supports_covariates: bool = False
+    magnitude_range: tuple[float, float] | None = DEFAULT_MAGNITUDE_RANGE
 
     def __init__(self, name: str) -> None:
         self.name = name
@@ -101,7 +123,8 @@ class BaseForecaster(ABC):
         Returns
         -------
         Forecast
-            ``quantiles [n_series, horizon, n_q]`` and ``mean [n_series, horizon]``.
+            ``quantiles [n_series, horizon, n_q]`` and ``mean [n_series, horizon]``, in the
+            units of ``context`` (series outside ``magnitude_range`` are rescaled exactly and back).
         """
         series = validate_context(context, self.min_observations)
         steps = validate_horizon(horizon, self.max_horizon)
@@ -112,6 +135,8 @@ class BaseForecaster(ABC):
                     f"covariates must be a tsfm.covariates.Covariates or None, got {type(covariates).__name__}"
                 )
             covariates.check_against(series, steps)
+        exponents = magnitude_exponents(series, self.magnitude_range)
+        series = scale_series(series, exponents)
         if covariates is None or covariates.is_empty:
             quantiles, mean = self._predict_quantiles(series, steps, levels)
         elif not self.supports_covariates:
@@ -123,7 +148,9 @@ class BaseForecaster(ABC):
             )
             quantiles, mean = self._predict_quantiles(series, steps, levels)
         else:
+            covariates = scale_covariates(covariates, self.magnitude_range)
             quantiles, mean = self._predict_with_covariates(series, steps, levels, covariates)
+        quantiles, mean = unscale_forecast(quantiles, mean, exponents)
         quantiles = np.sort(np.asarray(quantiles, dtype=np.float64), axis=-1)  # non-crossing
         return Forecast(
             quantiles=quantiles,  # [n_series, horizon, n_q]
@@ -137,6 +164,7 @@ class BaseForecaster(ABC):
         if not self.has_embeddings:
             raise InputError(f"model {self.name!r} ({self.kind}) has no embeddings")
         series = validate_context(context, self.min_observations)
+        series = scale_series(series, magnitude_exponents(series, self.magnitude_range))  # embeddings are unitless
         return np.asarray(self._embed(series), dtype=np.float32)
 
     @abstractmethod

@@ -80,6 +80,9 @@ class FracastForecaster(BaseForecaster):
     kind = "tsfm"
     min_observations = MIN_FINITE
     has_embeddings = True
+    # The model floors each series' spread (max - min) at 1e-5, so series below ~1e-3 are
+    # rescaled into [1, 2) before it reads them (exact: it min-max scales every series).
+    magnitude_range = (2.0**-10, 2.0**40)
 
     def __init__(self, name: str, model: Any, batch_size: int = 256) -> None:
         super().__init__(name)
