@@ -248,11 +248,12 @@ def test_when_hf_data_folder_holds_parquet_then_it_loads(tmp_path):
     pd.testing.assert_frame_equal(load_frame(f"hf:{tmp_path / 'raw'}"), load_frame(_panel()))
 
 
-def test_when_stamps_are_irregular_then_infer_frequency_asks_for_freq():
+def test_when_daily_stamps_skip_days_then_load_frame_names_the_gap_and_filling_restores_the_frequency():
     stamps = pd.to_datetime(["2024-01-01", "2024-01-02", "2024-01-05", "2024-01-09"] + ["2024-02-01"] * 3)
-    irregular = _with(item_id=["a"] * 4 + ["b", "c", "d"], timestamp=stamps, target=np.arange(7.0))
-    with pytest.raises(InputError, match="pass freq= explicitly"):
-        infer_frequency(load_frame(irregular))
+    gappy = _with(item_id=["a"] * 4 + ["b", "c", "d"], timestamp=stamps, target=np.arange(7.0))
+    with pytest.raises(InputError, match=r"item 'a' has 5 missing 'D' timestamps, the first at 2024-01-03"):
+        load_frame(gappy)
+    assert infer_frequency(load_frame(gappy, fill_gaps="nan")) == "D"
 
 
 def test_when_most_items_agree_then_their_frequency_wins():

@@ -17,6 +17,7 @@ functions expect a frame that came from it.
 from __future__ import annotations
 
 import os
+import re
 from collections import Counter
 from collections.abc import Callable, Sequence
 from pathlib import Path
@@ -25,6 +26,8 @@ import numpy as np
 import pandas as pd
 
 from tsfm.errors import InputError
+from tsfm.frequency import check_calendars, epoch_hint, item_calendars
+from tsfm.frequency import default_season_length as default_season_length  # re-exported
 from tsfm.validation import validate_horizon
 
 ID, TIMESTAMP, TARGET = "item_id", "timestamp", "target"
@@ -34,11 +37,10 @@ SINGLE_SERIES_ID = "0"
 # Names recognised when no column name is given: ours first, then Nixtla's.
 _ALIASES = {ID: ("item_id", "unique_id"), TIMESTAMP: ("timestamp", "ds"), TARGET: ("target", "y")}
 _SEQUENCE_ID_ALIASES = ("id",)  # Chronos / fev datasets on the Hub name the column "id"
-_FILE_READERS: dict[str, Callable[[Path], pd.DataFrame]] = {
-    ".csv": pd.read_csv,
-    ".parquet": pd.read_parquet,
-    ".pq": pd.read_parquet,
-}
+TIMESTAMP_UNITS = ("s", "ms", "us", "ns")
+FILL_GAPS = ("nan",)
+_CSV_SEPARATORS = (",", ";", "\t", "|")  # in order of preference when a header holds several
+_SNIFF_BYTES = 1 << 16
 
 Source = pd.DataFrame | str | os.PathLike
 
@@ -50,6 +52,8 @@ def load_frame(
     timestamp_column: str | None = None,
     target_column: str | None = None,
     extra_columns: Sequence[str] = (),
+    timestamp_unit: str | None = None,
+    fill_gaps: str | None = None,
 ) -> pd.DataFrame:
     """Read and validate time series into the canonical long format.
 
@@ -59,12 +63,16 @@ def load_frame(
         One of
 
         - a :class:`pandas.DataFrame` (it is not modified);
-        - a path to a ``.csv`` or ``.parquet`` (``.pq``) file;
+        - a path to a ``.csv`` or ``.parquet`` (``.pq``) file; a CSV must be UTF-8 and
+          may be separated by ``,``, ``;`` (as SKAB's files), tabs or ``|``, detected
+          from its header line (``;`` files with decimal commas are read as such);
         - ``"aeon:<name>"``: a forecasting set that ships inside aeon, see
           :func:`tsfm.datasets.list_aeon_datasets`;
-        - ``"m4:<folder>[:<subset>]"``: an M4 competition subset (default Hourly) from
-          its published CSVs, train and test joined, integer timestamps; the last
-          horizon of each series is the official test part;
+        - ``"m4:<folder>"``, ``"m4:<folder>:<subset>"`` or ``"m4:<folder>/<subset>-train.csv"``:
+          an M4 competition subset (``Hourly`` when none is named; ``Yearly``,
+          ``Quarterly``, ``Monthly``, ``Weekly``, ``Daily``, any case) from its published
+          CSVs, train and test joined, integer timestamps; the last horizon of each series
+          is the official test part (see :func:`tsfm.datasets.read_m4_long`);
         - ``"hf:<dataset folder or hub id>[:split]"``: a Hugging Face ``datasets``
           dataset: a folder written by ``save_to_disk``, a local data folder of
           csv/parquet/json files, or a Hub id (``"hf:<hub id>:<config>:<split>"`` picks
@@ -81,6 +89,16 @@ def load_frame(
     extra_columns
         Further columns to keep unchanged next to the canonical three (covariates,
         static attributes, group columns); :mod:`tsfm.covariate_frames` validates them.
+    timestamp_unit
+        ``"s"``, ``"ms"``, ``"us"`` or ``"ns"``: integer timestamps are epoch times in
+        that unit and become dates (UTC), so the frequency is inferred as usual. Without
+        it integer timestamps are step numbers (no calendar, season length 1);
+        :func:`epoch_timestamp_hint` says when they look like epoch times.
+    fill_gaps
+        ``None`` (default): an item with missing timestamps inside its range is an
+        error naming the item and the first missing stamp. ``"nan"``: a row with a NaN
+        target (and NaN extra columns) is inserted at every missing timestamp; models
+        read NaN as a missing value.
 
     Returns
     -------
@@ -92,12 +110,20 @@ def load_frame(
     Raises
     ------
     InputError
-        For a missing file, unsupported suffix, unknown aeon name, empty data, missing
-        columns, unparseable timestamps, a non-numeric or infinite target, duplicate or
-        decreasing timestamps within an item, or an item whose targets are all NaN.
+        For a missing file, unsupported suffix, a CSV that is not UTF-8, unknown aeon
+        name, empty data, missing columns, unparseable timestamps, a non-numeric or
+        infinite target, duplicate or decreasing timestamps within an item, an item
+        whose targets are all NaN, items of different frequencies in one source
+        (naming the items of each), an item whose timestamps lie on no regular grid,
+        or (without ``fill_gaps``) an item with missing timestamps.
     """
+    if timestamp_unit is not None and timestamp_unit not in TIMESTAMP_UNITS:
+        raise InputError(f"timestamp_unit must be one of {list(TIMESTAMP_UNITS)} or None, got {timestamp_unit!r}")
+    if fill_gaps is not None and fill_gaps not in FILL_GAPS:
+        raise InputError(f"fill_gaps must be None or 'nan', got {fill_gaps!r}")
     raw = _read_source(source)
-    return _to_canonical(raw, id_column, timestamp_column, target_column, tuple(extra_columns))
+    frame = _to_canonical(raw, id_column, timestamp_column, target_column, tuple(extra_columns), timestamp_unit)
+    return _check_calendar(frame, fill_gaps)
 
 
 def read_table(source: Source) -> pd.DataFrame:
@@ -131,16 +157,53 @@ def _read_file(path: Path) -> pd.DataFrame:
         raise InputError(
             f"file not found: {path}; pass an existing .csv or .parquet file, 'aeon:<name>' or 'hf:<dataset>'"
         )
-    reader = _FILE_READERS.get(path.suffix.lower())
+    readers: dict[str, Callable[[Path], pd.DataFrame]] = {
+        ".csv": _read_csv, ".parquet": pd.read_parquet, ".pq": pd.read_parquet
+    }
+    reader = readers.get(path.suffix.lower())
     if reader is None:
         raise InputError(
             f"unsupported file suffix {path.suffix!r} ({path.name}); allowed: "
-            f"{sorted(_FILE_READERS)}. Convert the file, or read it with pandas and pass the DataFrame"
+            f"{sorted(readers)}. Convert the file, or read it with pandas and pass the DataFrame"
         )
     try:
         return reader(path)
     except pd.errors.EmptyDataError:
         raise InputError(f"{path} is empty; it must hold at least one observation") from None
+    except UnicodeDecodeError as exc:
+        raise InputError(
+            f"{path} is not UTF-8 text (byte 0x{exc.object[exc.start]:02x} at position {exc.start}); save it as "
+            "UTF-8, or read it with pandas in its encoding, e.g. pd.read_csv(path, encoding='latin-1') (or "
+            "'cp1252' for Windows files), and pass the DataFrame"
+        ) from None
+
+
+def _read_csv(path: Path) -> pd.DataFrame:
+    """A UTF-8 CSV with its separator (and decimal comma) detected from the first lines."""
+    with path.open("rb") as handle:
+        head = handle.read(_SNIFF_BYTES)
+    try:
+        text = head.decode("utf-8-sig")
+    except UnicodeDecodeError as exc:
+        if exc.start < len(head) - 3:  # not just a character cut at the end of the sample
+            raise
+        text = head[: exc.start].decode("utf-8-sig")
+    sep, decimal = _sniff_separator(text)
+    return pd.read_csv(path, sep=sep, decimal=decimal, encoding="utf-8-sig")
+
+
+def _sniff_separator(text: str) -> tuple[str, str]:
+    """``(separator, decimal mark)``: the candidate the header line holds most of, ``,`` when none."""
+    lines = [line for line in text.splitlines()[:50] if line.strip()]
+    if not lines:
+        return ",", "."
+    counts = {sep: lines[0].count(sep) for sep in _CSV_SEPARATORS}
+    sep = max(_CSV_SEPARATORS, key=lambda candidate: counts[candidate])
+    if counts[sep] == 0:
+        return ",", "."
+    body = "\n".join(lines[1:])
+    decimal_comma = sep != "," and re.search(r"\d,\d", body) and not re.search(r"\d\.\d", body)
+    return sep, "," if decimal_comma else "."
 
 
 # ----------------------------------------------------------------------------- columns
@@ -152,6 +215,7 @@ def _to_canonical(
     timestamp_column: str | None,
     target_column: str | None,
     extra: tuple[str, ...] = (),
+    timestamp_unit: str | None = None,
 ) -> pd.DataFrame:
     if len(raw) == 0:
         raise InputError(
@@ -169,7 +233,7 @@ def _to_canonical(
     frame = pd.DataFrame(
         {
             ID: _coerce_ids(long[ID], columns[ID]),
-            TIMESTAMP: _coerce_timestamps(long[TIMESTAMP], columns[TIMESTAMP]),
+            TIMESTAMP: _coerce_timestamps(long[TIMESTAMP], columns[TIMESTAMP], timestamp_unit),
             TARGET: _coerce_target(long[TARGET], columns[TARGET]),
             **{name: long[name].reset_index(drop=True) for name in extra},
         }
@@ -285,23 +349,20 @@ def _coerce_ids(ids: pd.Series, name: str | None) -> pd.Series:
     return ids.astype(str).reset_index(drop=True)
 
 
-def _coerce_timestamps(stamps: pd.Series, name: str | None) -> pd.Series:
+def _coerce_timestamps(stamps: pd.Series, name: str | None, unit: str | None = None) -> pd.Series:
     stamps = stamps.reset_index(drop=True)
     dtype = stamps.dtype
     if pd.api.types.is_bool_dtype(dtype):
         raise InputError(f"timestamp column {name!r} holds booleans; use dates or integer steps")
-    if pd.api.types.is_integer_dtype(dtype):
-        return stamps.astype(np.int64)
-    if pd.api.types.is_float_dtype(dtype):
-        values = stamps.to_numpy()
-        bad = ~np.isfinite(values) | (values != np.round(values))
-        if bad.any():
-            where = int(np.flatnonzero(bad)[0])
-            raise InputError(
-                f"timestamp column {name!r} holds {values[where]!r} at row {where}; timestamps must be "
-                "dates or whole-number steps with none missing"
-            )
-        return stamps.astype(np.int64)
+    if pd.api.types.is_integer_dtype(dtype) or pd.api.types.is_float_dtype(dtype):
+        steps = _whole_numbers(stamps, name)
+        return steps if unit is None else _epochs(steps, name, unit)
+    if unit is not None:
+        first = stamps.dropna().iloc[0] if stamps.notna().any() else None
+        raise InputError(
+            f"timestamp_unit={unit!r} applies to integer timestamps (epoch times), but column {name!r} holds dates "
+            f"or text (e.g. {str(first)!r}); leave timestamp_unit out for such data"
+        )
     if isinstance(dtype, pd.PeriodDtype):
         stamps = stamps.dt.to_timestamp()
     elif not pd.api.types.is_datetime64_any_dtype(dtype):
@@ -318,6 +379,29 @@ def _coerce_timestamps(stamps: pd.Series, name: str | None) -> pd.Series:
         return stamps.astype("datetime64[ns]")
     except (ValueError, OverflowError) as exc:
         raise InputError(f"timestamp column {name!r} is outside the range pandas can hold: {exc}") from None
+
+
+def _whole_numbers(stamps: pd.Series, name: str | None) -> pd.Series:
+    if pd.api.types.is_float_dtype(stamps.dtype):
+        values = stamps.to_numpy()
+        bad = ~np.isfinite(values) | (values != np.round(values))
+        if bad.any():
+            where = int(np.flatnonzero(bad)[0])
+            raise InputError(
+                f"timestamp column {name!r} holds {values[where]!r} at row {where}; timestamps must be "
+                "dates or whole-number steps with none missing"
+            )
+    return stamps.astype(np.int64)
+
+
+def _epochs(steps: pd.Series, name: str | None, unit: str) -> pd.Series:
+    try:
+        return pd.Series(pd.to_datetime(steps.to_numpy(), unit=unit)).astype("datetime64[ns]")
+    except (ValueError, OverflowError, pd.errors.OutOfBoundsDatetime):
+        raise InputError(
+            f"timestamp column {name!r} holds {int(steps.abs().max())}, which as epoch {unit} lies outside the "
+            "dates pandas can hold (1677-2262); check timestamp_unit"
+        ) from None
 
 
 def _parse_dates(stamps: pd.Series, name: str | None) -> pd.Series:
@@ -387,6 +471,37 @@ def _check_items(frame: pd.DataFrame) -> None:
         )
 
 
+def _check_calendar(frame: pd.DataFrame, fill_gaps: str | None) -> pd.DataFrame:
+    """Refuse mixed frequencies, irregular items and gaps (see :mod:`tsfm.frequency`); fill gaps when asked."""
+    calendars = item_calendars(frame[ID].to_numpy(), frame[TIMESTAMP].to_numpy())
+    check_calendars(calendars, fill_gaps, hint=epoch_timestamp_hint(frame))
+    gaps = [c for c in calendars if len(c.missing)]
+    if not gaps:
+        return frame
+    rows = pd.DataFrame(
+        {
+            ID: np.concatenate([np.repeat(c.item, len(c.missing)) for c in gaps]),
+            TIMESTAMP: np.concatenate([c.missing for c in gaps]).astype(frame[TIMESTAMP].dtype),
+            TARGET: np.nan,
+        }
+    )
+    filled = pd.concat([frame, rows], ignore_index=True)
+    return filled.sort_values([ID, TIMESTAMP], kind="mergesort", ignore_index=True)
+
+
+def epoch_timestamp_hint(frame: pd.DataFrame) -> str | None:
+    """A sentence suggesting ``--timestamp-unit`` when a frame's integer steps look like epoch times.
+
+    They do when every timestamp lies between 1973 and 2103 as seconds (or ms, us, ns)
+    since 1970 and the items share one spacing of a second or a whole number of minutes
+    (e.g. 3600 for hourly). ``None`` for dated frames and ordinary step numbers.
+    """
+    _require_canonical(frame)
+    if not pd.api.types.is_integer_dtype(frame[TIMESTAMP].dtype):
+        return None
+    return epoch_hint(frame[ID].to_numpy(), frame[TIMESTAMP].to_numpy())
+
+
 def _require_canonical(frame: pd.DataFrame) -> None:
     if not isinstance(frame, pd.DataFrame) or not set(CANONICAL_COLUMNS) <= set(frame.columns):
         found = list(frame.columns) if isinstance(frame, pd.DataFrame) else type(frame).__name__
@@ -403,7 +518,9 @@ def infer_frequency(frame: pd.DataFrame) -> str | None:
     """The pandas offset alias shared by the items of a canonical frame.
 
     ``pd.infer_freq`` is run on every item with at least three timestamps and the
-    most common answer wins, so a few irregular items do not block the rest.
+    most common answer wins. :func:`load_frame` has already refused frames that mix
+    frequencies and items with gaps, so items differ at most in their anchor
+    (``"W-SUN"`` and ``"W-WED"``).
 
     Returns
     -------
@@ -414,73 +531,27 @@ def infer_frequency(frame: pd.DataFrame) -> str | None:
     Raises
     ------
     InputError
-        When no item has a regular spacing pandas can name; pass ``freq=`` explicitly then.
+        When no item has 3 regularly spaced timestamps to infer a frequency from.
     """
     _require_canonical(frame)
     if pd.api.types.is_integer_dtype(frame[TIMESTAMP].dtype):
         return None
     votes: Counter[str] = Counter()
+    longest = 0
     for _, stamps in frame.groupby(ID, sort=False)[TIMESTAMP]:
+        longest = max(longest, len(stamps))
         if len(stamps) >= 3:
             freq = pd.infer_freq(pd.DatetimeIndex(stamps))
             if freq is not None:
                 votes[freq] += 1
     if not votes:
         raise InputError(
-            "cannot infer the frequency: no item has at least 3 regularly spaced timestamps; "
-            "pass freq= explicitly (a pandas alias such as 'h', 'D', 'W', 'MS')"
+            "cannot infer the frequency: it needs an item with at least 3 timestamps, regularly spaced "
+            f"(the longest item has {longest}). Give the items more history, or use integer step numbers as "
+            "timestamps and pass --season-length on the command line; in Python, pass freq= (a pandas alias such "
+            "as 'h', 'D', 'W', 'MS') to future_timestamps and season_length= to the models"
         )
     return votes.most_common(1)[0][0]
-
-
-# Season of one step of each calendar offset; multiples divide it when they can.
-_CALENDAR_SEASONS = {
-    "Y": 1, "YS": 1, "YE": 1, "A": 1, "AS": 1, "BY": 1, "BYS": 1, "BYE": 1, "BA": 1, "BAS": 1,
-    "Q": 4, "QS": 4, "QE": 4, "BQ": 4, "BQS": 4, "BQE": 4,
-    "M": 12, "MS": 12, "ME": 12, "BM": 12, "BMS": 12, "BME": 12, "CBMS": 12, "CBME": 12,
-    "SM": 24, "SMS": 24, "SME": 24,
-    "W": 52, "B": 5, "C": 5, "bh": 8, "cbh": 8,
-}  # fmt: skip
-_MAX_CYCLE_STEPS = 1000
-
-
-def default_season_length(freq: str | None) -> int:
-    """A customary season length for a pandas frequency alias.
-
-    Yearly 1, quarterly 4, monthly 12, semi-monthly 24, weekly 52, daily 7, business
-    daily 5, business hourly 8. Sub-daily steps use the daily cycle (hourly 24, 30-min
-    48, 15-min 96, 5-min 288) unless it spans more than 1000 steps, then the hourly
-    cycle (minutely 60), then the minute cycle (secondly 60). A multiple divides the
-    season when it can (``"2h"`` -> 12) and gives 1 otherwise. ``None`` (integer
-    steps) gives 1, as does a valid alias not listed here.
-
-    Raises
-    ------
-    InputError
-        When ``freq`` is not a pandas frequency alias.
-    """
-    if freq is None:
-        return 1
-    try:
-        offset = pd.tseries.frequencies.to_offset(freq)
-    except (ValueError, TypeError):
-        raise InputError(f"{freq!r} is not a pandas frequency alias (e.g. 'h', 'D', 'W', 'MS')") from None
-    n = abs(offset.n) or 1
-    if isinstance(offset, pd.offsets.Day):
-        return _divide(7, n)
-    if isinstance(offset, pd.offsets.Tick):
-        step = offset.nanos
-        for cycle in (pd.Timedelta(days=1), pd.Timedelta(hours=1), pd.Timedelta(minutes=1)):
-            steps = cycle.value // step
-            if cycle.value % step == 0 and 1 < steps <= _MAX_CYCLE_STEPS:
-                return int(steps)
-        return 1
-    base = offset.rule_code.split("-")[0]
-    return _divide(_CALENDAR_SEASONS.get(base, 1), n)
-
-
-def _divide(season: int, n: int) -> int:
-    return season // n if season % n == 0 else 1
 
 
 # ----------------------------------------------------------------------------- arrays
@@ -507,7 +578,8 @@ def future_timestamps(frame: pd.DataFrame, horizon: int, freq: str | None) -> li
         Number of future steps.
     freq
         Pandas alias (see :func:`infer_frequency`) for dated frames; ``None`` for
-        integer steps, which continue ``last + 1, ..., last + horizon``.
+        integer steps, which continue ``last + k, ..., last + horizon * k`` with ``k``
+        the item's step (1 for consecutive integers).
 
     Returns
     -------
@@ -520,9 +592,13 @@ def future_timestamps(frame: pd.DataFrame, horizon: int, freq: str | None) -> li
     if pd.api.types.is_integer_dtype(frame[TIMESTAMP].dtype):
         if freq is not None:
             raise InputError(f"timestamps are integer steps, so freq must be None, got {freq!r}")
-        return [int(t) + np.arange(1, horizon + 1, dtype=np.int64) for t in last]
+        spacing = frame.groupby(ID, sort=False)[TIMESTAMP].agg(lambda s: int(s.diff().min()) if len(s) > 1 else 1)
+        return [int(t) + int(k) * np.arange(1, horizon + 1, dtype=np.int64) for t, k in zip(last, spacing)]
     if freq is None:
-        raise InputError("timestamps are dates: pass freq= (e.g. the result of infer_frequency(frame))")
+        raise InputError(
+            "timestamps are dates: pass freq= (e.g. the result of infer_frequency(frame)); the command line "
+            "infers it from the data"
+        )
     try:
         offset = pd.tseries.frequencies.to_offset(freq)
     except (ValueError, TypeError):

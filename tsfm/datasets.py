@@ -242,11 +242,35 @@ def load_ett(path: str | os.PathLike) -> pd.DataFrame:
 
 
 def read_m4_long(spec: str) -> pd.DataFrame:
-    """``<folder>[:<subset>]`` -> long frame of train + test with integer timestamps."""
-    folder, _, subset = spec.partition(":")
-    ids, train, test = load_m4(folder, subset or "Hourly")
+    """An M4 subset as one long frame of train + test with integer timestamps (``load_frame("m4:...")``).
+
+    Accepted forms of ``spec`` (what follows ``m4:``):
+
+    - ``<folder>``: the folder holding ``Hourly-train.csv`` and ``Hourly-test.csv``
+      (Hourly is the default subset); a trailing ``/`` is fine;
+    - ``<folder>:<subset>``: one of ``Yearly``, ``Quarterly``, ``Monthly``, ``Weekly``,
+      ``Daily``, ``Hourly``, in any case (``m4:data/m4:weekly``);
+    - ``<folder>/<subset>-train.csv`` (or ``-test.csv``): the subset named by the file.
+
+    A path that exists is taken whole, so folders whose names hold ``:`` work too.
+    """
+    folder, subset = _m4_location(spec)
+    ids, train, test = load_m4(folder, subset)
     parts = [
         pd.DataFrame({ID: item, TIMESTAMP: np.arange(len(a) + len(b)), TARGET: np.concatenate([a, b])})
         for item, a, b in zip(ids, train, test)
     ]
     return pd.concat(parts, ignore_index=True)
+
+
+def _m4_location(spec: str) -> tuple[Path, str]:
+    """``(folder, subset)`` of an ``m4:`` spec; see :func:`read_m4_long` for the forms."""
+    path, subset = Path(spec).expanduser(), "Hourly"
+    if not path.exists() and ":" in spec:
+        head, _, tail = spec.rpartition(":")
+        path, subset = Path(head).expanduser(), tail or "Hourly"
+    if path.is_file():
+        subset = path.name.split("-")[0]
+        path = path.parent
+    by_case = {name.lower(): name for name in M4_SUBSETS}
+    return path, by_case.get(subset.lower(), subset)

@@ -53,12 +53,20 @@ def validate_context(context: ContextLike, min_observations: int = 1) -> list[np
                 f"context[{i}] contains inf at position {where}; use NaN for missing values"
             )
         n_finite = int(np.isfinite(values).sum())
+        if len(values) == 0:
+            raise InputError(
+                f"context[{i}] is empty (length 0); this model needs at least {min_observations} observed "
+                f"value{'s' if min_observations > 1 else ''} per series"
+            )
         if n_finite == 0:
-            raise InputError(f"context[{i}] has no finite values (length {len(values)}, all NaN)")
+            raise InputError(
+                f"context[{i}] has no finite values (length {len(values)}, all NaN); this model needs at least "
+                f"{min_observations}"
+            )
         if n_finite < min_observations:
             raise InputError(
-                f"context[{i}] has {n_finite} observed values; this model needs at least "
-                f"{min_observations}"
+                f"context[{i}] has {n_finite} observed values (length {len(values)}); this model needs at least "
+                f"{min_observations}: pass a longer series or leave this one out"
             )
         checked.append(values)
     return checked
