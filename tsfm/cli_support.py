@@ -172,9 +172,10 @@ def season_of(args: argparse.Namespace, frame) -> int:
     freq = tsdata.infer_frequency(frame)
     season = tsdata.default_season_length(freq)
     if freq is None:
+        hint = tsdata.epoch_timestamp_hint(frame)
         print(
             "note: timestamps are step numbers, so the season length is 1; pass --season-length "
-            "(e.g. 24 for hourly data) or --timestamp-unit for epoch times",
+            "(e.g. 24 for hourly data) or --timestamp-unit for epoch times" + (f". {hint}" if hint else ""),
             file=sys.stderr,
         )
     return season
