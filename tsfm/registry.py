@@ -17,6 +17,7 @@ import importlib
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 from tsfm.contract import Forecaster
 from tsfm.errors import CheckpointError, InputError, UnknownModelError
@@ -172,6 +173,37 @@ def load(
         f"unknown model {name!r}: not a registered name, a local folder or an org/name hub id. "
         f"Registered: {known}"
     )
+
+
+def resolve_model(model: Forecaster | str | Path, *, needs: tuple[str, ...] = (), **options: Any) -> Forecaster:
+    """``model`` itself, or ``load(model, **options)`` when it is a name, folder or hub id.
+
+    What every task does with its ``model`` argument, which may be a loaded forecaster or
+    anything :func:`load` accepts.
+
+    Parameters
+    ----------
+    model
+        A forecaster, or a name, folder or hub id for :func:`load`.
+    needs
+        Methods the caller will call, e.g. ``("embed",)``; a model without one is refused here
+        rather than failing later with an ``AttributeError``.
+    **options
+        Passed to :func:`load` (``device``, ``dtype``, ``batch_size``, ``season_length``);
+        ignored when ``model`` is already a forecaster.
+
+    Raises
+    ------
+    InputError
+        ``model`` lacks a method of ``needs``.
+    """
+    if isinstance(model, str | Path):
+        model = load(str(model), **options)
+    missing = [method for method in needs if not callable(getattr(model, method, None))]
+    if missing:
+        wanted = ", ".join(f"{method}()" for method in missing)
+        raise InputError(f"model must be a name or a forecaster with {wanted}, got {type(model).__name__}")
+    return model
 
 
 def _load_path(path: Path, options: LoadOptions) -> Forecaster:

@@ -158,7 +158,7 @@ def run_detector(
     progress: bool = True,
 ) -> tuple[list[Outcome], float]:
     """Fit ``name`` on each series' reference, score the whole series; returns outcomes and seconds."""
-    from tsfm.tasks.anomaly.detectors import resolve_model
+    from tsfm.registry import resolve_model
 
     model = resolve_model(model) if name in ("forecast", "embedding") else model
     outcomes, started = [], time.perf_counter()

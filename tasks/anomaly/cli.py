@@ -67,8 +67,8 @@ def add_bench_flags(p: argparse.ArgumentParser) -> None:
 
 def run_detect(args: argparse.Namespace) -> int:
     """Handler of ``tsfm detect``."""
+    from tsfm.registry import resolve_model
     from tsfm.tasks.anomaly.benchmarks import make_detector
-    from tsfm.tasks.anomaly.detectors import resolve_model
     from tsfm.tasks.anomaly.io import read_items, write_scores
     from tsfm.tasks.anomaly.plots import plot_detections
 

@@ -19,16 +19,8 @@ import numpy as np
 
 from tsfm.contract import Forecaster
 from tsfm.errors import InputError
+from tsfm.registry import resolve_model
 from tsfm.tasks.anomaly.base import AnomalyDetector, window_matrix
-
-
-def resolve_model(model: Forecaster | str, season_length: int = 1) -> Forecaster:
-    """A model object from a model or a name for ``tsfm.load``."""
-    if isinstance(model, str):
-        from tsfm.registry import load
-
-        return load(model, season_length=season_length)
-    return model
 
 
 def _batches(n: int, size: int, progress: bool, what: str):
@@ -89,7 +81,7 @@ class ForecastDetector(AnomalyDetector):
         lo, hi = (float(x) for x in band)
         if not 0.0 < lo < 0.5 < hi < 1.0:
             raise InputError(f"band must be two levels (low < 0.5 < high) in (0, 1), got {tuple(band)!r}")
-        self.model = resolve_model(model, season_length)
+        self.model = resolve_model(model, needs=("predict_quantiles",), season_length=season_length)
         self.name = f"forecast[{self.model.name}]"
         self.horizon, self.context_length, self.batch_size = horizon, context_length, batch_size
         self.warmup = min_context
@@ -162,7 +154,7 @@ class EmbeddingDetector(AnomalyDetector):
                                   ("anchor", anchor, 0), ("batch_size", batch_size, 1)):
             if not isinstance(value, int) or value < low:
                 raise InputError(f"{field} must be an integer >= {low}, got {value!r}")
-        self.model = resolve_model(model)
+        self.model = resolve_model(model, needs=("embed",))
         if not getattr(self.model, "has_embeddings", True):
             raise InputError(f"model {self.model.name!r} has no embeddings; pick a TSFM such as tsfm-bolt-mini")
         self.name = f"embedding[{self.model.name}]"

@@ -12,22 +12,12 @@ from typing import Any
 import numpy as np
 
 from tsfm.errors import InputError
+from tsfm.registry import resolve_model
 from tsfm.tasks.classification.base import SeriesClassifier
 from tsfm.tasks.classification.features import EmbeddingFeatures, embed_features
 from tsfm.tasks.classification.heads import Head
 
 METHODS = ("embedding", "in-context", "minirocket", "dtw")
-
-
-def resolve_model(model: Any) -> Any:
-    """A loaded forecaster from a name or path (through ``tsfm.load``), or ``model`` itself."""
-    if isinstance(model, str):
-        import tsfm
-
-        return tsfm.load(model)
-    if not hasattr(model, "embed"):
-        raise InputError(f"model must be a name or a forecaster with embed(), got {type(model).__name__}")
-    return model
 
 
 class TsfmClassifier(SeriesClassifier):
@@ -69,7 +59,7 @@ class TsfmClassifier(SeriesClassifier):
         if isinstance(features, dict):
             features = EmbeddingFeatures(**features)
         self.features = features or EmbeddingFeatures()
-        self.model = resolve_model(model)
+        self.model = resolve_model(model, needs=("embed",))
         if not getattr(self.model, "has_embeddings", True):
             raise InputError(f"model {self.model.name!r} has no embeddings; pick a TSFM (e.g. tsfm-bolt-mini)")
         self.batch_size = batch_size

@@ -30,8 +30,8 @@ from typing import Any
 import numpy as np
 
 from tsfm.errors import InputError
+from tsfm.registry import resolve_model
 from tsfm.tasks.classification.base import SeriesClassifier
-from tsfm.tasks.classification.classifier import resolve_model
 
 SELECTIONS = ("nearest", "random")
 _LEVELS = (0.1, 0.2, 0.3, 0.4, 0.5, 0.6, 0.7, 0.8, 0.9)
@@ -97,7 +97,7 @@ class InContextClassifier(SeriesClassifier):
             raise InputError(f"select={select!r}: allowed values are {list(SELECTIONS)}")
         if not temperature > 0:
             raise InputError(f"temperature={temperature!r}: must be > 0")
-        self.model = resolve_model(model)
+        self.model = resolve_model(model, needs=("predict_quantiles",))
         self.shots, self.cuts, self.select = shots, cuts, select
         self.temperature, self.max_length, self.seed = float(temperature), max_length, seed
         self.batch_size, self.progress = batch_size, progress
