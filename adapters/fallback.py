@@ -176,11 +176,30 @@ class FallbackForecaster(BaseForecaster):
 
 
 def per_series_mase(
-    model: Forecaster, series: Sequence[np.ndarray], horizon: int, season_length: int
+    model: Forecaster, series: Sequence[np.ndarray], horizon: int, season_length: int,
+    item_ids: Sequence[str] | None = None,
 ) -> np.ndarray:
-    """``[n]`` MASE of each series' last ``horizon`` values forecast from the rest (median forecast)."""
+    """``[n]`` MASE of each series' last ``horizon`` values forecast from the rest (median forecast).
+
+    Raises
+    ------
+    InputError
+        Naming the shortest series (by ``item_ids`` when given), its length and the minimum:
+        ``horizon`` plus more than ``season_length`` values for the MASE scale, and at least
+        the model's ``min_observations``.
+    """
     from tsfm.metrics import mase
 
+    need = horizon + max(season_length + 1, getattr(model, "min_observations", 1))
+    lengths = [len(s) for s in series]
+    if lengths and min(lengths) < need:
+        i = int(np.argmin(lengths))
+        name = repr(str(item_ids[i])) if item_ids is not None else f"#{i}"
+        raise InputError(
+            f"series {name} has {lengths[i]} values; scoring its last {horizon} needs at least {need}: the horizon "
+            f"plus {need - horizon} to forecast from (more than season length {season_length} for the MASE scale). "
+            "Drop such series, or pass a shorter --horizon or a smaller --season-length"
+        )
     contexts = [np.asarray(s[:-horizon], dtype=np.float64) for s in series]
     fc = model.predict_quantiles(contexts, horizon, (0.5,))
     return np.array([mase(s[-horizon:], fc.median[i], contexts[i], season_length) for i, s in enumerate(series)])

@@ -68,6 +68,15 @@ def run_calibrate(args: argparse.Namespace) -> int:
     check_folder_output(args.output, "calibrate", args.overwrite, inputs=[args.data, args.model])
     ids, series, season = read_series(args)
     held_out = args.eval_windows * args.horizon
+    need = held_out + args.horizon + 2  # the held-out part, then one calibration window: horizon + 2 context values
+    longest = max(range(len(series)), key=lambda i: len(series[i]))
+    if len(series[longest]) < need:
+        raise InputError(
+            f"no series is long enough to calibrate: the longest series, {ids[longest]!r}, has {len(series[longest])} "
+            f"values; each needs at least {need}: --eval-windows x --horizon = {held_out} held out for the coverage "
+            f"check, then one calibration window of --horizon ({args.horizon}) values after 2 context values. "
+            "Pass a shorter --horizon or fewer --eval-windows"
+        )
     history = [s[:-held_out] for s in series if len(s) > held_out]
     config = CalibrationConfig(
         method=args.method, windows=args.windows, step=args.step, coverage=args.coverage, memory=args.memory
@@ -114,7 +123,7 @@ def run_fallback(args: argparse.Namespace) -> int:
         max_backtest_ratio=args.max_backtest_ratio or None, max_relative_width=args.max_relative_width or None
     )
     routed = FallbackForecaster(primary, fallback, config)
-    scores = {m.name: per_series_mase(m, series, args.horizon, season) for m in (primary, fallback, routed)}
+    scores = {m.name: per_series_mase(m, series, args.horizon, season, ids) for m in (primary, fallback, routed)}
     rows = [{"model": name, "MASE": float(np.nanmean(v)), "worst_decile_MASE": worst_decile(v)}
             for name, v in scores.items()]
     print(pd.DataFrame(rows).to_string(index=False, float_format=lambda x: f"{x:.3f}"))

@@ -99,11 +99,14 @@ class BacktestResult:
     skipped: int = 0  # (series, window) pairs too short to score
 
 
-def make_windows(series: Sequence[np.ndarray], config: BacktestConfig) -> tuple[list[Window], int]:
+def make_windows(
+    series: Sequence[np.ndarray], config: BacktestConfig, item_ids: Sequence[str] | None = None
+) -> tuple[list[Window], int]:
     """Cut rolling-origin windows; returns them and the number of skipped (series, window) pairs.
 
     A series takes part in a window when its context keeps more than
     ``season_length`` observations (MASE needs an in-sample seasonal difference).
+    ``item_ids`` only name the longest series when no series is long enough.
     """
     h, need = config.horizon, config.season_length + 1
     windows, skipped = [], 0
@@ -120,11 +123,13 @@ def make_windows(series: Sequence[np.ndarray], config: BacktestConfig) -> tuple[
             contexts.append(context)
             targets.append(values[cutoff : cutoff + h])
         if not positions:
-            longest = max(len(v) for v in series)
+            longest = int(np.argmax([len(v) for v in series]))
+            name = repr(str(item_ids[longest])) if item_ids is not None else f"#{longest}"
             raise InputError(
-                f"no series is long enough for window {k}: it needs horizon ({h}) + "
-                f"{back} steps of later windows + {need} context observations, "
-                f"but the longest series has {longest}; reduce windows, step or horizon"
+                f"no series is long enough for window {k}: the longest series, {name}, has "
+                f"{len(series[longest])} values; each needs at least {h + back + need}: horizon ({h}) + "
+                f"{back} steps of later windows + {need} context observations (season length {config.season_length}"
+                " + 1, for the MASE scale). Reduce windows, step or horizon, or pass a smaller --season-length"
             )
         windows.append(Window(k, np.asarray(positions), contexts, np.vstack(targets)))
     return windows, skipped
@@ -165,7 +170,7 @@ def run_backtest(
     ids = [str(x) for x in item_ids] if item_ids is not None else [str(i) for i in range(len(series))]
     if len(ids) != len(series):
         raise InputError(f"item_ids has {len(ids)} entries for {len(series)} series")
-    windows, skipped = make_windows(series, config)
+    windows, skipped = make_windows(series, config, ids)
     extras = [_window_covariates(covariates, window, config.horizon) for window in windows]
     rows, seconds, last = [], {}, {}
     bar = tqdm(total=len(models) * len(windows), desc="backtest", disable=not progress, unit="window")

@@ -105,9 +105,11 @@ def _windows(series: Sequence[np.ndarray], config: StressConfig) -> tuple[list[n
                 targets.append(values[cutoff : cutoff + h])
                 scales.append(scale)
     if not contexts:
+        longest = max((len(values) for values in series), default=0)
         raise InputError(
-            f"no series is long enough: each window needs horizon ({h}) values after more than "
-            f"{m + 1} observed context values"
+            f"no series is long enough: the longest has {longest} values; a window needs at least {h + m + 2}: "
+            f"horizon ({h}) values after more than {m + 1} observed context values (season length {m} + 1, for "
+            "the MASE scale). Pass a shorter --horizon or a smaller --season-length"
         )
     return contexts, np.vstack(targets), np.asarray(scales)
 
