@@ -129,7 +129,7 @@ def make_windows(
                 f"no series is long enough for window {k}: the longest series, {name}, has "
                 f"{len(series[longest])} values; each needs at least {h + back + need}: horizon ({h}) + "
                 f"{back} steps of later windows + {need} context observations (season length {config.season_length}"
-                " + 1, for the MASE scale). Reduce windows, step or horizon, or pass a smaller --season-length"
+                " + 1, for the MASE scale); reduce windows, step or horizon, or pass a smaller --season-length"
             )
         windows.append(Window(k, np.asarray(positions), contexts, np.vstack(targets)))
     return windows, skipped
@@ -218,7 +218,7 @@ def score_window(
                 "model": forecast.model_name,
                 "item_id": item_ids[pos],
                 "window": window.index,
-                "MASE": metrics.mase(y[j], point[j], window.contexts[j], config.season_length),
+                "MASE": _defined(metrics.mase(y[j], point[j], window.contexts[j], config.season_length)),
                 "sMAPE": metrics.smape(y[j], point[j]),
                 "MSE": metrics.mse(y[j], point[j]),
                 "quantile_loss": ql[j],
@@ -227,3 +227,8 @@ def score_window(
             }
         )
     return pd.DataFrame.from_records(records)
+
+
+def _defined(value: float) -> float:
+    """A scale-free figure, NaN where its scale is zero (``mase`` gives inf or NaN there)."""
+    return value if np.isfinite(value) else float("nan")
