@@ -185,14 +185,29 @@ def test_when_trained_on_clean_seasonal_series_then_the_loss_falls(pt, tmp_path)
 
 
 # ---- pieces --------------------------------------------------------------------------------------
-def test_the_lr_schedule_depends_on_the_planned_total_steps(pt, tmp_path):
-    config = tiny(pt, tmp_path, steps=100, warmup_steps=10, lr=1e-3, min_lr_ratio=0.1)
-    lrs = [pt.trainer.learning_rate(config, s) for s in range(100)]
-    assert lrs[0] == pytest.approx(1e-4) and lrs[9] == pytest.approx(1e-3)
-    assert all(a >= b for a, b in zip(lrs[9:], lrs[10:]))
-    assert lrs[99] == pytest.approx(1e-4, rel=0.01)
-    longer = config.replace(steps=200)
-    assert pt.trainer.learning_rate(longer, 50) > pt.trainer.learning_rate(config, 50)
+def schedule_lrs(pt, config) -> list[float]:
+    """The lr of each step of ``config``'s schedule, stepped as the training loop steps it."""
+    optimizer = torch.optim.AdamW([torch.nn.Parameter(torch.zeros(1))], lr=config.lr)
+    scheduler = pt.trainer.lr_schedule(optimizer, config.schedule, config.warmup_steps, config.steps,
+                                       config.min_lr_ratio)
+    lrs = []
+    for _ in range(config.steps):
+        lrs.append(scheduler.get_last_lr()[0])
+        optimizer.step()
+        scheduler.step()
+    return lrs
+
+
+@pytest.mark.parametrize("schedule", ["cosine", "linear"])
+def test_the_lr_schedule_warms_up_then_decays_to_the_min_ratio_over_the_planned_steps(pt, tmp_path, schedule):
+    config = tiny(pt, tmp_path, steps=100, warmup_steps=10, lr=1e-3, min_lr_ratio=0.1, schedule=schedule)
+    lrs = schedule_lrs(pt, config)
+    assert lrs[:3] == pytest.approx([0.0, 1e-4, 2e-4]) and lrs[10] == pytest.approx(1e-3)
+    assert all(a >= b for a, b in zip(lrs[10:], lrs[11:]))
+    assert 1e-4 <= lrs[99] <= 1.1e-4 + 1e-12  # one step before the end: just above min_lr_ratio * lr
+    middle = 0.1 + 0.9 * (0.5 * (1 + math.cos(math.pi * 45 / 90)) if schedule == "cosine" else 1 - 45 / 90)
+    assert lrs[55] == pytest.approx(1e-3 * middle)  # the formula the hand-written schedule had
+    assert schedule_lrs(pt, config.replace(steps=200))[50] > lrs[50]
 
 
 def test_windows_are_a_pure_function_of_the_step_and_short_contexts_are_nan_padded(pt, tmp_path):

@@ -1,8 +1,8 @@
 """Pretrain a Chronos-Bolt or Chronos-2 model from scratch on synthetic series.
 
 Read :func:`pretrain` top to bottom: it is the whole training loop. The helpers above it cut
-generated series into (context, target) windows, compute the quantile loss, give the learning
-rate of a step, and write and read checkpoints.
+generated series into (context, target) windows, compute the quantile loss, build the
+learning-rate schedule, and write and read checkpoints.
 
 Design choices that matter for reproducibility:
 
@@ -10,9 +10,10 @@ Design choices that matter for reproducibility:
   the generators are called with that index and every random choice of the windowing is drawn
   from a generator seeded with it. A resumed run therefore sees exactly the batches an
   uninterrupted one would.
-- The learning rate is a pure function of the step and of ``config.steps`` (nanoGPT style), so
-  no scheduler state has to be saved and an interrupted run follows the planned curve.
-- Checkpoints hold model, optimiser and RNG states (``accelerate.save_state``) and are written to
+- The learning rate follows a transformers warm-up schedule (:func:`lr_schedule`) over
+  ``config.steps``; its state is saved with the checkpoint, so an interrupted run follows the
+  planned curve.
+- Checkpoints hold model, optimiser, scheduler and RNG states (``accelerate.save_state``) and are written to
   a temporary folder that is renamed into place, so a kill mid-write leaves the last good one.
 
 One process runs it as a plain call, on CPU or GPU. Several GPUs or nodes:
@@ -289,18 +290,34 @@ class QuantileTrainingModule(nn.Module):
 
 
 # ---- learning rate and optimiser ----------------------------------------------------------------
-def learning_rate(config: PretrainConfig, step: int) -> float:
-    """Learning rate of optimiser step ``step`` (0-based): linear warm-up, then cosine or linear decay.
+def lr_schedule(
+    optimizer: torch.optim.Optimizer, schedule: str, warmup_steps: int, steps: int, min_lr_ratio: float
+) -> torch.optim.lr_scheduler.LambdaLR:
+    """transformers' warm-up schedule: linear from 0 over ``warmup_steps``, then decay to ``min_lr_ratio``.
 
     Warm-up because AdamW's second-moment estimates are poor in the first steps and a full-size
-    step then can wreck the fresh initialisation. Decay to ``min_lr_ratio * lr`` at ``steps``,
-    because end-of-schedule checkpoints forecast markedly better than high-lr ones.
+    step then can wreck a fresh initialisation. Decay (``"cosine"`` or ``"linear"``) to
+    ``min_lr_ratio`` times the optimiser's ``lr`` at ``steps``, because end-of-schedule
+    checkpoints forecast markedly better than high-lr ones. Step it once per optimiser step; its
+    state (the step count) is saved with the checkpoint, so a resumed run continues the curve.
+    Shared by pretraining and fine-tuning.
     """
-    if step < config.warmup_steps:
-        return config.lr * (step + 1) / config.warmup_steps
-    progress = min(1.0, (step - config.warmup_steps) / max(1, config.steps - config.warmup_steps))
-    decay = 0.5 * (1.0 + math.cos(math.pi * progress)) if config.schedule == "cosine" else 1.0 - progress
-    return config.lr * (config.min_lr_ratio + (1.0 - config.min_lr_ratio) * decay)
+    import transformers
+
+    if schedule == "cosine":
+        return transformers.get_cosine_with_min_lr_schedule_with_warmup(
+            optimizer, warmup_steps, steps, min_lr_rate=min_lr_ratio
+        )
+    if schedule != "linear":
+        raise InputError(f"schedule must be 'cosine' or 'linear', got {schedule!r}")
+    if min_lr_ratio >= 1.0:
+        return transformers.get_constant_schedule_with_warmup(optimizer, warmup_steps)
+    peak = optimizer.param_groups[0]["lr"]
+    # a polynomial decay of power 1 is the linear one; it divides by steps - warmup, so a warm-up
+    # that lasts the whole run gets one more (never reached) step
+    return transformers.get_polynomial_decay_schedule_with_warmup(
+        optimizer, warmup_steps, max(steps, warmup_steps + 1), lr_end=peak * min_lr_ratio, power=1.0
+    )
 
 
 def make_optimizer(module: nn.Module, config: PretrainConfig) -> torch.optim.AdamW:
@@ -474,7 +491,10 @@ def pretrain(
         build_model(config), config.family, config.prediction_length, config.target_clamp
     )  # same seed: identical on all ranks
     optimizer = make_optimizer(module, config)
+    scheduler = lr_schedule(optimizer, config.schedule, config.warmup_steps, config.steps, config.min_lr_ratio)
     module, optimizer = accelerator.prepare(module, optimizer)
+    # not prepared: accelerate would step it once per process; registered, so checkpoints hold its step
+    accelerator.register_for_checkpointing(scheduler)
 
     step = _restore_or_start(accelerator, config, resume)
     extra = ExtraSeries(config) if config.extra_data else None
@@ -484,10 +504,7 @@ def pretrain(
     losses, started = [], time.perf_counter()
     module.train()
     while step < config.steps:
-        # The schedule is a function of the step alone: nothing to save, identical after a resume.
-        lr = learning_rate(config, step)
-        for group in optimizer.param_groups:
-            group["lr"] = lr
+        lr = scheduler.get_last_lr()[0]  # the lr of this step, the same in both parameter groups
 
         # Clean seasonal series first: from scratch the model otherwise learns a flat forecast and
         # stays there; a few hundred steps of clear periodic structure break that plateau.
@@ -500,6 +517,7 @@ def pretrain(
         if config.grad_clip is not None:  # off by default: clipping at 1.0 halved learning speed on CPU
             accelerator.clip_grad_norm_(module.parameters(), config.grad_clip)
         optimizer.step()
+        scheduler.step()
         optimizer.zero_grad(set_to_none=True)
         step += 1
 
