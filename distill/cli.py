@@ -15,7 +15,6 @@ out-of-sample. Nothing heavy is imported at module level.
 from __future__ import annotations
 
 import argparse
-import json
 from pathlib import Path
 
 from tsfm.errors import InputError
@@ -41,6 +40,7 @@ def add_parsers(sub: argparse._SubParsersAction) -> None:
                    help="noise-injection training: share of windows added again with a perturbed context")
     p.add_argument("--device", default="auto", help="auto, cpu or cuda")
     p.add_argument("--holdout", action="store_true", help="leave the last --horizon steps of each series out")
+    p.add_argument("--overwrite", action="store_true", help="replace an --output folder that holds other files")
     p.set_defaults(handler=run_distill)
 
     p = sub.add_parser("export", help="export a student folder to ONNX, optionally int8, verified against torch")
@@ -50,7 +50,8 @@ def add_parsers(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--quantize", default="none", choices=["none", "dynamic-int8", "static-int8"])
     p.add_argument("--output", required=True, help="the .onnx file to write")
     p.add_argument("--data", default=None, help="series to calibrate static-int8 and to verify on (default: synthetic)")
-    p.add_argument("--tolerance", type=float, default=None, help="largest allowed difference in std units")
+    p.add_argument("--tolerance", type=float, default=None,
+                   help="largest allowed difference in std units, a number > 0 (default: 1e-3 fp32, 0.15 int8)")
     p.add_argument("--horizon", type=int, default=None, help="teacher export only: fixed horizon")
     p.add_argument("--context-length", type=int, default=512, help="teacher export only: fixed context")
     p.set_defaults(handler=run_export)
@@ -62,7 +63,7 @@ def add_parsers(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--onnx", default="", help="comma-separated .onnx files: fp32 first, then int8")
     p.add_argument("--teacher-onnx", default="", help="comma-separated .onnx exports of the teacher (extra rows)")
     p.add_argument("--season-length", type=int, default=None, help="season for MASE and seasonal naive")
-    p.add_argument("--output", default=None, help="write the table and ratios as JSON here")
+    p.add_argument("--output", default=None, help="write the table and ratios as JSON here (.json)")
     p.set_defaults(handler=run_report)
 
 
@@ -79,8 +80,10 @@ def _series(args: argparse.Namespace, holdout: int = 0):
 
 def run_distill(args: argparse.Namespace) -> int:
     from tsfm.distill.students import StudentConfig
-    from tsfm.distill.train import DistillConfig, default_context_length, distill
+    from tsfm.distill.train import KIND, DistillConfig, default_context_length, distill
+    from tsfm.outputs import check_folder_output
 
+    check_folder_output(args.output, KIND, args.overwrite, inputs=[args.data, args.teacher])
     _, series = _series(args, args.horizon if args.holdout else 0)
     if not series:
         raise InputError("no series left after --holdout; every series is shorter than the horizon")
@@ -92,7 +95,8 @@ def run_distill(args: argparse.Namespace) -> int:
     sizes = {k: v for k, v in (("hidden_size", args.hidden_size), ("n_blocks", args.n_blocks)) if v is not None}
     student = StudentConfig(architecture=args.student, context_length=length, horizon=args.horizon,
                             seed=args.seed, **sizes)
-    result = distill(args.teacher, series, args.horizon, student=student, config=config, output=args.output)
+    result = distill(args.teacher, series, args.horizon, student=student, config=config, output=args.output,
+                     overwrite=args.overwrite)
     r = result.report
     print(f"{args.student} student, {r['n_parameters']:,} parameters, context {length}, horizon {args.horizon}: "
           f"best epoch {r['best_epoch']}, validation loss {r['best_validation_loss']:.4f} "
@@ -103,9 +107,13 @@ def run_distill(args: argparse.Namespace) -> int:
 def run_export(args: argparse.Namespace) -> int:
     from tsfm.distill.export import contexts_to_windows, export_student
     from tsfm.distill.students import is_student_folder, load_student
+    from tsfm.outputs import check_table_output
 
-    if not args.output.endswith(".onnx"):
-        raise InputError(f"--output must end in .onnx, got {args.output!r}")
+    _check_export_source(args.student)
+    if args.tolerance is not None and not 0 < args.tolerance < float("inf"):
+        raise InputError(f"--tolerance must be a number > 0 (the largest allowed difference in std units), "
+                         f"got {args.tolerance:g}")
+    check_table_output(args.output, [args.student, args.data], suffixes=(".onnx",))
     series = None
     if args.data:
         from tsfm import data as tsdata
@@ -129,6 +137,20 @@ def run_export(args: argparse.Namespace) -> int:
     return 0
 
 
+def _check_export_source(student: str) -> None:
+    """The ``student`` argument of ``tsfm export`` exists: a folder, or a bundled model's name."""
+    from tsfm.bundled import BUNDLED_MODELS
+
+    path = Path(student).expanduser()
+    if student in BUNDLED_MODELS or path.is_dir():
+        return
+    what = "is a file, not a folder" if path.exists() else "does not exist"
+    raise InputError(
+        f"{student!r} {what}: give a student folder written by `tsfm distill`, or a Chronos-Bolt teacher "
+        "(a bundled name such as tsfm-bolt-mini, or a Chronos-Bolt folder)"
+    )
+
+
 def _teacher_bytes(name: str) -> int:
     from tsfm.bundled import BUNDLED_MODELS, bundled_model_path
 
@@ -146,6 +168,12 @@ def run_report(args: argparse.Namespace) -> int:
     from tsfm.distill.students import WEIGHTS_FILE
     from tsfm.registry import load
 
+    if args.output:
+        from tsfm.outputs import check_table_output
+
+        onnx_files = [p for p in (*args.onnx.split(","), *args.teacher_onnx.split(",")) if p.strip()]
+        inputs = [args.data, args.student, args.teacher, *onnx_files]
+        check_table_output(args.output, inputs, suffixes=(".json",))
     torch.set_num_threads(1)
     frame, full = _series(args)
     h = args.horizon
@@ -174,5 +202,7 @@ def run_report(args: argparse.Namespace) -> int:
         summary = report.summarise(table, f"teacher {args.teacher}", onnx_labels[0], onnx_labels[-1], "seasonal-naive")
         print("\n" + ", ".join(f"{k} {v:.3g}" for k, v in summary.items()))
     if args.output:
-        Path(args.output).write_text(json.dumps({"table": table.to_dict("records"), "summary": summary}, indent=2))
+        from tsfm.outputs import write_json
+
+        write_json({"table": table.to_dict("records"), "summary": summary}, args.output)
     return 0

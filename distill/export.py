@@ -27,7 +27,6 @@ matrix product saturated on this CPU (quantiles off by about one standard deviat
 from __future__ import annotations
 
 import json
-import os
 import tempfile
 from collections.abc import Sequence
 from dataclasses import asdict, dataclass, field
@@ -143,13 +142,13 @@ def finish_export(
     reference: Any, tolerance: float | None = None,
 ) -> ExportReport:
     """Quantise ``fp32``, write ``output`` with ``metadata``, verify it against ``reference(windows)``."""
+    from tsfm.outputs import atomic_file
+
     if quantize not in QUANTIZE_MODES:
         raise InputError(f"quantize must be one of {QUANTIZE_MODES}, got {quantize!r}")
-    output.parent.mkdir(parents=True, exist_ok=True)
     # Written and verified under a temporary name, moved into place only when it passes: a failed
     # export never leaves a bad file behind nor replaces a good one already at ``output``.
-    staged = output.with_name(f".{output.name}.partial")
-    try:
+    with atomic_file(output) as staged:
         if quantize == "none":
             staged.write_bytes(fp32.read_bytes())
         else:
@@ -164,9 +163,6 @@ def finish_export(
                 f"(largest absolute difference {max(abs_diff.values()):.4g}), above the tolerance {bound:g}; "
                 f"{output} was not written (try another --quantize or a larger --tolerance)"
             )
-        os.replace(staged, output)
-    finally:
-        staged.unlink(missing_ok=True)
     return ExportReport(output, quantize, output.stat().st_size, abs_diff, scaled_diff, bound, written)
 
 

@@ -13,7 +13,6 @@ on disk -> train with early stopping on the validation windows -> write the stud
 
 from __future__ import annotations
 
-import json
 import math
 import time
 from collections.abc import Sequence
@@ -30,10 +29,13 @@ from tsfm.distill.data import Windows, cached_teacher_dataset, split_windows, sy
 from tsfm.distill.losses import DistillationLoss
 from tsfm.distill.students import ARCHITECTURES, Student, StudentConfig, build_student, instance_stats, save_student
 from tsfm.errors import InputError
+from tsfm.outputs import check_output_folder, folder_kind, mark_folder, staged_folder, write_json
 from tsfm.perturb import check_augment, perturb_windows
 from tsfm.validation import validate_context, validate_horizon
 
 REPORT_FILE = "report.json"
+CACHE_DIR = "teacher_cache"
+KIND = "distill"  # the kind of run named in the output folder's marker
 
 
 @dataclass(frozen=True)
@@ -136,6 +138,7 @@ def distill(
     config: DistillConfig | None = None,
     output: str | Path | None = None,
     context_length: int | None = None,
+    overwrite: bool = False,
 ) -> DistillResult:
     """Distil ``teacher`` into a small student on ``series``.
 
@@ -157,6 +160,10 @@ def distill(
         temporary storage and writes nothing else.
     context_length
         Student context; default :func:`default_context_length`.
+    overwrite
+        Replace an ``output`` folder written by another kind of run (refused otherwise, before
+        any work). The folder is written whole at the end (:func:`tsfm.outputs.staged_folder`):
+        a killed run leaves the earlier student as it was.
 
     Returns
     -------
@@ -165,6 +172,7 @@ def distill(
     """
     import tempfile
 
+    folder = None if output is None else check_output_folder(output, KIND, overwrite)
     config = config or DistillConfig()
     steps = validate_horizon(horizon)
     checked = validate_context(series)
@@ -175,12 +183,45 @@ def distill(
         teacher = load(teacher, device="cpu" if config.device == "cpu" else "auto")
     student_config = replace(student_config, extra={**student_config.extra, "teacher": teacher.name})
     with tempfile.TemporaryDirectory() as scratch:
-        cache_dir = Path(output) / "teacher_cache" if output is not None else Path(scratch)
+        cache_dir = _cache_dir(folder, Path(scratch))
         data, cached, n_windows = _prepare_data(teacher, checked, student_config, config, cache_dir)
         model = build_student(student_config)
         started = time.perf_counter()
         history, best_epoch = train_student(model, data["train"], data["validation"], config)
-    report = {
+        report = _report(teacher, student_config, model, n_windows, cached, best_epoch, history, started, config)
+        result = DistillResult(model, student_config, report, None, history)
+        if folder is not None:
+            result.output = _write_student(model, report, folder, cache_dir, overwrite)
+    return result
+
+
+def _cache_dir(folder: Path | None, scratch: Path) -> Path:
+    """Where the teacher's forecasts are cached: inside the output folder when it is a distill run's
+    (so a later run, or a run after a kill, reuses them), else in scratch space."""
+    if folder is None:
+        return scratch
+    if not folder.exists() or not any(folder.iterdir()):
+        mark_folder(folder, KIND)  # ours from now on: a killed run is recognised on the next try
+    return folder / CACHE_DIR if folder_kind(folder) == KIND else scratch / CACHE_DIR
+
+
+def _write_student(model: Student, report: dict, folder: Path, cache_dir: Path, overwrite: bool) -> Path:
+    """Write the student, its report and the teacher cache as ``folder``, whole or not at all."""
+    import shutil
+
+    with staged_folder(folder, KIND, overwrite) as stage:
+        save_student(model, stage)
+        write_json(report, stage / REPORT_FILE)
+        if cache_dir.is_dir():
+            shutil.move(str(cache_dir), str(stage / CACHE_DIR))
+    return folder
+
+
+def _report(
+    teacher: Forecaster, student_config: StudentConfig, model: Student, n_windows: dict, cached: bool,
+    best_epoch: int, history: list[dict[str, float]], started: float, config: DistillConfig,
+) -> dict[str, Any]:
+    return {
         "teacher": teacher.name,
         "student": student_config.to_dict(),
         "n_parameters": model.n_parameters(),
@@ -192,11 +233,6 @@ def distill(
         "distill_config": asdict(config),
         "history": history,
     }
-    result = DistillResult(model, student_config, report, None, history)
-    if output is not None:
-        result.output = save_student(model, output)
-        (result.output / REPORT_FILE).write_text(json.dumps(report, indent=2) + "\n")
-    return result
 
 
 def _student_config(
