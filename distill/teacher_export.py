@@ -32,11 +32,16 @@ def _load_bolt(name_or_path: str) -> Any:
 
     from tsfm.bundled import BUNDLED_MODELS, bundled_model_path
 
+    from tsfm.backends.chronos import check_checkpoint_folder
+
     folder = bundled_model_path(name_or_path) if name_or_path in BUNDLED_MODELS else Path(name_or_path)
     config = folder / "config.json"
     if not config.is_file() or "ChronosBoltModelForForecasting" not in config.read_text():
         raise CheckpointError(f"{name_or_path!r} is not a local Chronos-Bolt folder (config.json of a Bolt model)")
-    return ChronosBoltModelForForecasting.from_pretrained(str(folder), attn_implementation="eager").eval()
+    check_checkpoint_folder(folder)  # no custom code, weights inside the folder
+    return ChronosBoltModelForForecasting.from_pretrained(
+        str(folder), attn_implementation="eager", trust_remote_code=False
+    ).eval()
 
 
 def export_bolt_teacher(

@@ -76,7 +76,7 @@ def wrapper_overhead(
     with _bolt_checkpoint(checkpoint_dir) as folder:
         model = tsfm.load(str(folder), device="cpu", dtype="float32", batch_size=n_series)
         pipeline = chronos.BaseChronosPipeline.from_pretrained(
-            str(folder), device_map="cpu", dtype=torch.float32
+            str(folder), device_map="cpu", dtype=torch.float32, trust_remote_code=False
         )
         runs = {
             "tsfm": lambda: model.predict_quantiles(context, horizon).quantiles,

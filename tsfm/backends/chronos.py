@@ -26,7 +26,10 @@ positions that hold data, and Chronos-T5 draws its samples with noise that depen
 the sample index and step only (see :class:`ChronosT5Forecaster`).
 
 Importing this module registers the hub names and two path loaders; torch, chronos
-and transformers are imported only when a model is loaded.
+and transformers are imported only when a model is loaded. A local folder is checked
+before transformers reads it (:func:`check_checkpoint_folder`: no custom code, no peft
+adapter that names its own base, weight shards inside the folder), and every load passes
+``trust_remote_code=False``, so no code shipped with a model ever runs and nothing prompts.
 """
 
 from __future__ import annotations
@@ -45,6 +48,7 @@ from tsfm.contract import BaseForecaster
 from tsfm.covariates import Covariates
 from tsfm.devices import resolve_device, resolve_dtype
 from tsfm.errors import CheckpointError
+from tsfm.model_folders import check_no_custom_code, read_folder_json, resolve_reference
 from tsfm.quantiles import empirical_quantiles, interpolate_quantiles
 from tsfm.registry import LoadOptions, register_model, register_path_loader
 
@@ -481,7 +485,9 @@ def load_chronos(name_or_path: str, options: LoadOptions) -> ChronosForecaster:
     dtype = resolve_dtype(options.dtype, device)
     source = str(local) if local.exists() else name_or_path
     try:
-        pipeline = chronos.BaseChronosPipeline.from_pretrained(source, device_map=device, dtype=dtype)
+        pipeline = chronos.BaseChronosPipeline.from_pretrained(
+            source, device_map=device, dtype=dtype, trust_remote_code=False
+        )
     except OSError as exc:
         if local.exists():
             raise CheckpointError(f"could not read the checkpoint in {source!r}: {exc}") from exc
@@ -539,8 +545,11 @@ def check_checkpoint_folder(folder: Path) -> dict[str, Any]:
     Raises
     ------
     CheckpointError
-        Naming the folder and what is missing: ``config.json``, its ``chronos_config``
-        / ``chronos_pipeline_class`` entry, or a weights file.
+        Naming the folder and what is wrong: ``config.json`` is missing or asks for custom
+        code (:func:`tsfm.model_folders.check_no_custom_code`), it has no ``chronos_config`` /
+        ``chronos_pipeline_class`` entry, there is no weights file, a peft
+        ``adapter_config.json`` sits beside it (peft would load the base model it names), or
+        a weights index names a shard outside the folder.
     """
     expected = "a Chronos checkpoint folder: config.json with chronos_config, and model.safetensors"
     if not folder.is_dir():
@@ -554,21 +563,41 @@ def check_checkpoint_folder(folder: Path) -> dict[str, Any]:
         raise CheckpointError(
             f"{str(config_path)!r} is not readable JSON ({exc}); expected {expected}"
         ) from exc
-    if not isinstance(config, dict) or not any(key in config for key in CHRONOS_CONFIG_KEYS):
+    if not isinstance(config, dict) or not any(key in config for key in (*CHRONOS_CONFIG_KEYS, "auto_map")):
         raise CheckpointError(
             f"{str(config_path)!r} has neither 'chronos_config' nor 'chronos_pipeline_class': "
             f"{str(folder)!r} is not a Chronos checkpoint; expected {expected}"
         )
+    check_no_custom_code(folder, config)
     if not any((folder / name).is_file() for name in WEIGHT_FILES):
         raise CheckpointError(
             f"{str(folder)!r} has a Chronos config.json but no weights: "
             f"expected one of {', '.join(WEIGHT_FILES)}"
         )
+    if (folder / "adapter_config.json").is_file():
+        raise CheckpointError(
+            f"{str(folder)!r} holds a peft adapter_config.json beside its config.json; peft would load the base "
+            "model that file names. Load the adapter with the fine-tuning tools (tsfm finetune, tsfm merge)"
+        )
+    _check_shards(folder)
     return config
 
 
+def _check_shards(folder: Path) -> None:
+    """Refuse a weights index whose ``weight_map`` names a shard outside ``folder``."""
+    for index_name in ("model.safetensors.index.json", "pytorch_model.bin.index.json"):
+        if not (folder / index_name).is_file():
+            continue
+        index = read_folder_json(folder, index_name, ("weight_map",), "weights index")
+        shards = index["weight_map"]
+        if not isinstance(shards, dict):
+            raise CheckpointError(f"{str(folder / index_name)!r}: weight_map must map weight names to shard files")
+        for shard in sorted(set(shards.values()), key=str):
+            resolve_reference(folder, index_name, "weight_map", shard, artefact=True)
+
+
 def is_chronos_folder(path: Path) -> bool:
-    """Whether ``path`` is a folder whose ``config.json`` names a Chronos model."""
+    """Whether ``path`` is a folder whose ``config.json`` names a Chronos model (or asks for custom code)."""
     config_path = path / "config.json"
     if not (path.is_dir() and config_path.is_file()):
         return False
@@ -576,7 +605,8 @@ def is_chronos_folder(path: Path) -> bool:
         config = json.loads(config_path.read_text(encoding="utf-8"))
     except (OSError, UnicodeDecodeError, json.JSONDecodeError):
         return False
-    return isinstance(config, dict) and any(key in config for key in CHRONOS_CONFIG_KEYS)
+    # A folder asking for custom code is claimed too, so that it is refused with the reason.
+    return isinstance(config, dict) and any(key in config for key in (*CHRONOS_CONFIG_KEYS, "auto_map"))
 
 
 def _hub_error(name: str, exc: OSError) -> CheckpointError:
