@@ -10,9 +10,13 @@ A fine-tuning output folder::
     DIR/full/model/          a complete Chronos checkpoint (config.json + model.safetensors)
 
 ``tsfm.load(DIR)`` returns the kept variant (:func:`load_finetuned`); the base model is loaded
-by its name and must have the fingerprint the adapter was trained on. :func:`merge_adapter`
-writes base + adapter as one plain Chronos checkpoint for deployment. :class:`AdapterBank`
-holds one base model in memory and switches between adapters without reloading it.
+by its name and must have the fingerprint the adapter was trained on. The references in
+``finetune.json`` follow :mod:`tsfm.model_folders`: ``base_model`` is a name, an absolute path
+(the folder the user fine-tuned) or a path inside DIR; the artefacts are always inside DIR.
+Adapters load from safetensors only: a pickled ``adapter_model.bin`` is refused unopened.
+:func:`merge_adapter` writes base + adapter as one plain Chronos checkpoint for deployment.
+:class:`AdapterBank` holds one base model in memory and switches between adapters without
+reloading it.
 """
 
 from __future__ import annotations
@@ -26,6 +30,7 @@ import numpy as np
 
 from tsfm.contract import BaseForecaster
 from tsfm.errors import CheckpointError, InputError
+from tsfm.model_folders import loading, read_folder_json, resolve_reference
 from tsfm.registry import LoadOptions, register_path_loader
 
 FORMAT = "tsfm-finetune"
@@ -100,16 +105,32 @@ def is_finetune_folder(path: Path) -> bool:
     return path.is_dir() and (path / "finetune.json").is_file()
 
 
+MARKER_KEYS = ("format", "version", "base_model", "base_fingerprint", "family", "horizon", "chosen", "artifacts")
+
+
 def read_marker(folder: Path) -> dict[str, Any]:
-    """``finetune.json`` of ``folder``, checked."""
-    try:
-        marker = json.loads((Path(folder) / "finetune.json").read_text())
-    except (OSError, json.JSONDecodeError) as exc:
-        raise CheckpointError(f"{str(folder)!r} is not a fine-tuning folder: {exc}") from None
-    if marker.get("format") != FORMAT:
-        raise CheckpointError(f"{str(folder)!r}: finetune.json is not a {FORMAT} file")
-    if marker.get("version", 0) > VERSION:
-        raise CheckpointError(f"{str(folder)!r} was written by a newer tsfm-adapt (format version {marker['version']})")
+    """``finetune.json`` of ``folder``, checked: every key present, artefact paths inside ``folder``.
+
+    The artefact paths are returned absolute; ``base_model`` is returned as written.
+    """
+    folder = Path(folder)
+    marker = read_folder_json(folder, "finetune.json", MARKER_KEYS, "fine-tuning folder")
+    where = str(folder / "finetune.json")
+    if marker["format"] != FORMAT:
+        raise CheckpointError(f"{where!r} is not a {FORMAT} file (format {marker['format']!r})")
+    if not isinstance(marker["version"], int) or marker["version"] > VERSION:
+        raise CheckpointError(
+            f"{str(folder)!r} was written by a newer tsfm-adapt (format version {marker['version']!r})"
+        )
+    if marker["chosen"] not in VARIANTS:
+        raise CheckpointError(f"{where!r}: chosen must be one of {VARIANTS}, got {marker['chosen']!r}")
+    artifacts = marker["artifacts"]
+    if not isinstance(artifacts, dict) or not set(artifacts) <= {"lora", "full"}:
+        raise CheckpointError(f"{where!r}: artifacts must map 'lora'/'full' to folders, got {artifacts!r}")
+    marker["artifacts"] = {
+        method: resolve_reference(folder, "finetune.json", f"artifacts.{method}", path, artefact=True)
+        for method, path in artifacts.items()
+    }
     return marker
 
 
@@ -129,7 +150,7 @@ def load_finetuned(
 
     folder = Path(folder)
     marker = read_marker(folder)
-    report = json.loads((folder / "report.json").read_text())
+    report = {**read_folder_json(folder, "report.json", (), "fine-tuning folder"), "base_model": marker["base_model"]}
     variant = variant or marker["chosen"]
     if variant not in VARIANTS:
         raise InputError(f"variant must be one of {VARIANTS}, got {variant!r}")
@@ -137,16 +158,19 @@ def load_finetuned(
         raise CheckpointError(f"{str(folder)!r} holds no {variant!r} model; it has {sorted(marker['artifacts'])}")
     options = options or LoadOptions()
     if variant == "full":
-        model = load(str(folder / marker["artifacts"]["full"]), device=options.device, dtype=options.dtype,
-                     batch_size=options.batch_size)
+        with loading(folder):
+            model = load(marker["artifacts"]["full"], device=options.device, dtype=options.dtype,
+                         batch_size=options.batch_size)
         return FinetunedModel(model, {**report, "chosen": "full"}, folder, name)
-    base = load(marker["base_model"], device=options.device, dtype=options.dtype, batch_size=options.batch_size)
+    base_ref = resolve_reference(folder, "finetune.json", "base_model", marker["base_model"])
+    with loading(folder):
+        base = load(base_ref, device=options.device, dtype=options.dtype, batch_size=options.batch_size)
     check_base(base, marker, folder)
     if variant == "zero-shot":
         return FinetunedModel(base, {**report, "chosen": "zero-shot"}, folder, name)
     from tsfm.adapters.lora import load_adapter
 
-    peft_model = load_adapter(base.pipeline.inner_model, folder / marker["artifacts"]["lora"])
+    peft_model = load_adapter(base.pipeline.inner_model, Path(marker["artifacts"]["lora"]))
     peft_model.merge_and_unload()  # fold B @ A into the weights: inference as fast as the base model
     model = wrap_pipeline(f"{base.name} (lora)", base.pipeline, options)
     return FinetunedModel(model, {**report, "chosen": "lora"}, folder, name)
@@ -206,7 +230,7 @@ class AdapterBank:
 
     def add(self, name: str, folder: str | Path) -> None:
         """Load the LoRA adapter of the fine-tuning folder ``folder`` under ``name``."""
-        from tsfm.adapters.lora import load_adapter
+        from tsfm.adapters.lora import add_adapter, load_adapter
 
         folder = Path(folder)
         marker = read_marker(folder)
@@ -215,11 +239,11 @@ class AdapterBank:
         if "lora" not in marker["artifacts"]:
             raise CheckpointError(f"{str(folder)!r} holds no LoRA adapter")
         check_base(self.base, marker, folder)
-        adapter = folder / marker["artifacts"]["lora"]
+        adapter = Path(marker["artifacts"]["lora"])
         if self.peft_model is None:
             self.peft_model = load_adapter(self.pipeline.inner_model, adapter, adapter_name=name)
         else:
-            self.peft_model.load_adapter(str(adapter), adapter_name=name, is_trainable=False)
+            add_adapter(self.peft_model, adapter, adapter_name=name)
         self.names.append(name)
 
     def forecaster(self, name: str | None) -> BaseForecaster:

@@ -17,6 +17,14 @@ interval is calibrated too). Two methods:
 The result is a new :class:`CalibratedForecaster` wrapping the model, which is not
 modified. :meth:`CalibratedForecaster.save` writes a folder (``calibration.json``: the base
 model's name or path and the offsets; no pickles) that ``tsfm.load`` opens.
+
+The base model is recorded as given: a registered name or hub id as written, a local folder
+as its absolute path (the path the user named when calibrating, resolved, so the folder
+reloads from any working directory). When loading, ``base_model`` follows the rule of
+:mod:`tsfm.model_folders`: a name, an absolute path, or a path relative to the calibrated
+folder that stays inside it (``../other`` is refused); a base that is a calibrated or
+fine-tuned folder itself is fine, up to :data:`tsfm.model_folders.MAX_CHAIN_DEPTH` folders
+deep and never cyclic.
 """
 
 from __future__ import annotations
@@ -34,6 +42,7 @@ from tqdm.auto import tqdm
 from tsfm.contract import BaseForecaster, Forecaster
 from tsfm.errors import CheckpointError, InputError
 from tsfm.metrics import series_scale
+from tsfm.model_folders import loading, read_folder_json, resolve_reference
 from tsfm.quantiles import DEFAULT_QUANTILE_LEVELS
 from tsfm.registry import LoadOptions, load, register_path_loader
 from tsfm.validation import validate_horizon, validate_quantile_levels
@@ -387,24 +396,39 @@ def is_calibrated_folder(path: Path) -> bool:
     return path.is_dir() and (path / FILE_NAME).is_file()
 
 
+REQUIRED_KEYS = ("format", "base_model", "method", "quantile_levels", "offsets")
+
+
 @register_path_loader("calibrated", accepts=is_calibrated_folder)
 def load_calibrated(path: str, options: LoadOptions) -> CalibratedForecaster:
     """Path loader: read ``calibration.json`` and load its base model with ``options``.
 
     A base that was calibrated with a season length (a baseline) is loaded with that season
     length whatever ``options`` say: the offsets are only valid for the model they were learnt on.
+
+    Raises
+    ------
+    CheckpointError
+        ``calibration.json`` is unreadable, lacks a key, holds offsets that do not fit its
+        levels, or its ``base_model`` escapes the folder or leads back to it (see the module doc).
     """
+    folder = Path(path)
+    spec = read_folder_json(folder, FILE_NAME, REQUIRED_KEYS, "calibrated model")
+    where = str(folder / FILE_NAME)
+    if spec["format"] != FORMAT:
+        raise CheckpointError(f"{where!r} is not a calibrated forecaster (format {spec['format']!r})")
+    if spec["method"] not in METHODS:
+        raise CheckpointError(f"{where!r}: method must be one of {METHODS}, got {spec['method']!r}")
+    base_ref = resolve_reference(folder, FILE_NAME, "base_model", spec["base_model"])
+    with loading(folder):
+        base = load(
+            base_ref, device=options.device, dtype=options.dtype, batch_size=options.batch_size,
+            season_length=spec.get("season_length") or options.season_length,
+        )
     try:
-        spec = json.loads((Path(path) / FILE_NAME).read_text())
-    except json.JSONDecodeError as exc:
-        raise CheckpointError(f"{path}/{FILE_NAME} is not valid JSON: {exc}") from None
-    if spec.get("format") != FORMAT:
-        raise CheckpointError(f"{path}/{FILE_NAME} is not a calibrated forecaster (format {spec.get('format')!r})")
-    base = load(
-        spec["base_model"], device=options.device, dtype=options.dtype, batch_size=options.batch_size,
-        season_length=spec.get("season_length") or options.season_length,
-    )
-    return CalibratedForecaster(
-        base, np.asarray(spec["offsets"]), spec["quantile_levels"], spec["method"],
-        base_ref=spec["base_model"], name=spec.get("name"), info=spec.get("info"),
-    )
+        return CalibratedForecaster(
+            base, np.asarray(spec["offsets"], dtype=np.float64), spec["quantile_levels"], spec["method"],
+            base_ref=spec["base_model"], name=spec.get("name"), info=spec.get("info"),
+        )
+    except (InputError, TypeError, ValueError) as exc:
+        raise CheckpointError(f"{where!r} holds offsets or levels that do not fit: {exc}") from None

@@ -99,6 +99,11 @@ def run_calibrate(args: argparse.Namespace) -> int:
 
 
 def _stable_reference(name: str) -> str:
+    """``--model`` as the calibrated folder records it: a local folder as its absolute path, else as given.
+
+    The user named that folder explicitly, so the absolute path is allowed to point outside the
+    calibrated folder (see :mod:`tsfm.model_folders`); a relative path would not survive a move.
+    """
     from pathlib import Path
 
     path = Path(name).expanduser()
