@@ -74,6 +74,9 @@ def _config(args: argparse.Namespace):
 
 
 def _lora(args: argparse.Namespace) -> dict | None:
+    """The LoRA flags as ``LoraConfig`` fields (``None``: the defaults); a rank below 1 is refused."""
+    if args.lora_rank is not None and args.lora_rank < 1:
+        raise InputError(f"--lora-rank must be a positive integer (1 or more; 4 to 64 is usual), got {args.lora_rank}")
     fields = {"r": args.lora_rank, "lora_alpha": args.lora_alpha,
               "target_modules": [t.strip() for t in args.lora_targets.split(",") if t.strip()]
               if args.lora_targets else None}
@@ -91,11 +94,12 @@ def run_finetune(args: argparse.Namespace) -> int:
     from tsfm.registry import load
 
     methods = [m.strip() for m in args.method.split(",") if m.strip()]
+    lora = _lora(args)  # flags are checked before any data or model is read
     frame = load_data(args)
     season = args.season_length or tsdata.default_season_length(tsdata.infer_frequency(frame))
     model = load(args.model or DEFAULT_MODEL, device=args.device)
     result = finetune(
-        model, frame, args.horizon, method=methods, lora_config=_lora(args), config=_config(args),
+        model, frame, args.horizon, method=methods, lora_config=lora, config=_config(args),
         output_dir=args.output, baselines=[b.strip() for b in args.baselines.split(",") if b.strip()],
         season_length=season, force=args.force, resume=not args.no_resume,
         progress=not args.no_progress,

@@ -6,13 +6,17 @@ checked against the model before peft sees them, so a typo lists the names that 
 
 Adapters are saved in peft's folder format (``adapter_config.json`` +
 ``adapter_model.safetensors``), with the weights stored in float16: half the bytes, and the
-rounding is far below what training moves them by. They load back into float32 layers.
+rounding is far below what training moves them by. They load back into float32 layers, from
+safetensors only: an adapter saved as a pickle (``adapter_model.bin``) is refused without being
+opened, since unpickling runs whatever code the file holds.
 """
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import types
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -27,22 +31,33 @@ DEFAULT_ALPHA = 8
 
 
 def make_lora_config(lora_config: Any, default_targets: tuple[str, ...]) -> Any:
-    """A ``peft.LoraConfig`` from ``None`` (defaults), a dict of its fields, or a ``LoraConfig``."""
+    """A ``peft.LoraConfig`` from ``None`` (defaults), a dict of its fields, or a ``LoraConfig``.
+
+    peft accepts any rank; a rank below 1 is refused here, before a model is wrapped.
+    """
     from peft import LoraConfig
 
     if lora_config is None:
         return LoraConfig(r=DEFAULT_RANK, lora_alpha=DEFAULT_ALPHA, lora_dropout=0.0,
                           target_modules=list(default_targets), bias="none")
     if isinstance(lora_config, LoraConfig):
+        check_rank(lora_config.r)
         return lora_config
     if isinstance(lora_config, dict):
         fields = {"r": DEFAULT_RANK, "lora_alpha": DEFAULT_ALPHA, "lora_dropout": 0.0,
                   "target_modules": list(default_targets), "bias": "none", **lora_config}
+        check_rank(fields["r"])
         try:
             return LoraConfig(**fields)
         except TypeError as exc:
             raise InputError(f"lora_config has a field peft.LoraConfig does not know: {exc}") from None
     raise InputError(f"lora_config must be None, a dict or a peft.LoraConfig, got {type(lora_config).__name__}")
+
+
+def check_rank(rank: Any) -> None:
+    """Raise an :class:`InputError` unless ``rank`` is a positive integer."""
+    if isinstance(rank, bool) or not isinstance(rank, int) or rank < 1:
+        raise InputError(f"lora_config r must be a positive integer (the LoRA rank; 4 to 64 is usual), got {rank!r}")
 
 
 def linear_module_names(model: nn.Module) -> list[str]:
@@ -102,13 +117,61 @@ def save_adapter(peft_model: Any, folder: Path) -> Path:
 
 
 def load_adapter(model: nn.Module, folder: Path, adapter_name: str = "default") -> Any:
-    """Wrap ``model`` (modified in place: pass a copy) with the adapter saved in ``folder``."""
+    """Wrap ``model`` (modified in place: pass a copy) with the adapter saved in ``folder``.
+
+    Raises
+    ------
+    CheckpointError
+        ``folder`` is no adapter, holds its weights as a pickle, or they are not readable.
+    """
     from peft import PeftModel
 
+    check_adapter_folder(folder)
+    expose_input_embeddings(model)
+    with _adapter_errors(folder):
+        return PeftModel.from_pretrained(model, str(folder), adapter_name=adapter_name, is_trainable=False)
+
+
+def add_adapter(peft_model: Any, folder: Path, adapter_name: str) -> None:
+    """Load the adapter saved in ``folder`` into ``peft_model`` under ``adapter_name``, checked like
+    :func:`load_adapter`."""
+    check_adapter_folder(folder)
+    with _adapter_errors(folder):
+        peft_model.load_adapter(str(folder), adapter_name=adapter_name, is_trainable=False)
+
+
+def check_adapter_folder(folder: Path) -> None:
+    """Refuse a folder without ``adapter_config.json`` or ``adapter_model.safetensors``, or a pickled adapter.
+
+    peft would fall back to ``adapter_model.bin`` (a pickle) or to the hub; neither happens here.
+    """
     if not (folder / "adapter_config.json").is_file():
         raise CheckpointError(f"{str(folder)!r} holds no LoRA adapter (adapter_config.json is missing)")
-    expose_input_embeddings(model)
-    return PeftModel.from_pretrained(model, str(folder), adapter_name=adapter_name, is_trainable=False)
+    if (folder / "adapter_model.safetensors").is_file():
+        return
+    if (folder / "adapter_model.bin").is_file():
+        raise CheckpointError(
+            f"{str(folder / 'adapter_model.bin')!r} is a pickle, which could run code when loaded: it is refused; "
+            "adapters load from adapter_model.safetensors only (save them with safetensors)"
+        )
+    raise CheckpointError(f"{str(folder)!r} holds no adapter weights (adapter_model.safetensors is missing)")
+
+
+@contextlib.contextmanager
+def _adapter_errors(folder: Path) -> Iterator[None]:
+    """Turn what peft raises for a damaged adapter into a :class:`CheckpointError` naming the file."""
+    from safetensors import SafetensorError
+
+    try:
+        yield
+    except SafetensorError as exc:
+        raise CheckpointError(
+            f"{str(folder / 'adapter_model.safetensors')!r} is not a readable safetensors file ({exc})"
+        ) from None
+    except (ValueError, TypeError, KeyError, RuntimeError) as exc:
+        raise CheckpointError(
+            f"the LoRA adapter in {str(folder)!r} does not load: {type(exc).__name__}: {exc}"
+        ) from None
 
 
 def fingerprint(model: nn.Module) -> str:
