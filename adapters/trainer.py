@@ -12,7 +12,8 @@ Top to bottom, :func:`train` does:
 4. every ``eval_every`` steps: validation WQL; keep the best weights; stop after ``patience``
    validations without improvement;
 5. every ``checkpoint_every`` steps: save everything needed to continue (weights, optimiser,
-   RNG, the best weights so far, the history) to ``output_dir/checkpoint``.
+   RNG, the best weights so far, the history) to ``output_dir/checkpoint``, written beside it
+   first and swapped in, so that a run killed while saving resumes from the checkpoint before.
 
 At the end the best weights are loaded back, so the model returned is the one that scored best.
 """
@@ -130,15 +131,15 @@ def train(
     # and the few hundred steps on a user's data are regularised by early stopping instead.
     module.eval()
 
-    state = _restore(accelerator, output_dir, trainable, config) if resume else None
+    restored = _restore(accelerator, output_dir, trainable, config) if resume else None
     started = time.perf_counter()
-    if state is None:
+    if restored is None:
         state = _State()
         state.zero_shot_val = state.best_val = score()
         best = [p.detach().clone() for p in trainable]
         _log(accelerator, output_dir, {"step": 0, "val_wql": state.best_val, "event": "start"})
     else:
-        best = _load_best(output_dir / "checkpoint", trainable)
+        state, best = restored
     bar = tqdm(total=config.steps, initial=state.step, disable=not (progress and accelerator.is_main_process),
                desc="fine-tuning")
     losses: list[float] = []
@@ -195,13 +196,21 @@ def _learning_rate(config: FinetuneConfig, step: int, peak: float) -> float:
 
 
 # ---- checkpoints --------------------------------------------------------------------------------
+# A checkpoint folder is complete when it holds STATE_FILE, which is written last. The new one
+# is written to PARTIAL, then the current one is renamed to PREVIOUS, PARTIAL to CHECKPOINT, and
+# PREVIOUS deleted: a kill at any moment leaves CHECKPOINT or PREVIOUS complete, and a PARTIAL
+# folder is never read.
+CHECKPOINT, PARTIAL, PREVIOUS = "checkpoint", "checkpoint.tmp", "checkpoint.old"
+STATE_FILE = "trainer_state.json"
+
+
 def _save(accelerator: Any, output_dir: Path, state: _State, best: list[torch.Tensor], started: float) -> None:
     """Write ``checkpoint.tmp`` completely (``trainer_state.json`` last), then swap it in."""
     from safetensors.torch import save_file
 
-    final, tmp = output_dir / "checkpoint", output_dir / "checkpoint.tmp"
+    tmp = output_dir / PARTIAL
     if accelerator.is_main_process:
-        shutil.rmtree(tmp, ignore_errors=True)
+        shutil.rmtree(tmp, ignore_errors=True)  # a half-written folder of a killed save
     accelerator.wait_for_everyone()
     logging.getLogger("accelerate").setLevel(logging.ERROR)
     accelerator.save_state(str(tmp))
@@ -209,27 +218,51 @@ def _save(accelerator: Any, output_dir: Path, state: _State, best: list[torch.Te
     if accelerator.is_main_process:
         save_file({str(i): b.contiguous() for i, b in enumerate(best)}, str(tmp / "best.safetensors"))
         record = {**state.__dict__, "seconds": state.seconds + time.perf_counter() - started}
-        (tmp / "trainer_state.json").write_text(json.dumps(record, indent=2))
-        shutil.rmtree(final, ignore_errors=True)
-        tmp.rename(final)
+        (tmp / f"{STATE_FILE}.part").write_text(json.dumps(record, indent=2))
+        (tmp / f"{STATE_FILE}.part").rename(tmp / STATE_FILE)  # the folder is complete from here on
+        _swap_in(output_dir)
     accelerator.wait_for_everyone()
+
+
+def _swap_in(output_dir: Path) -> None:
+    """Put the complete ``checkpoint.tmp`` in place of ``checkpoint``, keeping the old one until it is."""
+    final, tmp, old = output_dir / CHECKPOINT, output_dir / PARTIAL, output_dir / PREVIOUS
+    if (final / STATE_FILE).is_file():
+        shutil.rmtree(old, ignore_errors=True)
+        final.rename(old)
+    else:
+        shutil.rmtree(final, ignore_errors=True)  # incomplete: nothing in it to keep
+    tmp.rename(final)
+    shutil.rmtree(old, ignore_errors=True)
+
+
+def _find_checkpoint(output_dir: Path) -> Path | None:
+    """The complete checkpoint of ``output_dir``: ``checkpoint``, else ``checkpoint.old`` (killed mid-swap)."""
+    for name in (CHECKPOINT, PREVIOUS):
+        if (output_dir / name / STATE_FILE).is_file():
+            return output_dir / name
+    return None
 
 
 def _restore(
     accelerator: Any, output_dir: Path, trainable: list[torch.Tensor], config: FinetuneConfig
-) -> _State | None:
-    folder = output_dir / "checkpoint"
-    if not (folder / "trainer_state.json").is_file():
+) -> tuple[_State, list[torch.Tensor]] | None:
+    """The state and best weights of the complete checkpoint in ``output_dir``, loaded; ``None`` if none."""
+    from safetensors import SafetensorError
+
+    folder = _find_checkpoint(output_dir)
+    if folder is None:
         return None
-    saved = json.loads((folder / "trainer_state.json").read_text())
     try:
+        state = _State(**json.loads((folder / STATE_FILE).read_text()))
         accelerator.load_state(str(folder))
-    except (RuntimeError, KeyError, ValueError) as exc:
+        best = _load_best(folder, trainable)
+    except (RuntimeError, KeyError, ValueError, TypeError, OSError, SafetensorError) as exc:
         raise CheckpointError(
-            f"cannot resume from {folder}: it was written by a different model, method or config ({exc}); "
-            "delete it or pass resume=False"
+            f"cannot resume from {folder}: it was written by a different model, method or config, or is "
+            f"damaged ({type(exc).__name__}: {exc}); delete it or pass resume=False (--no-resume)"
         ) from exc
-    return _State(**saved)
+    return state, best
 
 
 def _load_best(folder: Path, trainable: list[torch.Tensor]) -> list[torch.Tensor]:
