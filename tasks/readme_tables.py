@@ -182,7 +182,8 @@ def markdown_table(frame: pd.DataFrame, formats: dict[str, str] | None = None) -
         if value is None or (isinstance(value, float) and value != value):
             return ""
         spec = formats.get(column)
-        return format(value, spec) if spec and isinstance(value, (int, float)) else str(value)
+        text = format(value, spec) if spec and isinstance(value, (int, float)) else str(value)
+        return text.replace("|", "\\|")  # a bare pipe would split the cell
 
     header = "| " + " | ".join(map(str, frame.columns)) + " |"
     rule = "|" + "---|" * len(frame.columns)

@@ -168,9 +168,9 @@ def test_a_name_registered_twice_is_refused():
         register_table(ReadmeTable("scores", 1, lambda run: ""), registry)
 
 
-def test_markdown_table_formats_numbers_and_leaves_missing_cells_empty():
-    frame = pd.DataFrame({"model": ["a", "b"], "MASE": [1.23456, float("nan")]})
-    assert markdown_table(frame, {"MASE": ".2f"}) == "| model | MASE |\n|---|---|\n| a | 1.23 |\n| b |  |"
+def test_markdown_table_formats_numbers_escapes_pipes_and_leaves_missing_cells_empty():
+    frame = pd.DataFrame({"model": ["a", "b|c"], "MASE": [1.23456, float("nan")]})
+    assert markdown_table(frame, {"MASE": ".2f"}) == "| model | MASE |\n|---|---|\n| a | 1.23 |\n| b\\|c |  |"
 
 
 def test_every_registered_table_has_markers_in_the_readme():
