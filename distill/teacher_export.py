@@ -30,9 +30,8 @@ from tsfm.errors import CheckpointError, InputError
 def _load_bolt(name_or_path: str) -> Any:
     from chronos.chronos_bolt import ChronosBoltModelForForecasting
 
-    from tsfm.bundled import BUNDLED_MODELS, bundled_model_path
-
     from tsfm.backends.chronos import check_checkpoint_folder
+    from tsfm.bundled import BUNDLED_MODELS, bundled_model_path
 
     folder = bundled_model_path(name_or_path) if name_or_path in BUNDLED_MODELS else Path(name_or_path)
     config = folder / "config.json"
