@@ -68,8 +68,10 @@ def add_parsers(sub: argparse._SubParsersAction) -> None:
 
 def run_evaluate(args: argparse.Namespace) -> int:
     """Handler of ``tsfm evaluate``."""
-    from tsfm.tasks.evaluate import evaluate
+    from tsfm.outputs import check_folder_output
+    from tsfm.tasks.evaluate import KIND, evaluate
 
+    check_folder_output(args.output, KIND, args.overwrite, inputs=[args.data])  # before the data is read
     options = covariate_options(args)
     if any(v for v in options.values()):
         from tsfm import data as tsdata

@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import argparse
 from collections.abc import Sequence
-from pathlib import Path
 
 from tsfm.bundled import DEFAULT_MODEL
 from tsfm.errors import InputError
@@ -38,6 +37,7 @@ def add_parsers(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument("--smooth", type=int, default=1, help="causal moving average of the score (default: none)")
     p.add_argument("--combine", default="max", choices=("max", "mean"), help="how channel scores combine")
     p.add_argument("--output", required=True, help="scores file (.csv or .parquet); the plot goes beside it (.png)")
+    p.add_argument("--no-plot", action="store_true", help="write the scores only, no .png beside them")
     p.set_defaults(handler=run_detect)
 
     p = subparsers.add_parser("detect-bench", help="anomaly benchmarks (SKAB, NAB, UCR) beside published figures")
@@ -67,14 +67,18 @@ def add_bench_flags(p: argparse.ArgumentParser) -> None:
 
 def run_detect(args: argparse.Namespace) -> int:
     """Handler of ``tsfm detect``."""
+    from tsfm.outputs import check_file_target, check_not_input, check_table_output
     from tsfm.registry import resolve_model
     from tsfm.tasks.anomaly.benchmarks import make_detector
     from tsfm.tasks.anomaly.io import read_items, write_scores
     from tsfm.tasks.anomaly.plots import plot_detections
 
-    output = Path(args.output)
-    if output.suffix not in (".csv", ".parquet"):
-        raise InputError(f"--output must end in .csv or .parquet, got {args.output!r}")
+    inputs = [args.data, args.reference]
+    output = check_table_output(args.output, inputs)
+    picture = None if args.no_plot else output.with_suffix(".png")
+    if picture is not None:
+        check_not_input(picture, inputs, "--output (its plot)")
+        check_file_target(picture, "--output (its plot)")
     if not 0.0 < args.reference_fraction < 1.0:
         raise InputError(f"--reference-fraction must be in (0, 1), got {args.reference_fraction}")
     columns = [c.strip() for c in args.target.split(",") if c.strip()] if args.target else None
@@ -92,9 +96,11 @@ def run_detect(args: argparse.Namespace) -> int:
             raise InputError(f"item {item_id!r}: {exc}") from None
         results.append((item_id, stamps, values, detector.detect(values)))
     write_scores(results, output)
-    picture = plot_detections(results, channels, output.with_suffix(".png"))
+    if picture is not None:
+        plot_detections(results, channels, picture)
     flagged = sum(int(r[3].is_anomaly.sum()) for r in results)
-    print(f"{detector.name}: {len(results)} series, {flagged} flagged points -> {output}, {picture}")
+    written = f"{output}, {picture}" if picture is not None else f"{output}"
+    print(f"{detector.name}: {len(results)} series, {flagged} flagged points -> {written}")
     return 0
 
 
@@ -111,12 +117,15 @@ def _reference_for(item_id, values, references, fraction):
 
 def run_bench(args: argparse.Namespace) -> int:
     """Handler of ``tsfm detect-bench``."""
+    from tsfm.outputs import check_table_output, write_table
     from tsfm.tasks.anomaly.bench_run import run_benchmark
 
     names = [d.strip() for d in args.detectors.split(",") if d.strip()]
     unknown = sorted(set(names) - set(DETECTOR_NAMES))
     if unknown:
         raise InputError(f"unknown detector(s) {unknown}; known: {', '.join(DETECTOR_NAMES)}")
+    if args.output:
+        check_table_output(args.output, [args.shared_data])
     table = run_benchmark(
         args.benchmark, args.shared_data, names, args.model, smooth=args.smooth, alpha=args.alpha,
         max_files=args.max_files, max_rows=args.max_rows,
@@ -128,7 +137,6 @@ def run_bench(args: argparse.Namespace) -> int:
     with pd.option_context("display.width", 200, "display.max_columns", 20):
         print(table.round(3).to_string(index=False))
     if args.output:
-        Path(args.output).parent.mkdir(parents=True, exist_ok=True)
-        table.to_csv(args.output, index=False)
+        write_table(table, args.output)
         print(f"table: {args.output}")
     return 0

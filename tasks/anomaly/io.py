@@ -37,7 +37,12 @@ def read_items(
     readers = {".csv": pd.read_csv, ".parquet": pd.read_parquet, ".pq": pd.read_parquet}
     if file.suffix not in readers:
         raise InputError(f"{path}: expected .csv or .parquet, got {file.suffix!r}")
-    frame = readers[file.suffix](file)
+    try:
+        frame = readers[file.suffix](file)
+    except pd.errors.EmptyDataError:
+        raise InputError(f"{path} is empty: expected a header row and at least one row of values") from None
+    if frame.empty:
+        raise InputError(f"{path} has a header but no rows: nothing to score")
     id_col = _pick(frame, id_column, _ID_ALIASES, "id")
     time_col = _pick(frame, timestamp_column, _TIME_ALIASES, "timestamp")
     if targets is None:
@@ -61,11 +66,12 @@ def read_items(
 
 
 def write_scores(results: Sequence[tuple[str, np.ndarray, np.ndarray, Detection]], output: Path) -> None:
-    """Write ``item_id,timestamp,score,is_anomaly`` rows for every item."""
+    """Write ``item_id,timestamp,score,is_anomaly`` rows for every item (atomically)."""
+    from tsfm.outputs import write_table
+
     table = pd.concat([
         pd.DataFrame({"item_id": item_id, "timestamp": stamps, "score": found.scores,
                       "is_anomaly": found.is_anomaly.astype(int)})
         for item_id, stamps, _, found in results
     ], ignore_index=True)
-    output.parent.mkdir(parents=True, exist_ok=True)
-    table.to_parquet(output, index=False) if output.suffix == ".parquet" else table.to_csv(output, index=False)
+    write_table(table, output)

@@ -25,7 +25,7 @@ def add_parsers(subparsers: argparse._SubParsersAction) -> None:
     p = subparsers.add_parser("classify", help="label every series of a file from labelled examples")
     p.add_argument("--train", required=True, help="labelled long-format .csv/.parquet with a label column")
     p.add_argument("--data", required=True, help="long-format .csv/.parquet of the series to classify")
-    p.add_argument("--output", required=True, help="where to write item_id,label,p_<class>... (.csv)")
+    p.add_argument("--output", required=True, help="where to write item_id,label,p_<class>... (.csv or .parquet)")
     p.add_argument("--model", default=DEFAULT_MODEL, help="TSFM name or folder (default: %(default)s)")
     p.add_argument("--method", default="embedding", choices=_METHODS, help="classifier (default: %(default)s)")
     p.add_argument("--head", default="logistic", help="embedding head: logistic, ridge or knn (default: %(default)s)")
@@ -112,9 +112,11 @@ def run_classify(args: argparse.Namespace) -> int:
     from tqdm.auto import tqdm
 
     from tsfm import data as tsdata
+    from tsfm.outputs import check_table_output, write_table
 
     if args.chunk < 1:
         raise InputError(f"--chunk must be >= 1, got {args.chunk}")
+    check_table_output(args.output, [args.train, args.data])
     labels = read_labels(args.train, args.label_column, args.id_column)
     train_ids, train_series = tsdata.to_series(tsdata.load_frame(args.train, id_column=args.id_column))
     ids, series = tsdata.to_series(tsdata.load_frame(args.data, id_column=args.id_column))
@@ -128,8 +130,7 @@ def run_classify(args: argparse.Namespace) -> int:
         part.insert(0, "item_id", ids[start : start + args.chunk])
         parts.append(part)
     result = pd.concat(parts, ignore_index=True)
-    Path(args.output).parent.mkdir(parents=True, exist_ok=True)
-    result.to_csv(args.output, index=False)
+    write_table(result, args.output, inputs=[args.train, args.data])
     counts = result["label"].value_counts().to_dict()
     print(f"classified {len(result)} series into {len(classes)} classes {counts}; wrote {args.output}")
     return 0
@@ -141,12 +142,15 @@ def run_bench(args: argparse.Namespace) -> int:
     from threadpoolctl import threadpool_limits
 
     import tsfm
+    from tsfm.outputs import check_table_output, write_table
     from tsfm.tasks.classification import benchmarks as bench
 
     # One thread for torch and BLAS: timings stay comparable on a shared machine, and
     # oversubscribed threads on a busy CPU cost far more than they gain.
     torch.set_num_threads(1)
     threadpool_limits(1)
+    if args.output:
+        check_table_output(args.output, [args.shared_data])
     methods = tuple(m.strip() for m in args.methods.split(",") if m.strip())
     needs_model = any(m.startswith("tsfm") for m in methods)
     model = tsfm.load(args.model) if needs_model else None
@@ -164,7 +168,6 @@ def run_bench(args: argparse.Namespace) -> int:
         return 0
     print(bench.side_by_side(results, published).round(3).to_string())
     if args.output:
-        Path(args.output).parent.mkdir(parents=True, exist_ok=True)
-        results.to_csv(args.output, index=False)
+        write_table(results, args.output)
         print(f"wrote {args.output}")
     return 0
