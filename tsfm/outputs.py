@@ -43,7 +43,7 @@ def check_not_input(output: str | os.PathLike, inputs: Iterable[object], flag: s
     for source in inputs:
         if not isinstance(source, (str, os.PathLike)) or str(source).startswith(("aeon:", "hf:", "m4:")):
             continue
-        if not Path(source).expanduser().exists():
+        if not str(source).strip() or not Path(source).expanduser().exists():
             continue
         src = Path(source).expanduser().resolve()
         if same_file(out, src) or out in src.parents:
@@ -231,6 +231,12 @@ def staged_folder(
             raise InputError(
                 f"{flag} {str(folder)!r} could not be written ({exc.strerror or exc}); nothing was changed"
             ) from exc
+    except InputError as exc:
+        shutil.rmtree(stage, ignore_errors=True)
+        if str(stage) not in str(exc):
+            raise
+        # a file of the stage could not be written: name its final place, not the hidden stage
+        raise InputError(str(exc).replace(str(stage), str(folder))) from exc.__cause__
     except BaseException:
         shutil.rmtree(stage, ignore_errors=True)
         raise
