@@ -2,8 +2,9 @@
 
 Each entry names the ``<!-- bench:NAME -->`` block it rewrites, the commands that compute it (as
 the README states them, with ``{shared}`` for the shared data folder and ``{work}`` for a scratch
-folder) and how to turn their output into the table. Minutes are estimates for 2 CPU cores; a
-table above :data:`~tsfm.tasks.readme_tables.QUICK_MINUTES` runs only with ``--only NAME``.
+folder) and how to turn their output into the table. Minutes are for 2 CPU cores: for the quick
+tables from a run on a shared machine, scaled by its load; for the long ones (above
+:data:`~tsfm.tasks.readme_tables.QUICK_MINUTES`, run only with ``--only NAME``) a rough estimate.
 Every M4 Hourly command passes ``--season-length 24``: the ``m4:`` loader gives step-number
 timestamps, from which no season can be inferred.
 """
@@ -62,7 +63,7 @@ def suite_table(rows: pd.DataFrame, summary: pd.DataFrame, models: tuple[str, ..
 
 
 register_table(ReadmeTable(
-    "suite", 10, lambda run: suite_table(_csv(run, "suite", "suite.csv"), _csv(run, "suite", "suite_summary.csv")),
+    "suite", 6, lambda run: suite_table(_csv(run, "suite", "suite.csv"), _csv(run, "suite", "suite_summary.csv")),
     (("tsfm", "suite", "--models", "tsfm-bolt-mini,fracast-0,naive,auto-ets", "--shared-data", "{shared}",
       "--output", "{work}/suite"),),
     needs=(*M4_NEEDS, "ett/ETTh1.csv"),
@@ -75,7 +76,7 @@ def _m4_models(run: TableRun) -> pd.DataFrame:
 
 
 register_table(ReadmeTable(
-    "m4-models", 8, _m4_models,
+    "m4-models", 4, _m4_models,
     (("tsfm", "evaluate", *M4, "--models", "tsfm-bolt-mini,fracast-0,auto-ets,naive", "--plot-series", "0",
       "--output", "{work}/m4"),),
     needs=M4_NEEDS, description="M4 Hourly, every offline model that finishes (auto-arima does not)",
@@ -109,7 +110,7 @@ def _performance(run: TableRun) -> pd.DataFrame:
 
 
 register_table(ReadmeTable(
-    "performance", 3, _performance,
+    "performance", 2, _performance,
     description="tsfm bench overhead and batching (tsfm.benchmarks.wrapper_overhead, batching_speedup)",
 ))
 
@@ -260,7 +261,9 @@ def classification_table(ucr: pd.DataFrame, cwru: pd.DataFrame, published: dict[
     """UCR accuracies with their mean (and the published MiniRocket), then the CWRU rows."""
     from tsfm.tasks.classification.benchmarks import side_by_side
 
-    table = side_by_side(ucr, published).rename(index={"mean": f"**mean of the {ucr.dataset.nunique()}**"})
+    count = ucr.dataset.nunique()
+    words = dict(enumerate(("one", "two", "three", "four", "five", "six", "seven", "eight", "nine"), start=1))
+    table = side_by_side(ucr, published).rename(index={"mean": f"**mean of the {words.get(count, count)}**"})
     if not cwru.empty:
         table = pd.concat([table, cwru.pivot(index="dataset", columns="method", values="accuracy")
                           .reindex(list(dict.fromkeys(cwru.dataset)))])
@@ -301,7 +304,7 @@ def _calibration(run: TableRun) -> pd.DataFrame:
 
 
 register_table(ReadmeTable(
-    "calibration", 6, _calibration,
+    "calibration", 3, _calibration,
     tuple(("tsfm", "calibrate", *M4, "--method", method, "--windows", "5", "--output", f"{{work}}/{method}")
           for method in ("split", "adaptive")),
     needs=M4_NEEDS, description="split and adaptive conformal calibration of tsfm-bolt-mini on M4 Hourly",
@@ -320,7 +323,7 @@ def _fallback(run: TableRun) -> pd.DataFrame:
 
 
 register_table(ReadmeTable(
-    "fallback", 6, _fallback, (("tsfm", "fallback", *M4, "--output", "{work}/fallback"),), needs=M4_NEEDS,
+    "fallback", 2, _fallback, (("tsfm", "fallback", *M4, "--output", "{work}/fallback"),), needs=M4_NEEDS,
     description="tsfm-bolt-mini with seasonal naive as fallback on M4 Hourly",
     formats={"mean MASE": ".3f", "worst-decile MASE": ".3f"},
 ))

@@ -76,6 +76,8 @@ class ReadmeTable:
         Paths under the shared data folder without which the table cannot be regenerated.
     description
         What the table shows, for ``--list``.
+    formats
+        Column -> format spec (e.g. ``".3f"``) for a ``DataFrame`` that ``render`` returns.
     """
 
     name: str
