@@ -20,7 +20,7 @@ from tsfm.errors import InputError
 from tsfm.outputs import check_folder_output, staged_folder, write_table
 from tsfm.quantiles import DEFAULT_QUANTILE_LEVELS
 from tsfm.registry import load
-from tsfm.tasks.backtest import BacktestConfig, BacktestResult, run_backtest
+from tsfm.tasks.backtest import BacktestConfig, BacktestResult, Window, run_backtest
 from tsfm.tasks.leaderboard import leaderboard
 from tsfm.tasks.plots import plot_forecasts
 
@@ -151,7 +151,7 @@ def write_report(
     return {label: folder / name for label, name in names.items()}
 
 
-def _window_stamps(frame: pd.DataFrame | None, window) -> list[np.ndarray] | None:
+def _window_stamps(frame: pd.DataFrame | None, window: Window) -> list[np.ndarray] | None:
     """Per series of ``window``: its timestamps up to the end of the window's target."""
     if frame is None:
         return None
