@@ -72,7 +72,7 @@ def run_calibrate(args: argparse.Namespace) -> int:
     longest = max(range(len(series)), key=lambda i: len(series[i]))
     if len(series[longest]) < need:
         raise InputError(
-            f"no series is long enough to calibrate: the longest series, {ids[longest]!r}, has {len(series[longest])} "
+            f"the calibration set is too short: the longest series, {ids[longest]!r}, has {len(series[longest])} "
             f"values; each needs at least {need}: --eval-windows x --horizon = {held_out} held out for the coverage "
             f"check, then one calibration window of --horizon ({args.horizon}) values after 2 context values. "
             "Pass a shorter --horizon or fewer --eval-windows"

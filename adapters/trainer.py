@@ -39,6 +39,7 @@ from tsfm.errors import CheckpointError, InputError
 from tsfm.metrics import wql
 
 VALIDATION_LEVELS = (0.1, 0.2, 0.3, 0.4, 0.5, 0.6, 0.7, 0.8, 0.9)
+FINAL_LR_RATIO = 0.1  # the lr decays linearly to this share of the peak at the last step
 
 
 @dataclass
@@ -116,6 +117,8 @@ def train(
     from accelerate import Accelerator
     from tqdm.auto import tqdm
 
+    from tsfm.pretraining.trainer import lr_schedule
+
     device_is_cpu = next(objective.parameters()).device.type == "cpu"
     accelerator = Accelerator(cpu=device_is_cpu, mixed_precision="no" if device_is_cpu else config.mixed_precision)
     rank, world = accelerator.process_index, accelerator.num_processes
@@ -126,7 +129,10 @@ def train(
         )
     trainable = [p for p in objective.parameters() if p.requires_grad]
     optimizer = torch.optim.AdamW(trainable, lr=lr, weight_decay=config.weight_decay)
+    # linear warm-up (AdamW's first steps are poorly scaled), then linear decay to 10% of lr
+    scheduler = lr_schedule(optimizer, "linear", config.warmup_steps, config.steps, FINAL_LR_RATIO)
     module, optimizer = accelerator.prepare(objective, optimizer)
+    accelerator.register_for_checkpointing(scheduler)  # resumed runs continue the curve
     # Dropout off: a fine-tuning run then gives the same weights on any number of processes,
     # and the few hundred steps on a user's data are regularised by early stopping instead.
     module.eval()
@@ -144,8 +150,6 @@ def train(
                desc="fine-tuning")
     losses: list[float] = []
     while state.step < config.steps and state.bad_evals < config.patience:
-        for group in optimizer.param_groups:
-            group["lr"] = _learning_rate(config, state.step, lr)
         for m in range(config.grad_accum):
             batch = sampler.batch(state.step, m, micro, rank, world)
             batch = {k: torch.from_numpy(v).to(accelerator.device) for k, v in batch.items()}
@@ -154,6 +158,7 @@ def train(
             accelerator.backward(loss)
             losses.append(loss.item() * config.grad_accum)
         optimizer.step()
+        scheduler.step()
         optimizer.zero_grad(set_to_none=True)
         state.step += 1
         bar.update(1)
@@ -162,7 +167,7 @@ def train(
         if state.step % config.eval_every == 0 or state.step == config.steps:
             val = score()
             record = {"step": state.step, "val_wql": val, "train_loss": float(np.mean(losses)),
-                      "lr": optimizer.param_groups[0]["lr"],
+                      "lr": scheduler.get_last_lr()[0],  # of the next step
                       "elapsed_s": round(state.seconds + time.perf_counter() - started, 2)}
             state.history.append(record)
             _log(accelerator, output_dir, record)
@@ -185,14 +190,6 @@ def train(
     seconds = state.seconds + time.perf_counter() - started
     return TrainResult(state.step, state.best_step, state.best_val, state.zero_shot_val,
                        state.step < config.steps, round(seconds, 2), state.history)
-
-
-def _learning_rate(config: FinetuneConfig, step: int, peak: float) -> float:
-    """Linear warm-up (AdamW's first steps are poorly scaled), then linear decay to 10% of ``peak``."""
-    if step < config.warmup_steps:
-        return peak * (step + 1) / config.warmup_steps
-    progress = (step - config.warmup_steps) / max(1, config.steps - config.warmup_steps)
-    return peak * (1.0 - 0.9 * min(1.0, progress))
 
 
 # ---- checkpoints --------------------------------------------------------------------------------
