@@ -4,13 +4,15 @@
 key is checked before any member is loaded, and a file that is corrupt or was edited by hand
 into something the ensemble never was (weights that do not sum to 1, a member path leading out
 of the folder, levels out of order) raises a :class:`~tsfm.errors.CheckpointError` naming the
-key. It is declared under the ``tsfm.loaders`` entry-point group, so ``tsfm.load(folder)``,
-``tsfm forecast --model folder`` and ``tsfm evaluate --models folder`` find it.
+key. Member references follow the one rule of :mod:`tsfm.model_folders` (a registered name, an
+absolute path, a path inside the folder, or a hub id), and loading is guarded against cycles
+and over-long chains of folders there too. It is declared under the ``tsfm.loaders``
+entry-point group, so ``tsfm.load(folder)``, ``tsfm forecast --model folder`` and
+``tsfm evaluate --models folder`` find it.
 """
 
 from __future__ import annotations
 
-import json
 import math
 import numbers
 from pathlib import Path
@@ -20,8 +22,11 @@ import pandas as pd
 
 from tsfm.ensemble import FILE_NAME, FORMAT, VERSION, EnsembleForecaster
 from tsfm.errors import CheckpointError, InputError
-from tsfm.registry import LoadOptions, list_models, load, register_path_loader
+from tsfm.model_folders import loading, read_folder_json, resolve_reference
+from tsfm.registry import LoadOptions, load, register_path_loader
 from tsfm.rolling import RollingWindows
+
+REQUIRED_KEYS = ("format", "version", "name", "members", "quantile_levels", "season_length")
 
 
 def is_ensemble_folder(path: Path) -> bool:
@@ -37,13 +42,16 @@ def load_ensemble(path: str, options: LoadOptions) -> EnsembleForecaster:
     members as they were validated) and with ``options``' device, dtype and batch size.
     """
     folder = Path(path)
-    spec = _read_spec(folder / FILE_NAME)
-    refs = [_resolve_ref(folder, m["ref"], f"members[{i}].ref") for i, m in enumerate(spec["members"])]
-    members = [
-        load(ref, device=options.device, dtype=options.dtype, batch_size=options.batch_size,
-             season_length=spec["season_length"])
-        for ref in refs
+    spec = _read_spec(folder)
+    refs = [
+        resolve_reference(folder, FILE_NAME, f"members[{i}].ref", m["ref"]) for i, m in enumerate(spec["members"])
     ]
+    with loading(folder):  # an ensemble that is (through its members) its own member is refused
+        members = [
+            load(ref, device=options.device, dtype=options.dtype, batch_size=options.batch_size,
+                 season_length=spec["season_length"])
+            for ref in refs
+        ]
     config = RollingWindows(**spec["config"]) if spec["config"] is not None else None
     return EnsembleForecaster(
         members, [m["weight"] for m in spec["members"]], spec["quantile_levels"], name=spec["name"], refs=refs,
@@ -52,14 +60,10 @@ def load_ensemble(path: str, options: LoadOptions) -> EnsembleForecaster:
     )
 
 
-def _read_spec(file: Path) -> dict[str, Any]:
+def _read_spec(folder: Path) -> dict[str, Any]:
     """The decoded file, each key checked; a bad one raises a CheckpointError naming it."""
-    try:
-        spec = json.loads(file.read_text(encoding="utf-8"))
-    except (json.JSONDecodeError, UnicodeDecodeError) as exc:
-        raise CheckpointError(f"{file} is not valid JSON ({exc}); save the ensemble again") from None
-    if not isinstance(spec, dict):
-        raise CheckpointError(f"{file} must hold a JSON object, got {type(spec).__name__}")
+    spec = read_folder_json(folder, FILE_NAME, REQUIRED_KEYS, "ensemble folder")
+    file = folder / FILE_NAME
 
     def bad(key: str, allowed: str) -> CheckpointError:
         return CheckpointError(f"{file}: key {key!r} must be {allowed}, got {spec.get(key, '<missing>')!r}")
@@ -112,25 +116,3 @@ def _check_config(file: Path, config: Any) -> None:
         RollingWindows(**config)
     except (TypeError, InputError) as exc:
         raise CheckpointError(f"{file}: key 'config' is not a RollingWindows config ({exc})") from None
-
-
-def _resolve_ref(folder: Path, ref: str, key: str) -> str:
-    """A member reference as ``tsfm.load`` takes it; relative paths are relative to the folder.
-
-    A registered name is used as is; an absolute path as is; a relative path must stay inside
-    the ensemble folder (a copied file must not reach files elsewhere) and may not be the folder itself.
-    """
-    if ref in _registered_names() or Path(ref).is_absolute():
-        return ref
-    root = folder.resolve()
-    target = (root / ref).resolve()
-    if target == root or root not in target.parents:
-        raise CheckpointError(
-            f"{folder / FILE_NAME}: key {key!r} = {ref!r} points outside the ensemble folder {str(folder)!r}; "
-            "a member path relative to the folder must stay inside it"
-        )
-    return str(target) if target.exists() else ref  # not a file here: a hub id, or tsfm.load says why
-
-
-def _registered_names() -> set[str]:
-    return {spec.name for spec in list_models()}
