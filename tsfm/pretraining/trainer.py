@@ -477,25 +477,11 @@ def pretrain(
     Path
         ``output_dir/model``, loadable with ``chronos.BaseChronosPipeline.from_pretrained``.
     """
-    from accelerate import Accelerator
     from tqdm.auto import tqdm
 
     output_dir = Path(config.output_dir)
-    # Precision is ours (torch.autocast below), not accelerate's: accelerate fixes it once per
-    # process, and a notebook may well call pretrain() twice with different settings.
-    accelerator = Accelerator(mixed_precision="no")
-    _warn_if_slow_bf16(config, accelerator.device)
+    accelerator, module, optimizer, scheduler = _prepare(config)
     rank, world = accelerator.process_index, accelerator.num_processes
-
-    module = QuantileTrainingModule(
-        build_model(config), config.family, config.prediction_length, config.target_clamp
-    )  # same seed: identical on all ranks
-    optimizer = make_optimizer(module, config)
-    scheduler = lr_schedule(optimizer, config.schedule, config.warmup_steps, config.steps, config.min_lr_ratio)
-    module, optimizer = accelerator.prepare(module, optimizer)
-    # not prepared: accelerate would step it once per process; registered, so checkpoints hold its step
-    accelerator.register_for_checkpointing(scheduler)
-
     step = _restore_or_start(accelerator, config, resume)
     extra = ExtraSeries(config) if config.extra_data else None
     validation = validation_batches(config) if accelerator.is_main_process else []
@@ -540,6 +526,25 @@ def pretrain(
         save_final_model(accelerator.unwrap_model(module).model, config, output_dir)
     accelerator.wait_for_everyone()
     return output_dir / "model"
+
+
+def _prepare(config: PretrainConfig) -> tuple[Any, nn.Module, Any, torch.optim.lr_scheduler.LambdaLR]:
+    """The accelerator, the loss module of a fresh model, AdamW and its lr schedule, ready to train."""
+    from accelerate import Accelerator
+
+    # Precision is ours (torch.autocast in the loop), not accelerate's: accelerate fixes it once
+    # per process, and a notebook may well call pretrain() twice with different settings.
+    accelerator = Accelerator(mixed_precision="no")
+    _warn_if_slow_bf16(config, accelerator.device)
+    module = QuantileTrainingModule(
+        build_model(config), config.family, config.prediction_length, config.target_clamp
+    )  # same seed: identical on all ranks
+    optimizer = make_optimizer(module, config)
+    scheduler = lr_schedule(optimizer, config.schedule, config.warmup_steps, config.steps, config.min_lr_ratio)
+    module, optimizer = accelerator.prepare(module, optimizer)
+    # not prepared: accelerate would step it once per process; registered, so checkpoints hold its step
+    accelerator.register_for_checkpointing(scheduler)
+    return accelerator, module, optimizer, scheduler
 
 
 def _restore_or_start(accelerator, config: PretrainConfig, resume: bool) -> int:
