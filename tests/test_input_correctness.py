@@ -206,9 +206,11 @@ def test_when_every_item_is_regular_then_nothing_changes():
     pd.testing.assert_frame_equal(load_frame(frame, fill_gaps="nan"), load_frame(frame))
 
 
-def test_when_weekly_items_start_on_different_days_then_they_are_one_frequency():
-    frame = load_frame(pd.concat([hourly("a", freq="W-SUN"), hourly("b", freq="W-WED")]))
+def test_when_weekly_items_start_on_different_days_then_they_are_one_frequency_each_on_its_own_day():
+    frame = load_frame(pd.concat([hourly("a", freq="W-SUN"), hourly("b", freq="W-WED"), hourly("c", freq="W-WED")]))
     assert default_season_length(infer_frequency(frame)) == 52
+    a, b, _ = future_timestamps(frame, 2, infer_frequency(frame))
+    assert [pd.Timestamp(t).day_name() for t in (*a, *b)] == ["Sunday"] * 2 + ["Wednesday"] * 2
 
 
 # ----------------------------------------------------------------------------- 4. integer timestamps

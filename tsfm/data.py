@@ -26,7 +26,7 @@ import numpy as np
 import pandas as pd
 
 from tsfm.errors import InputError
-from tsfm.frequency import check_calendars, epoch_hint, item_calendars
+from tsfm.frequency import check_calendars, epoch_hint, frequency_key, item_calendars
 from tsfm.frequency import default_season_length as default_season_length  # re-exported
 from tsfm.validation import validate_horizon
 
@@ -577,9 +577,10 @@ def future_timestamps(frame: pd.DataFrame, horizon: int, freq: str | None) -> li
     horizon
         Number of future steps.
     freq
-        Pandas alias (see :func:`infer_frequency`) for dated frames; ``None`` for
-        integer steps, which continue ``last + k, ..., last + horizon * k`` with ``k``
-        the item's step (1 for consecutive integers).
+        Pandas alias (see :func:`infer_frequency`) for dated frames; an item of the same
+        frequency on another anchor (weekly on Wednesdays among Sunday items) keeps its
+        own. ``None`` for integer steps, which continue ``last + k, ..., last + horizon * k``
+        with ``k`` the item's step (1 for consecutive integers).
 
     Returns
     -------
@@ -599,8 +600,12 @@ def future_timestamps(frame: pd.DataFrame, horizon: int, freq: str | None) -> li
             "timestamps are dates: pass freq= (e.g. the result of infer_frequency(frame)); the command line "
             "infers it from the data"
         )
-    try:
-        offset = pd.tseries.frequencies.to_offset(freq)
-    except (ValueError, TypeError):
-        raise InputError(f"{freq!r} is not a pandas frequency alias (e.g. 'h', 'D', 'W', 'MS')") from None
-    return [pd.date_range(t + offset, periods=horizon, freq=offset).to_numpy() for t in last]
+    key = frequency_key(freq)
+    anchored = not isinstance(pd.tseries.frequencies.to_offset(freq), pd.offsets.Tick)
+    out = []
+    for t, (_, stamps) in zip(last, frame.groupby(ID, sort=False)[TIMESTAMP]):
+        own = pd.infer_freq(pd.DatetimeIndex(stamps)) if anchored and len(stamps) >= 3 else None
+        # An item anchored elsewhere ('W-WED' among 'W-SUN' items) continues on its own anchor.
+        offset = pd.tseries.frequencies.to_offset(own if own is not None and frequency_key(own) == key else freq)
+        out.append(pd.date_range(t + offset, periods=horizon, freq=offset).to_numpy())
+    return out
