@@ -50,7 +50,7 @@ _MAX_GRID_GROWTH = 100  # a grid this many times longer than the item is not its
 # Epoch units and their ticks per second; spacings (in seconds) that epoch data usually has.
 _EPOCH_UNITS = (("s", 1), ("ms", 10**3), ("us", 10**6), ("ns", 10**9))
 _EPOCH_RANGE = (1e8, 4.2e9)  # 1973..2103 in seconds
-_EPOCH_SPACINGS = {1: "1 s", 60: "1 min", 3600: "hourly", 86400: "daily", 604800: "weekly"}
+_EPOCH_SPACINGS = {1: "1 s", 60: "1 min", 3600: "1 h", 86400: "1 day", 604800: "1 week"}
 
 
 def default_season_length(freq: str | None) -> int:
