@@ -365,3 +365,21 @@ def test_when_every_series_is_all_zero_then_the_leaderboard_has_nan_relative_col
     assert list(board.columns) == LEADERBOARD_COLUMNS
     assert board["rel_MASE"].isna().all() and board["rel_WQL"].isna().all()
     assert "MASE and WQL are undefined" in format_leaderboard(board)
+
+
+def test_when_a_file_has_gaps_then_the_cli_refuses_it_and_fill_gaps_forecasts_across_them(tmp_path, capsys):
+    stamps = pd.date_range("2024-01-01", periods=200, freq="h")
+    frame = pd.DataFrame({"item_id": "a", "timestamp": stamps, "target": np.sin(np.arange(200) / 4) + 5})
+    data = tmp_path / "gaps.csv"
+    frame.drop(index=[50, 51]).to_csv(data, index=False)
+    out = tmp_path / "fc.csv"
+    common = ["forecast", "--data", str(data), "--horizon", "12", "--model", "seasonal-naive", "--output", str(out)]
+
+    assert main(common) == 2
+    err = capsys.readouterr().err.strip()
+    assert len(err.splitlines()) == 1 and "--fill-gaps" in err and "2 missing" in err
+    assert not out.exists()
+
+    assert main([*common, "--fill-gaps"]) == 0
+    table = pd.read_csv(out)
+    assert pd.Timestamp(table["timestamp"].iloc[0]) == stamps[-1] + pd.Timedelta(hours=1)

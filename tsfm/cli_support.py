@@ -88,6 +88,10 @@ def add_data_flags(p: argparse.ArgumentParser, horizon: bool = True) -> None:
         "--timestamp-unit", default=None, choices=["s", "ms", "us", "ns"],
         help="integer timestamps are epoch times in this unit (default: integer timestamps are step numbers)",
     )
+    p.add_argument(
+        "--fill-gaps", action="store_true",
+        help="insert missing timestamps as NaN rows (models treat NaN as missing) instead of refusing gaps",
+    )
 
 
 def add_model_flags(p: argparse.ArgumentParser, quantiles: bool = True) -> None:
@@ -154,6 +158,8 @@ def load_data(args: argparse.Namespace):
     from tsfm import data as tsdata
 
     options = {"timestamp_unit": args.timestamp_unit} if getattr(args, "timestamp_unit", None) else {}
+    if getattr(args, "fill_gaps", False):
+        options["fill_gaps"] = "nan"
     return tsdata.load_frame(
         args.data,
         id_column=args.id_column,

@@ -299,8 +299,8 @@ def check_calendars(calendars: Sequence[ItemCalendar], fill_gaps: str | None, hi
         raise InputError(
             f"item {first.item!r} has {count} missing {what}{'s' if count > 1 else ''}, the first at "
             f"{first.missing[0] if what == 'step' else pd.Timestamp(first.missing[0])}{others}. Models would read "
-            "the values on either side of a gap as consecutive: fill the gaps in the data, or load it with "
-            f"fill_gaps='nan' (tsfm.data.load_frame) to insert NaN rows, which models treat as missing{tail}"
+            "the values on either side of a gap as consecutive: fill the gaps in the data, or pass --fill-gaps "
+            f"(fill_gaps='nan' in tsfm.data.load_frame) to insert NaN rows, which models treat as missing{tail}"
         )
 
 
