@@ -12,6 +12,10 @@ windows; each window is one batched ``predict_quantiles`` call per model.
 With whole-history :class:`~tsfm.covariates.Covariates`, each window gets the
 covariates' past up to its cut-off and, for known-future covariates, their values
 over the window's horizon, taken from the data: they are known in advance.
+
+A backtest does not hang silently: classical baselines are fitted on at most the last
+``max_history`` values (:data:`DEFAULT_MAX_HISTORY`), and a per-model ``time_budget`` stops a
+model after the window that exceeds it, with a note in the leaderboard.
 """
 
 from __future__ import annotations
@@ -31,9 +35,13 @@ from tsfm.covariates import Covariates
 from tsfm.errors import InputError
 from tsfm.forecast import Forecast
 from tsfm.quantiles import DEFAULT_QUANTILE_LEVELS
+from tsfm.rolling import RollingWindows
 from tsfm.validation import validate_horizon, validate_quantile_levels, validate_season_length
 
 COVERAGE_BAND = (0.1, 0.9)  # the 80% central interval reported as coverage_80
+# Values a classical baseline is fitted on at most (its context's last ones): 83 days of hourly
+# data, 5 years of daily, 38 of weekly; auto-ets/auto-theta fit in seconds per series there.
+DEFAULT_MAX_HISTORY = 2000
 
 
 @dataclass(frozen=True)
@@ -97,6 +105,7 @@ class BacktestResult:
     last_window: Window
     last_forecasts: dict[str, Forecast] = field(default_factory=dict)
     skipped: int = 0  # (series, window) pairs too short to score
+    notes: dict[str, str] = field(default_factory=dict)  # per model, e.g. why it stopped early
 
 
 def make_windows(
@@ -104,25 +113,23 @@ def make_windows(
 ) -> tuple[list[Window], int]:
     """Cut rolling-origin windows; returns them and the number of skipped (series, window) pairs.
 
-    A series takes part in a window when its context keeps more than
-    ``season_length`` observations (MASE needs an in-sample seasonal difference).
-    ``item_ids`` only name the longest series when no series is long enough.
+    The windows are :meth:`tsfm.rolling.RollingWindows.split`'s, the engine every model choice
+    uses, grouped by window index. A series takes part in a window when its context keeps more
+    than ``season_length`` observations (MASE needs an in-sample seasonal difference) and its
+    target at least one. ``item_ids`` only name the longest series when no series is long enough.
     """
     h, need = config.horizon, config.season_length + 1
-    windows, skipped = [], 0
+    engine = RollingWindows(h, config.windows, config.step, min_train_length=need)
+    try:
+        cut = engine.split(series, item_ids)
+    except InputError:
+        cut = []  # nothing fits: the message below says what to reduce
+    windows, scored = [], 0
     for k in range(config.windows):
-        back = (config.windows - 1 - k) * config.stride
-        positions, contexts, targets = [], [], []
-        for i, values in enumerate(series):
-            cutoff = len(values) - h - back
-            context = values[:cutoff] if cutoff > 0 else values[:0]
-            if np.isfinite(context).sum() < need:
-                skipped += 1
-                continue
-            positions.append(i)
-            contexts.append(context)
-            targets.append(values[cutoff : cutoff + h])
-        if not positions:
+        mine = [w for w in cut if w.window == k and np.isfinite(w.context).sum() >= need]
+        scored += len(mine)
+        if not mine:
+            back = (config.windows - 1 - k) * config.stride
             longest = int(np.argmax([len(v) for v in series]))
             name = repr(str(item_ids[longest])) if item_ids is not None else f"#{longest}"
             raise InputError(
@@ -131,8 +138,9 @@ def make_windows(
                 f"{back} steps of later windows + {need} context observations (season length {config.season_length}"
                 " + 1, for the MASE scale); reduce windows, step or horizon, or pass a smaller --season-length"
             )
-        windows.append(Window(k, np.asarray(positions), contexts, np.vstack(targets)))
-    return windows, skipped
+        positions = np.asarray([w.item for w in mine])
+        windows.append(Window(k, positions, [w.context for w in mine], np.vstack([w.target for w in mine])))
+    return windows, config.windows * len(series) - scored
 
 
 def run_backtest(
@@ -142,6 +150,8 @@ def run_backtest(
     item_ids: Sequence[str] | None = None,
     progress: bool = True,
     covariates: Covariates | None = None,
+    max_history: int | None = DEFAULT_MAX_HISTORY,
+    time_budget: float | None = None,
 ) -> BacktestResult:
     """Forecast every window with every model and score each series.
 
@@ -160,38 +170,72 @@ def run_backtest(
     covariates
         Whole-history covariates aligned with ``series`` (no future values), e.g. from
         :func:`tsfm.covariate_frames.covariates_from_frames` with ``horizon=None``.
+    max_history
+        Most values a classical baseline (``kind == "baseline"``) is fitted on: the last ones of
+        each context; ``None`` fits the whole history. Automatic models fit in time that grows
+        with the length (auto-theta did not finish one window of seven 17,420-step series in 33
+        minutes); the default, :data:`DEFAULT_MAX_HISTORY`, is many seasons of any common
+        frequency. MASE's scale still uses the whole history. Windows with covariates are not
+        capped (the covariates' past must match the context).
+    time_budget
+        Seconds of forecasting per model; ``None`` = no limit. Checked after each window: a model
+        past it scores no further window and ``notes`` says so (the leaderboard's ``note``).
     """
     names = [m.name for m in models]
     if not models:
         raise InputError("models is empty: pass at least one model to evaluate")
     if len(set(names)) != len(names):
         raise InputError(f"model names must be unique, got {names}")
+    _check_limits(max_history, time_budget)
     series = [np.asarray(s, dtype=np.float64) for s in series]
     ids = [str(x) for x in item_ids] if item_ids is not None else [str(i) for i in range(len(series))]
     if len(ids) != len(series):
         raise InputError(f"item_ids has {len(ids)} entries for {len(series)} series")
     windows, skipped = make_windows(series, config, ids)
     extras = [_window_covariates(covariates, window, config.horizon) for window in windows]
-    rows, seconds, last = [], {}, {}
+    rows, seconds, last, notes = [], {}, {}, {}
     bar = tqdm(total=len(models) * len(windows), desc="backtest", disable=not progress, unit="window")
     for model in models:
         seconds[model.name] = 0.0
+        cap = max_history if getattr(model, "kind", None) == "baseline" else None
         with warnings.catch_warnings(record=True) as caught:  # a model warns once, not once per window
             warnings.simplefilter("always")
             for window, extra in zip(windows, extras, strict=True):
                 bar.set_postfix_str(f"{model.name} window {window.index}")
+                contexts = _capped(window.contexts, cap) if not extra else window.contexts
                 start = time.perf_counter()
-                forecast = model.predict_quantiles(window.contexts, config.horizon, config.quantile_levels, **extra)
+                forecast = model.predict_quantiles(contexts, config.horizon, config.quantile_levels, **extra)
                 seconds[model.name] += time.perf_counter() - start
                 rows.append(score_window(forecast, window, config, ids))
-                if window is windows[-1]:
-                    last[model.name] = forecast
+                last[model.name] = forecast
                 bar.update(1)
+                if time_budget is not None and seconds[model.name] > time_budget and window is not windows[-1]:
+                    notes[model.name] = (
+                        f"over budget after {seconds[model.name]:.0f} s: scored {window.index + 1} of "
+                        f"{len(windows)} windows (--time-budget {time_budget:g})"
+                    )
+                    bar.update(len(windows) - 1 - window.index)
+                    break
         for category, message in dict.fromkeys((w.category, str(w.message)) for w in caught):
             warnings.warn(message, category, stacklevel=2)
     bar.close()
+    last = {name: forecast for name, forecast in last.items() if name not in notes}  # the plot draws the last window
     scores = pd.concat(rows, ignore_index=True)
-    return BacktestResult(config, scores, seconds, windows[-1], last, skipped)
+    return BacktestResult(config, scores, seconds, windows[-1], last, skipped, notes)
+
+
+def _capped(contexts: list[np.ndarray], cap: int | None) -> list[np.ndarray]:
+    """The last ``cap`` values of each context (all of them when ``cap`` is None)."""
+    return contexts if cap is None else [c[-cap:] for c in contexts]
+
+
+def _check_limits(max_history: int | None, time_budget: float | None) -> None:
+    if max_history is not None and (isinstance(max_history, bool) or not isinstance(max_history, int)
+                                    or max_history < 1):
+        raise InputError(f"max_history must be a positive integer or None, got {max_history!r}")
+    if time_budget is not None and (isinstance(time_budget, bool) or not isinstance(time_budget, (int, float))
+                                    or not time_budget > 0):
+        raise InputError(f"time_budget must be a positive number of seconds or None, got {time_budget!r}")
 
 
 def _window_covariates(covariates: Covariates | None, window: Window, horizon: int) -> dict[str, Covariates]:

@@ -20,7 +20,7 @@ from tsfm.errors import InputError
 from tsfm.outputs import check_folder_output, staged_folder, write_table
 from tsfm.quantiles import DEFAULT_QUANTILE_LEVELS
 from tsfm.registry import load
-from tsfm.tasks.backtest import BacktestConfig, BacktestResult, Window, run_backtest
+from tsfm.tasks.backtest import DEFAULT_MAX_HISTORY, BacktestConfig, BacktestResult, Window, run_backtest
 from tsfm.tasks.leaderboard import leaderboard
 from tsfm.tasks.plots import plot_forecasts
 
@@ -57,6 +57,8 @@ def evaluate(
     group_by: str | None = None,
     targets: Sequence[str] | None = None,
     overwrite: bool = False,
+    max_history: int | None = DEFAULT_MAX_HISTORY,
+    time_budget: float | None = None,
 ) -> EvaluationReport:
     """Backtest ``models`` on ``data`` and rank them.
 
@@ -81,6 +83,10 @@ def evaluate(
         last window; 0 draws nothing) or item ids.
     overwrite
         Replace an ``output`` folder that holds files of another kind of run.
+    max_history, time_budget
+        Most values a classical baseline is fitted on (``None``: all) and seconds of forecasting
+        per model before it stops with a note in the leaderboard (``None``: no limit); see
+        :func:`tsfm.tasks.backtest.run_backtest`.
     covariates, past_covariates, group_by, targets
         Known-future and past-only covariate columns, the column whose value groups
         related series for joint (cross-learning) forecasts, and several target
@@ -115,8 +121,11 @@ def evaluate(
         unknown = [s for s in plot_series if s not in item_ids]
         if unknown:
             raise InputError(f"--plot-series {unknown} are not in the data; its first item ids: {item_ids[:5]}")
-    result = run_backtest(loaded, series, config, item_ids, progress=progress, covariates=extra)
-    board = leaderboard(result.scores, result.seconds, REFERENCE)
+    result = run_backtest(
+        loaded, series, config, item_ids, progress=progress, covariates=extra, max_history=max_history,
+        time_budget=time_budget,
+    )
+    board = leaderboard(result.scores, result.seconds, REFERENCE, result.notes)
     report = EvaluationReport(board, result, season_length)
     if output is not None:
         report.files = write_report(report, Path(output), item_ids, plot_series, frame, overwrite)

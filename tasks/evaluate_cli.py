@@ -40,6 +40,7 @@ def add_parsers(sub: argparse._SubParsersAction) -> None:
         help="series drawn in forecasts.png: a count (the longest ones; 0 = no plot) or comma-separated ids "
         "(default: %(default)s)",
     )
+    add_limit_flags(p)
     add_covariate_flags(p, forecast=False)
     add_model_flags(p)
     p.set_defaults(handler=run_evaluate)
@@ -66,6 +67,31 @@ def add_parsers(sub: argparse._SubParsersAction) -> None:
     p.set_defaults(handler=run_suite_command)
 
 
+def add_limit_flags(p: argparse.ArgumentParser) -> None:
+    """``--max-history`` and ``--time-budget``: a backtest that never hangs silently."""
+    from tsfm.tasks.backtest import DEFAULT_MAX_HISTORY  # light: numpy, pandas, tqdm
+
+    p.add_argument(
+        "--max-history", type=_history_option, default=DEFAULT_MAX_HISTORY,
+        help="most values (the last ones) a classical baseline is fitted on per window; 'all' for no cap "
+        "(default: %(default)s)",
+    )
+    p.add_argument(
+        "--time-budget", type=float, default=None, metavar="SECONDS",
+        help="seconds of forecasting per model; a model past it stops after its current window and the "
+        "leaderboard's note says so (default: no limit)",
+    )
+
+
+def _history_option(text: str) -> int | None:
+    if text.strip().lower() in ("all", "none"):
+        return None
+    try:
+        return int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a positive integer or 'all', got {text!r}") from None
+
+
 def run_evaluate(args: argparse.Namespace) -> int:
     """Handler of ``tsfm evaluate``."""
     from tsfm.outputs import check_folder_output
@@ -85,7 +111,8 @@ def run_evaluate(args: argparse.Namespace) -> int:
         data, names(args.models) or [], args.horizon, windows=args.windows, step=args.step,
         season_length=args.season_length, quantile_levels=parse_levels(args.quantiles),
         output=args.output, device=args.device, batch_size=args.batch_size,
-        plot_series=plot_series_option(args.plot_series), overwrite=args.overwrite, **options,
+        plot_series=plot_series_option(args.plot_series), overwrite=args.overwrite,
+        max_history=args.max_history, time_budget=args.time_budget, **options,
     )
     print_report(report)
     return 0

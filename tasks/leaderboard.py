@@ -10,6 +10,8 @@ Columns (one row per model, ranked by WQL, best first):
 - ``rel_MASE``, ``rel_WQL``: geometric mean over (series, window) of the model's
   figure divided by the reference model's (seasonal naive); below 1 beats it.
 - ``skill``: ``1 - rel_WQL``, the geometric-mean skill relative to the reference.
+- ``note``: why a model's figures cover less than the others', e.g. it went over its time
+  budget and scored only the first windows; empty otherwise.
 
 Scale-free metrics of a (series, window) pair whose scale is zero are undefined: MASE
 when the history repeats itself exactly at the season lag (an all-zero or constant
@@ -27,12 +29,14 @@ import pandas as pd
 from tsfm.errors import InputError
 
 LEADERBOARD_COLUMNS = [
-    "model", "MASE", "WQL", "sMAPE", "MSE", "coverage_80", "seconds", "rel_MASE", "rel_WQL", "skill",
+    "model", "MASE", "WQL", "sMAPE", "MSE", "coverage_80", "seconds", "rel_MASE", "rel_WQL", "skill", "note",
 ]
 _EPS = 1e-10  # keeps ratios finite when a reference error is exactly zero
 
 
-def leaderboard(scores: pd.DataFrame, seconds: dict[str, float], reference: str | None) -> pd.DataFrame:
+def leaderboard(
+    scores: pd.DataFrame, seconds: dict[str, float], reference: str | None, notes: dict[str, str] | None = None
+) -> pd.DataFrame:
     """One row per model, ranked by WQL.
 
     Parameters
@@ -44,6 +48,8 @@ def leaderboard(scores: pd.DataFrame, seconds: dict[str, float], reference: str 
     reference
         Model whose per-series errors the relative columns divide by; ``None``
         leaves those columns NaN.
+    notes
+        Per model, a line for the ``note`` column (e.g. ``run_backtest``'s over-budget notes).
     """
     scores = scores.assign(MASE=scores["MASE"].where(np.isfinite(scores["MASE"])))  # inf: zero scale
     grouped = scores.groupby("model", sort=False)
@@ -66,6 +72,7 @@ def leaderboard(scores: pd.DataFrame, seconds: dict[str, float], reference: str 
         per_series_wql = (scores["quantile_loss"] / scores["abs_target"]).where(scores["abs_target"] > 0)
         board["rel_WQL"] = _gmean_ratio(scores.assign(WQL=per_series_wql), "WQL", reference)
     board["skill"] = 1.0 - board["rel_WQL"]
+    board["note"] = pd.Series(notes or {}, dtype=object).reindex(board.index).fillna("")
     board = board.sort_values("WQL", kind="stable").reset_index(names="model")
     board = board[LEADERBOARD_COLUMNS]
     board.attrs["notes"] = _undefined_scale_notes(scores)
@@ -110,6 +117,8 @@ def format_leaderboard(board: pd.DataFrame) -> str:
         "skill": "{:+.3f}",
     }
     shown = board.copy()
+    if "note" in shown and not shown["note"].astype(bool).any():
+        shown = shown.drop(columns="note")  # no column of blanks on the terminal
     for column, fmt in formats.items():
         shown[column] = [("-" if pd.isna(v) else fmt.format(v)) for v in shown[column]]
     notes = [f"note: {note}" for note in board.attrs.get("notes", [])]

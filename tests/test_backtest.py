@@ -123,3 +123,86 @@ def test_when_seasonal_naive_runs_on_m4_hourly_then_it_reproduces_the_official_s
     assert board.loc[0, "sMAPE"] == pytest.approx(13.912, abs=5e-4)
     assert board.loc[0, "MASE"] == pytest.approx(1.193, abs=5e-4)
     assert board.loc[0, "rel_MASE"] == pytest.approx(1.0)
+
+
+class RecordingForecaster(ConstantForecaster):
+    """A constant forecaster that records the context lengths it is given and can be slow."""
+
+    def __init__(self, name: str, kind: str = "baseline", sleep: float = 0.0) -> None:
+        super().__init__(name, 10.0)
+        self.kind, self.sleep, self.lengths = kind, sleep, []
+
+    def _predict_quantiles(self, context, horizon, levels):
+        import time
+
+        self.lengths.append([len(c) for c in context])
+        time.sleep(self.sleep)
+        return super()._predict_quantiles(context, horizon, levels)
+
+
+def test_when_cutting_windows_then_they_are_the_validation_engines_windows():
+    from tsfm.rolling import RollingWindows
+
+    series = [np.arange(20.0), np.arange(30.0)]
+    windows, _ = make_windows(series, BacktestConfig(horizon=4, windows=3, step=2, season_length=1))
+    engine = RollingWindows(4, 3, 2, min_train_length=2).split(series)
+    for window in windows:
+        mine = [w for w in engine if w.window == window.index]
+        assert list(window.positions) == [w.item for w in mine]
+        assert [len(c) for c in window.contexts] == [w.origin for w in mine]
+
+
+def test_when_max_history_is_set_then_baselines_fit_only_the_last_values_and_mase_keeps_the_whole_scale():
+    series = [np.arange(50.0) % 7]
+    config = BacktestConfig(horizon=4, windows=2, season_length=1)
+    capped, tsfm_like = RecordingForecaster("capped"), RecordingForecaster("tsfm-like", kind="tsfm")
+    result = run_backtest([capped, tsfm_like], series, config, progress=False, max_history=5)
+    uncapped = run_backtest([RecordingForecaster("capped")], series, config, progress=False, max_history=None)
+
+    assert capped.lengths == [[5], [5]]  # the baseline sees the last 5 values of each context
+    assert tsfm_like.lengths == [[42], [46]]  # other models keep the whole context
+    np.testing.assert_allclose(
+        result.scores.query("model == 'capped'")["MASE"], uncapped.scores["MASE"]
+    )  # same forecast, same in-sample scale over the whole history
+
+
+def test_when_a_model_goes_over_its_time_budget_then_it_stops_and_the_leaderboard_says_so():
+    series = [np.arange(60.0)]
+    config = BacktestConfig(horizon=4, windows=4, season_length=1)
+    slow, fast = RecordingForecaster("slow", sleep=0.05), RecordingForecaster("fast")
+    result = run_backtest([slow, fast], series, config, progress=False, time_budget=0.01)
+    board = leaderboard(result.scores, result.seconds, "fast", result.notes).set_index("model")
+
+    assert len(slow.lengths) == 1 and len(fast.lengths) == 4
+    assert board.loc["slow", "note"].startswith("over budget after 0 s: scored 1 of 4 windows")
+    assert board.loc["fast", "note"] == ""
+    assert "slow" not in result.last_forecasts  # the plot's last window has no forecast of it
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "message"),
+    [
+        ({"max_history": 0}, "max_history must be a positive integer or None, got 0"),
+        ({"time_budget": -1.0}, "time_budget must be a positive number of seconds or None, got -1.0"),
+    ],
+)
+def test_when_a_backtest_limit_is_bad_then_the_error_names_it(kwargs, message):
+    with pytest.raises(tsfm.InputError, match=message):
+        run_backtest([ConstantForecaster("c", 1.0)], [np.arange(20.0)], BacktestConfig(horizon=2), progress=False,
+                     **kwargs)
+
+
+def test_when_evaluate_is_given_a_time_budget_flag_then_the_note_reaches_the_printed_leaderboard(tmp_path, capsys):
+    from tsfm.tasks.cli import main
+
+    frame = pd.DataFrame({"item_id": "a", "timestamp": pd.date_range("2000-01-01", periods=80, freq="D"),
+                          "target": np.arange(80.0) % 7})
+    frame.to_csv(tmp_path / "d.csv", index=False)
+    code = main(["evaluate", "--data", str(tmp_path / "d.csv"), "--horizon", "7", "--windows", "3",
+                 "--models", "naive", "--max-history", "all", "--time-budget", "1e-9", "--plot-series", "0",
+                 "--output", str(tmp_path / "out")])
+
+    assert code == 0
+    assert "over budget after 0 s: scored 1 of 3 windows" in capsys.readouterr().out
+    board = pd.read_csv(tmp_path / "out" / "leaderboard.csv")
+    assert board["note"].fillna("").str.startswith("over budget").all()
