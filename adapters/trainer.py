@@ -114,49 +114,17 @@ def train(
         Called as ``callback(step)`` after each optimiser step; raising from it stops the run
         (the last checkpoint stays), which is how tests interrupt one.
     """
-    from accelerate import Accelerator
     from tqdm.auto import tqdm
 
-    from tsfm.pretraining.trainer import lr_schedule
-
-    device_is_cpu = next(objective.parameters()).device.type == "cpu"
-    accelerator = Accelerator(cpu=device_is_cpu, mixed_precision="no" if device_is_cpu else config.mixed_precision)
-    rank, world = accelerator.process_index, accelerator.num_processes
-    micro = config.batch_size // config.grad_accum
-    if micro % world:
-        raise InputError(
-            f"batch_size / grad_accum = {micro} windows per micro-batch must divide by the {world} processes"
-        )
+    accelerator, module, optimizer, scheduler = _prepare(objective, config, lr)
     trainable = [p for p in objective.parameters() if p.requires_grad]
-    optimizer = torch.optim.AdamW(trainable, lr=lr, weight_decay=config.weight_decay)
-    # linear warm-up (AdamW's first steps are poorly scaled), then linear decay to 10% of lr
-    scheduler = lr_schedule(optimizer, "linear", config.warmup_steps, config.steps, FINAL_LR_RATIO)
-    module, optimizer = accelerator.prepare(objective, optimizer)
-    accelerator.register_for_checkpointing(scheduler)  # resumed runs continue the curve
-    # Dropout off: a fine-tuning run then gives the same weights on any number of processes,
-    # and the few hundred steps on a user's data are regularised by early stopping instead.
-    module.eval()
-
-    restored = _restore(accelerator, output_dir, trainable, config) if resume else None
     started = time.perf_counter()
-    if restored is None:
-        state = _State()
-        state.zero_shot_val = state.best_val = score()
-        best = [p.detach().clone() for p in trainable]
-        _log(accelerator, output_dir, {"step": 0, "val_wql": state.best_val, "event": "start"})
-    else:
-        state, best = restored
+    state, best = _start_or_resume(accelerator, output_dir, trainable, config, score, resume)
     bar = tqdm(total=config.steps, initial=state.step, disable=not (progress and accelerator.is_main_process),
                desc="fine-tuning")
     losses: list[float] = []
     while state.step < config.steps and state.bad_evals < config.patience:
-        for m in range(config.grad_accum):
-            batch = sampler.batch(state.step, m, micro, rank, world)
-            batch = {k: torch.from_numpy(v).to(accelerator.device) for k, v in batch.items()}
-            with accelerator.autocast():
-                loss = module(**batch) / config.grad_accum
-            accelerator.backward(loss)
-            losses.append(loss.item() * config.grad_accum)
+        losses += _accumulate_gradients(module, accelerator, sampler, state.step, config)
         optimizer.step()
         scheduler.step()
         optimizer.zero_grad(set_to_none=True)
@@ -165,18 +133,12 @@ def train(
         bar.set_postfix(loss=f"{np.mean(losses[-20:]):.4f}", refresh=False)
 
         if state.step % config.eval_every == 0 or state.step == config.steps:
-            val = score()
-            record = {"step": state.step, "val_wql": val, "train_loss": float(np.mean(losses)),
+            record = {"step": state.step, "val_wql": score(), "train_loss": float(np.mean(losses)),
                       "lr": scheduler.get_last_lr()[0],  # of the next step
                       "elapsed_s": round(state.seconds + time.perf_counter() - started, 2)}
-            state.history.append(record)
-            _log(accelerator, output_dir, record)
-            losses = []
-            if val < state.best_val:
-                state.best_val, state.best_step, state.bad_evals = val, state.step, 0
+            if _record_validation(accelerator, output_dir, state, record):
                 best = [p.detach().clone() for p in trainable]
-            else:
-                state.bad_evals += 1
+            losses = []
         if config.checkpoint_every and state.step % config.checkpoint_every == 0:
             _save(accelerator, output_dir, state, best, started)
         if callback is not None:
@@ -190,6 +152,74 @@ def train(
     seconds = state.seconds + time.perf_counter() - started
     return TrainResult(state.step, state.best_step, state.best_val, state.zero_shot_val,
                        state.step < config.steps, round(seconds, 2), state.history)
+
+
+def _prepare(objective: nn.Module, config: FinetuneConfig, lr: float) -> tuple[Any, nn.Module, Any, Any]:
+    """The accelerator, the wrapped objective, AdamW over its trainable parameters and the lr schedule."""
+    from accelerate import Accelerator
+
+    from tsfm.pretraining.trainer import lr_schedule
+
+    device_is_cpu = next(objective.parameters()).device.type == "cpu"
+    accelerator = Accelerator(cpu=device_is_cpu, mixed_precision="no" if device_is_cpu else config.mixed_precision)
+    micro = config.batch_size // config.grad_accum
+    if micro % accelerator.num_processes:
+        raise InputError(
+            f"batch_size / grad_accum = {micro} windows per micro-batch must divide by the "
+            f"{accelerator.num_processes} processes"
+        )
+    trainable = [p for p in objective.parameters() if p.requires_grad]
+    optimizer = torch.optim.AdamW(trainable, lr=lr, weight_decay=config.weight_decay)
+    # linear warm-up (AdamW's first steps are poorly scaled), then linear decay to 10% of lr
+    scheduler = lr_schedule(optimizer, "linear", config.warmup_steps, config.steps, FINAL_LR_RATIO)
+    module, optimizer = accelerator.prepare(objective, optimizer)
+    accelerator.register_for_checkpointing(scheduler)  # resumed runs continue the curve
+    # Dropout off: a fine-tuning run then gives the same weights on any number of processes,
+    # and the few hundred steps on a user's data are regularised by early stopping instead.
+    module.eval()
+    return accelerator, module, optimizer, scheduler
+
+
+def _start_or_resume(
+    accelerator: Any, output_dir: Path, trainable: list[torch.Tensor], config: FinetuneConfig,
+    score: Callable[[], float], resume: bool,
+) -> tuple[_State, list[torch.Tensor]]:
+    """The state and best weights of the checkpoint when resuming; else step 0, scored zero-shot."""
+    restored = _restore(accelerator, output_dir, trainable, config) if resume else None
+    if restored is not None:
+        return restored
+    state = _State()
+    state.zero_shot_val = state.best_val = score()
+    _log(accelerator, output_dir, {"step": 0, "val_wql": state.best_val, "event": "start"})
+    return state, [p.detach().clone() for p in trainable]
+
+
+def _accumulate_gradients(
+    module: nn.Module, accelerator: Any, sampler: WindowSampler, step: int, config: FinetuneConfig
+) -> list[float]:
+    """Backward over the ``grad_accum`` micro-batches of ``step`` (this process's share); their losses."""
+    rank, world = accelerator.process_index, accelerator.num_processes
+    micro = config.batch_size // config.grad_accum
+    losses = []
+    for m in range(config.grad_accum):
+        batch = sampler.batch(step, m, micro, rank, world)
+        batch = {k: torch.from_numpy(v).to(accelerator.device) for k, v in batch.items()}
+        with accelerator.autocast():
+            loss = module(**batch) / config.grad_accum
+        accelerator.backward(loss)
+        losses.append(loss.item() * config.grad_accum)
+    return losses
+
+
+def _record_validation(accelerator: Any, output_dir: Path, state: _State, record: dict[str, Any]) -> bool:
+    """Log a validation and update early stopping; True when it is the best score so far."""
+    state.history.append(record)
+    _log(accelerator, output_dir, record)
+    if record["val_wql"] < state.best_val:
+        state.best_val, state.best_step, state.bad_evals = record["val_wql"], state.step, 0
+        return True
+    state.bad_evals += 1
+    return False
 
 
 # ---- checkpoints --------------------------------------------------------------------------------
