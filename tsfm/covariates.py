@@ -213,11 +213,6 @@ class Covariates:
         return replace(chosen, past=tuple(past), future=future_tuple)
 
 
-def numeric_matrix(columns: Mapping[str, np.ndarray], names: Sequence[str]) -> np.ndarray:
-    """Stack the numeric covariates ``names`` of one series: ``[len(names), T]`` float64."""
-    return np.vstack([np.asarray(columns[name], dtype=np.float64) for name in names])
-
-
 # --- validation helpers --------------------------------------------------------------
 
 

@@ -1,4 +1,4 @@
-"""Anomaly-detection metrics: point F1, event-wise F1, SKAB's FAR/MAR, and VUS-PR.
+"""Anomaly-detection metrics: point scores (F1 among them), event-wise F1, SKAB's FAR/MAR, and VUS-PR.
 
 All take ``[time]`` arrays of labels (bool, True = anomalous) and predictions (bool) or
 scores (float). The NAB score lives in :mod:`tsfm.tasks.anomaly.nab_score`.
@@ -65,11 +65,6 @@ def point_scores(labels: object, predictions: object) -> PointScores:
         tp=int((truth & pred).sum()), fp=int((~truth & pred).sum()),
         tn=int((~truth & ~pred).sum()), fn=int((truth & ~pred).sum()),
     )
-
-
-def point_f1(labels: object, predictions: object) -> float:
-    """Point-wise F1 of ``predictions`` against ``labels``."""
-    return point_scores(labels, predictions).f1
 
 
 def events(mask: object) -> np.ndarray:
