@@ -1,15 +1,17 @@
 """The user's series, split in time, stored as Arrow, and cut into training windows.
 
-Each series of length ``n`` is split at its end, so nothing a model is judged on was seen in
-training (no look-ahead)::
+Every window is cut by the one validation engine, :class:`tsfm.rolling.RollingWindows`, from the
+end of each series, so nothing a model is judged on was seen in training (no look-ahead)::
 
-    |------------------ train ------------------|-- validation H --|-- test H --|
-                                                  early stopping     the verdict
+    |------------- train -------------|-- early stopping (up to K x H) --|-- verdict (up to K x H) --|
+    |<------------ holdout(series, verdict) ---------------------------->|
 
-- training windows: a context ending anywhere in the train part and the ``H`` values after it,
-  wholly inside the train part;
-- validation: the context up to ``n - 2H`` and the ``H`` values after it (early stopping);
-- test: the context up to ``n - H`` and the last ``H`` values (the verdict).
+- the verdict: up to ``K = 3`` rolling windows of ``H`` at the end of each series (fewer where
+  the series is shorter), where zero-shot, every fine-tuned variant and the baselines are scored;
+- early stopping: the same kind of windows cut from the end of the *holdout*, the values before
+  the earliest verdict window (:func:`tsfm.rolling.holdout`), so no verdict value reaches it;
+- training windows: a context ending anywhere in the train part (the holdout's own holdout) and
+  the ``H`` values after it, wholly inside the train part.
 
 The train parts are written once to a HF ``datasets`` Arrow file and read back memory-mapped,
 so a fleet larger than memory trains window by window. Windows are a pure function of
@@ -27,6 +29,9 @@ import numpy as np
 
 from tsfm.errors import InputError
 from tsfm.perturb import perturb_windows
+from tsfm.rolling import RollingWindows, Window, holdout
+
+DEFAULT_WINDOWS = 3  # verdict (and early-stopping) windows per series, where the series allow
 
 
 @dataclass(frozen=True)
@@ -39,51 +44,69 @@ class HeldOut:
 
 
 @dataclass(frozen=True)
+class VerdictWindows:
+    """The series the verdict scores, whole, and where its windows lie.
+
+    ``tsfm.rolling.score(model, series, config)`` cuts exactly the windows the split kept out of
+    training; ``item_ids`` names the series (only those with at least one verdict window).
+    """
+
+    series: list[np.ndarray]
+    item_ids: list[str]
+    config: RollingWindows
+
+
+@dataclass(frozen=True)
 class SplitData:
     """A time split of the user's series (see the module docstring)."""
 
     train_path: Path
     train_lengths: np.ndarray  # [n_train_series] observations in each train part
-    validation: HeldOut
-    test: HeldOut
+    validation: HeldOut  # early-stopping windows, one row per (series, window)
+    test: VerdictWindows  # the verdict's rolling windows
     horizon: int
-    skipped: list[str]  # series too short to give a training window
+    skipped: list[str]  # series too short for a training, an early-stopping and a verdict window
 
 
 def split_series(
-    item_ids: Iterable[str], series: Iterable[np.ndarray], horizon: int, min_context: int, folder: Path
+    item_ids: Iterable[str], series: Iterable[np.ndarray], horizon: int, min_context: int, folder: Path,
+    windows: int = DEFAULT_WINDOWS,
 ) -> SplitData:
-    """Split every series at its end and write the train parts to ``folder`` as Arrow.
+    """Cut verdict, early-stopping and training data from every series; write the train parts as Arrow.
 
-    Series too short for one training window (``< 3 * horizon + min_context`` values) still
-    count in validation and test when they hold ``2 * horizon + 1`` values; shorter ones are
-    skipped and listed in ``SplitData.skipped``.
+    A series needs ``min_context + 3 * horizon`` values for one window of each kind (a training
+    window, an early-stopping window, a verdict window); each further verdict or early-stopping
+    window asks ``horizon`` more, up to ``windows`` of each. Shorter series are skipped and listed
+    in ``SplitData.skipped``.
 
     Raises
     ------
     InputError
-        No series is long enough for one training window plus validation and test.
+        No series is long enough: names the longest, its length and the length needed.
     """
     import datasets
 
-    need = 3 * horizon + min_context
-    lengths, skipped, longest = [], [], 0
-    val, test = _Tails(), _Tails()
+    verdict = RollingWindows(horizon, windows, min_train_length=min_context + 2 * horizon)
+    inner = RollingWindows(horizon, windows, min_train_length=min_context + horizon)
+    lengths, skipped, longest = [], [], ("", 0)
+    val, kept, kept_ids = _Tails(), [], []
 
     def train_parts():
+        nonlocal longest
         for item, values in zip(item_ids, series):
             values = np.asarray(values, dtype=np.float32)
-            n = len(values)
-            nonlocal longest
-            longest = max(longest, n)
-            if n < 2 * horizon + 1:
+            longest = max(longest, (str(item), len(values)), key=lambda pair: pair[1])
+            if not _fitting(verdict, values):
                 skipped.append(str(item))
                 continue
-            val.add(str(item), values[: n - 2 * horizon], values[n - 2 * horizon : n - horizon])
-            test.add(str(item), values[: n - horizon], values[n - horizon :])
-            if n >= need:
-                lengths.append(n - 2 * horizon)
-                yield {"target": values[: n - 2 * horizon]}
+            kept.append(values)
+            kept_ids.append(str(item))
+            past = holdout([values], verdict)[0]  # everything before the earliest verdict window
+            for w in _fitting(inner, past):
+                val.add(str(item), w.history, w.target)
+            train = holdout([past], inner)[0]  # and before the earliest early-stopping window
+            lengths.append(len(train))
+            yield {"target": train}
 
     folder.mkdir(parents=True, exist_ok=True)
     features = datasets.Features({"target": datasets.Sequence(datasets.Value("float32"))})
@@ -93,12 +116,24 @@ def split_series(
             writer.write(row)
         writer.finalize()
     if not lengths:
+        need = verdict.needed_length(1)
         raise InputError(
-            f"too few windows for horizon {horizon} plus validation: every series needs at least "
-            f"3 * horizon + min_context = {need} observations (a training window, then {horizon} for "
-            f"validation and {horizon} for the test); the longest has {longest}"
+            f"too few windows for horizon {horizon} plus validation and the verdict: a series needs at least "
+            f"min_context + 3 * horizon = {need} observations (a training window of {min_context + horizon}, "
+            f"then {horizon} for early stopping and {horizon} for the verdict; {need + 2 * (windows - 1) * horizon} "
+            f"for {windows} windows of each), but the longest series, {longest[0]!r}, has {longest[1]}; "
+            f"pass longer series or a shorter horizon"
         )
-    return SplitData(path, np.asarray(lengths), val.held_out(), test.held_out(), horizon, skipped)
+    test = VerdictWindows(kept, kept_ids, verdict)
+    return SplitData(path, np.asarray(lengths), val.held_out(), test, horizon, skipped)
+
+
+def _fitting(config: RollingWindows, values: np.ndarray) -> list[Window]:
+    """The windows of ``config`` that fit in ``values`` (none, rather than an error, when none does)."""
+    try:
+        return config.split([values])
+    except InputError:
+        return []
 
 
 class _Tails:

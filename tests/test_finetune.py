@@ -277,3 +277,60 @@ def test_when_augmenting_then_only_contexts_change_and_every_process_count_sees_
 def test_when_augmentation_settings_are_bad_then_the_config_refuses(kwargs, match):
     with pytest.raises(InputError, match=match):
         FinetuneConfig(**kwargs)
+
+
+def test_when_split_then_no_verdict_value_reaches_the_training_or_early_stopping_data(tmp_path):
+    import datasets
+
+    from tsfm.adapters.windows import split_series
+
+    # each value is its own index (plus 10_000 per series), so any leaked value is recognisable
+    lengths = [200, 120, 47]
+    series = [np.arange(n, dtype=np.float32) + 10_000 * i for i, n in enumerate(lengths)]
+    split = split_series(["a", "b", "c"], series, 8, 16, tmp_path)
+
+    verdict = split.test.config.split(split.test.series, split.test.item_ids)
+    first_verdict = {name: min(w.origin for w in verdict if w.item == i) for i, name in enumerate("abc")}
+    assert first_verdict == {"a": 176, "b": 96, "c": 39}  # 3, 3 and 1 windows of 8
+    train = datasets.Dataset.from_file(str(split.train_path)).with_format("numpy")
+    for i, item in enumerate("abc"):
+        rows = [j for j, name in enumerate(split.validation.item_ids) if name == item]
+        stopping = [np.concatenate([split.validation.context[j], split.validation.target[j]]) - 10_000 * i
+                    for j in rows]
+        assert max(s.max() for s in stopping) < first_verdict[item]  # early stopping sees no verdict value
+        first_stopping = min(split.validation.target[j][0] - 10_000 * i for j in rows)
+        assert train[i]["target"].max() - 10_000 * i < first_stopping  # training sees neither
+    assert split.skipped == [] and list(split.train_lengths) == [152, 72, 31]
+
+
+def test_when_no_series_holds_a_verdict_window_then_the_error_names_the_longest_and_the_length_needed(tmp_path):
+    from tsfm.adapters.windows import split_series
+
+    with pytest.raises(InputError, match=r"needs at least min_context \+ 3 \* horizon = 40 .*'long', has 39"):
+        split_series(["short", "long"], [np.ones(20), np.ones(39)], 8, 16, tmp_path)
+
+
+def test_the_verdict_keeps_a_variant_only_when_it_wins_pooled_and_on_a_majority_of_windows():
+    table = pd.DataFrame([
+        {"model": "zs", "role": "zero-shot", "val_wql": np.nan, "test_wql": 0.100,
+         "test_wql_w1": 0.10, "test_wql_w2": 0.10, "test_wql_w3": 0.10},
+        {"model": "lo", "role": "lora", "val_wql": 0.08, "test_wql": 0.090,  # one big win, two losses
+         "test_wql_w1": 0.05, "test_wql_w2": 0.11, "test_wql_w3": 0.11},
+    ])
+    kept, reason = choose(table)
+    assert kept == "zs" and "better on 1 of 3 windows" in reason
+    kept, reason = choose(table.assign(test_wql_w2=[0.10, 0.09]))
+    assert kept == "lo" and "better on 2 of 3 windows" in reason
+
+
+def test_the_verdict_table_scores_every_candidate_on_each_rolling_window(tmp_path):
+    from tsfm.adapters.verdict import Candidate, format_verdict, score_candidates
+    from tsfm.adapters.windows import split_series
+
+    split = split_series(["a", "b"], sines(2, 160), 8, 16, tmp_path)
+    candidates = [Candidate("naive", "zero-shot", tsfm.load("naive")),
+                  Candidate("seasonal-naive", "baseline", tsfm.load("seasonal-naive", season_length=12))]
+    table = score_candidates(candidates, split.test, 64, 12)
+    assert [c for c in table.columns if c.startswith("test_wql_w")] == ["test_wql_w1", "test_wql_w2", "test_wql_w3"]
+    assert table["windows_won"].tolist() == [0, 3]
+    assert "test_wql_w3" in format_verdict(table, "naive", "why")
