@@ -16,16 +16,20 @@ import pandas as pd
 from tsfm import data as tsdata
 from tsfm.contract import Forecaster
 from tsfm.covariate_frames import covariates_from_frames
+from tsfm.ensemble import EnsembleForecaster, fit_ensemble
 from tsfm.errors import InputError
 from tsfm.outputs import check_folder_output, staged_folder, write_table
 from tsfm.quantiles import DEFAULT_QUANTILE_LEVELS
 from tsfm.registry import load
+from tsfm.rolling import RollingWindows, holdout
 from tsfm.tasks.backtest import DEFAULT_MAX_HISTORY, BacktestConfig, BacktestResult, Window, run_backtest
 from tsfm.tasks.leaderboard import leaderboard
 from tsfm.tasks.plots import plot_forecasts
 
 REFERENCE = "seasonal-naive"
 KIND = "evaluate"  # the kind of run named in the output folder's marker
+ENSEMBLE = "ensemble"  # the name of the ensemble's row
+VALIDATION_WINDOWS = 3  # windows before the scored ones that the ensemble's weights are chosen on
 
 
 @dataclass
@@ -36,6 +40,8 @@ class EvaluationReport:
     result: BacktestResult
     season_length: int
     files: dict[str, Path] = field(default_factory=dict)
+    ensemble: EnsembleForecaster | None = None  # when asked for: weighted on windows before the scored ones
+    ensemble_note: str = ""  # why no ensemble was scored, when it was asked for and could not be fitted
 
 
 def evaluate(
@@ -59,6 +65,7 @@ def evaluate(
     overwrite: bool = False,
     max_history: int | None = DEFAULT_MAX_HISTORY,
     time_budget: float | None = None,
+    ensemble: bool = False,
 ) -> EvaluationReport:
     """Backtest ``models`` on ``data`` and rank them.
 
@@ -87,6 +94,12 @@ def evaluate(
         Most values a classical baseline is fitted on (``None``: all) and seconds of forecasting
         per model before it stops with a note in the leaderboard (``None``: no limit); see
         :func:`tsfm.tasks.backtest.run_backtest`.
+    ensemble
+        Add a row ``ensemble``: :func:`tsfm.ensemble.fit_ensemble` of every model evaluated (seasonal
+        naive included), its weights chosen on :data:`VALIDATION_WINDOWS` rolling windows of the data
+        *before* the earliest scored window (:func:`tsfm.rolling.holdout`), then backtested on the same
+        windows as each member. Where no validation window fits, the report's ``ensemble_note`` says
+        so and the members are ranked alone. Not with covariates.
     covariates, past_covariates, group_by, targets
         Known-future and past-only covariate columns, the column whose value groups
         related series for joint (cross-learning) forecasts, and several target
@@ -116,20 +129,46 @@ def evaluate(
     ]
     if REFERENCE not in [m.name for m in loaded]:
         loaded.append(load(REFERENCE, season_length=season_length))
+    if ensemble and conditioned:
+        raise InputError("ensemble=True does not take covariates, group_by or targets yet; leave one of them out")
     item_ids, series = tsdata.to_series(frame)
     if not isinstance(plot_series, int):
         unknown = [s for s in plot_series if s not in item_ids]
         if unknown:
             raise InputError(f"--plot-series {unknown} are not in the data; its first item ids: {item_ids[:5]}")
+    fitted, note = _fit_ensemble(loaded, series, item_ids, config) if ensemble else (None, "")
     result = run_backtest(
-        loaded, series, config, item_ids, progress=progress, covariates=extra, max_history=max_history,
-        time_budget=time_budget,
+        loaded + ([fitted] if fitted is not None else []), series, config, item_ids, progress=progress,
+        covariates=extra, max_history=max_history, time_budget=time_budget,
     )
     board = leaderboard(result.scores, result.seconds, REFERENCE, result.notes)
-    report = EvaluationReport(board, result, season_length)
+    report = EvaluationReport(board, result, season_length, ensemble=fitted, ensemble_note=note)
     if output is not None:
         report.files = write_report(report, Path(output), item_ids, plot_series, frame, overwrite)
     return report
+
+
+def _fit_ensemble(
+    members: Sequence[Forecaster], series: Sequence[np.ndarray], item_ids: Sequence[str], config: BacktestConfig
+) -> tuple[EnsembleForecaster | None, str]:
+    """The ensemble of ``members`` weighted on windows before the scored ones, or None and why not.
+
+    The scored windows are those of :func:`~tsfm.tasks.backtest.make_windows` (origins at least
+    ``season_length + 1`` values in); :func:`~tsfm.rolling.holdout` keeps each series' values
+    before its earliest one, so no scored observation reaches the weights.
+    """
+    scored = RollingWindows(config.horizon, config.windows, config.step, min_train_length=config.season_length + 1)
+    validation = RollingWindows(
+        config.horizon, VALIDATION_WINDOWS, config.step, min_train_length=config.season_length + 1
+    )
+    try:
+        fitted = fit_ensemble(
+            list(members), holdout(series, scored), validation, config.quantile_levels, config.season_length,
+            item_ids=item_ids, name=ENSEMBLE,
+        )
+    except InputError as exc:
+        return None, f"no ensemble: {exc}"
+    return fitted, ""
 
 
 def write_report(
@@ -142,12 +181,16 @@ def write_report(
     ``frame`` (the evaluated long frame) gives the plot its dates.
     """
     names = {"leaderboard": "leaderboard.csv", "per_series": "per_series.csv"}
+    if report.ensemble is not None:
+        names["ensemble"] = "ensemble.csv"  # members, weights and validation scores
     draw = plot_series if not isinstance(plot_series, int) else plot_series > 0
     if draw:
         names["plot"] = "forecasts.png"
     with staged_folder(folder, KIND, overwrite) as stage:
         write_table(report.leaderboard, stage / names["leaderboard"])
         write_table(report.result.scores, stage / names["per_series"])
+        if report.ensemble is not None:
+            write_table(report.ensemble.report, stage / "ensemble.csv")
         if draw:
             window = report.result.last_window
             ids = [item_ids[p] for p in window.positions]

@@ -46,6 +46,7 @@ def add_parsers(sub: argparse._SubParsersAction) -> None:
     p.set_defaults(handler=run_evaluate)
 
     p = sub.add_parser("quickstart", help="the main job offline: a shipped dataset, a shipped model, baselines")
+    add_ensemble_flag(p)
     p.add_argument("--output", default="results/quickstart", help="folder for the report (default: %(default)s)")
     p.add_argument("--overwrite", action="store_true", help="replace an --output folder that holds other files")
     p.set_defaults(handler=run_quickstart)
@@ -64,7 +65,16 @@ def add_parsers(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--output", default="results/suite", help="folder for suite.csv and suite_summary.csv")
     p.add_argument("--overwrite", action="store_true", help="replace an --output folder that holds other files")
     p.add_argument("--device", default="auto", help="auto, cpu, cuda or cuda:N (default: %(default)s)")
+    add_ensemble_flag(p)
     p.set_defaults(handler=run_suite_command)
+
+
+def add_ensemble_flag(p: argparse.ArgumentParser) -> None:
+    """``--no-ensemble``: leave out the row ``ensemble`` (the evaluated models, weighted on earlier windows)."""
+    p.add_argument(
+        "--no-ensemble", dest="ensemble", action="store_false",
+        help="leave out the ensemble of the evaluated models (weights chosen on windows before the scored ones)",
+    )
 
 
 def add_limit_flags(p: argparse.ArgumentParser) -> None:
@@ -124,7 +134,8 @@ def run_quickstart(args: argparse.Namespace) -> int:
 
     print(f"quickstart: {QUICKSTART_DATA}, horizon {QUICKSTART_HORIZON}, models {', '.join(QUICKSTART_MODELS)}")
     report = evaluate(
-        QUICKSTART_DATA, list(QUICKSTART_MODELS), QUICKSTART_HORIZON, output=args.output, overwrite=args.overwrite
+        QUICKSTART_DATA, list(QUICKSTART_MODELS), QUICKSTART_HORIZON, output=args.output, overwrite=args.overwrite,
+        ensemble=args.ensemble,
     )
     print_report(report)
     return 0
@@ -135,7 +146,7 @@ def run_suite_command(args: argparse.Namespace) -> int:
     from tsfm.tasks.suite import format_suite, run_suite
 
     rows, summary = run_suite(names(args.models) or [], args.shared_data, names(args.datasets), args.output,
-                              device=args.device, overwrite=args.overwrite)
+                              device=args.device, overwrite=args.overwrite, ensemble=args.ensemble)
     print(format_suite(rows, summary))
     print(f"tables: {Path(args.output) / 'suite.csv'}, {Path(args.output) / 'suite_summary.csv'}")
     return 0
@@ -153,5 +164,10 @@ def print_report(report) -> None:
         + (f", {result.skipped} (series, window) pairs too short and skipped" if result.skipped else "")
     )
     print(format_leaderboard(report.leaderboard))
+    if report.ensemble is not None:
+        weights = ", ".join(f"{m.name} {w:.3f}" for m, w in zip(report.ensemble.members, report.ensemble.weights))
+        print(f"ensemble weights (chosen on windows before the scored ones): {weights}")
+    if report.ensemble_note:
+        print(report.ensemble_note)
     for label, path in report.files.items():
         print(f"{label}: {path}")

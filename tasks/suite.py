@@ -22,6 +22,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from tsfm.ensemble import EnsembleForecaster
 from tsfm.errors import InputError
 from tsfm.outputs import check_folder_output, staged_folder, write_table
 from tsfm.tasks.evaluate import REFERENCE, evaluate
@@ -79,6 +80,7 @@ def run_suite(
     device: str = "auto",
     progress: bool = True,
     overwrite: bool = False,
+    ensemble: bool = True,
 ) -> tuple[pd.DataFrame, pd.DataFrame]:
     """Backtest ``models`` on every available suite dataset.
 
@@ -95,12 +97,17 @@ def run_suite(
         checked before the first dataset runs and written whole at the end.
     overwrite
         Replace an ``output`` folder that holds files of another kind of run.
+    ensemble
+        Add per dataset the row ``ensemble``: the models (seasonal naive included) weighted on
+        windows before the scored ones, scored on the same windows (see
+        :func:`tsfm.tasks.evaluate.evaluate`); its weights are printed and kept in the column ``weight``.
 
     Returns
     -------
     (rows, summary)
         ``rows``: dataset, model, MASE, median_MASE (median over series of each series' MASE
-        averaged over windows), WQL, sMAPE, rel_MASE, rel_WQL, coverage_80, seconds.
+        averaged over windows), WQL, sMAPE, rel_MASE, rel_WQL, coverage_80, seconds, weight (the
+        model's weight in that dataset's ensemble; 0 when not selected, NaN without an ensemble).
         ``summary``: one row per model with the geometric means of rel_MASE and rel_WQL across
         datasets, ranked by gmean_rel_WQL.
     """
@@ -121,8 +128,13 @@ def run_suite(
             continue
         report = evaluate(
             data, list(models), spec.horizon, windows=spec.windows, season_length=spec.season_length,
-            device=device, plot_series=0, progress=progress,
+            device=device, plot_series=0, progress=progress, ensemble=ensemble,
         )
+        if report.ensemble is not None:
+            weights = ", ".join(f"{m.name} {w:.3f}" for m, w in zip(report.ensemble.members, report.ensemble.weights))
+            print(f"suite: {name}: ensemble weights {weights}")
+        elif report.ensemble_note:
+            print(f"suite: {name}: {report.ensemble_note}")
         board = report.leaderboard.set_index("model")
         ref = board.loc[REFERENCE]
         median_mase = _median_series_mase(report.result.scores).reindex(board.index)
@@ -134,6 +146,7 @@ def run_suite(
                 "rel_MASE": (board["MASE"] / ref["MASE"]).to_numpy(),
                 "rel_WQL": (board["WQL"] / ref["WQL"]).to_numpy(),
                 "coverage_80": board["coverage_80"].to_numpy(), "seconds": board["seconds"].to_numpy(),
+                "weight": _weights(report.ensemble).reindex(board.index).to_numpy(),
             })
         )
     if not parts:
@@ -155,6 +168,15 @@ def run_suite(
             write_table(rows, stage / "suite.csv")
             write_table(summary, stage / "suite_summary.csv")
     return rows, summary
+
+
+def _weights(ensemble: EnsembleForecaster | None) -> pd.Series:
+    """Weight of each model in ``ensemble`` by name: 0 for models it left out; empty without one."""
+    if ensemble is None:
+        return pd.Series(dtype=float)
+    weights = pd.Series(dict(zip([m.name for m in ensemble.members], ensemble.weights)), dtype=float)
+    scored = list(ensemble.report["member"]) if "member" in ensemble.report else list(weights.index)
+    return weights.reindex([n for n in scored if n != ensemble.name]).fillna(0.0)  # its own row: NaN
 
 
 def _median_series_mase(scores: pd.DataFrame) -> pd.Series:

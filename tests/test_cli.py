@@ -100,5 +100,12 @@ def test_when_running_quickstart_then_the_bundled_model_and_baselines_are_ranked
 def test_when_running_the_suite_on_one_dataset_then_it_prints_the_geometric_means(tmp_path, capsys):
     code = main(["suite", "--models", "naive", "--datasets", "lynx", "--output", str(tmp_path)])
     assert code == 0
-    assert "geometric mean" in capsys.readouterr().out
+    out = capsys.readouterr().out
+    assert "geometric mean" in out and "lynx: ensemble weights" in out
+    assert set(pd.read_csv(tmp_path / "suite_summary.csv")["model"]) == {"naive", "seasonal-naive", "ensemble"}
+
+
+def test_when_the_suite_is_told_no_ensemble_then_only_the_members_are_ranked(tmp_path):
+    code = main(["suite", "--models", "naive", "--datasets", "lynx", "--output", str(tmp_path), "--no-ensemble"])
+    assert code == 0
     assert set(pd.read_csv(tmp_path / "suite_summary.csv")["model"]) == {"naive", "seasonal-naive"}

@@ -58,6 +58,68 @@ def test_when_shared_data_is_absent_then_its_datasets_are_skipped_with_a_message
 
 @pytest.mark.skipif(not (SHARED_DATA / "ett" / "ETTh1.csv").is_file(), reason="../shared/data/ett is absent")
 def test_when_etth1_is_present_then_its_oil_temperature_is_scored_over_twenty_daily_origins():
-    rows, _ = run_suite(["naive"], shared_data=SHARED_DATA, datasets=["etth1_ot"], progress=False)
+    rows, _ = run_suite(["naive"], shared_data=SHARED_DATA, datasets=["etth1_ot"], progress=False, ensemble=False)
     assert set(rows["model"]) == {"naive", "seasonal-naive"}
     assert np.isfinite(rows[["MASE", "WQL"]].to_numpy()).all()
+
+
+def test_when_the_suite_runs_then_each_dataset_has_an_ensemble_row_whose_weights_sum_to_one(capsys):
+    rows, summary = run_suite(["naive"], datasets=["airline", "lynx"], progress=False)
+
+    assert set(rows["model"]) == {"naive", "seasonal-naive", "ensemble"}
+    members = rows[rows["model"] != "ensemble"]
+    np.testing.assert_allclose(members.groupby("dataset")["weight"].sum(), 1.0)
+    assert rows.loc[rows["model"] == "ensemble", "weight"].isna().all()
+    assert "ensemble" in set(summary["model"])
+    assert "airline: ensemble weights" in capsys.readouterr().out
+
+
+def test_when_the_ensemble_is_left_out_then_the_suite_ranks_the_members_alone():
+    rows, _ = run_suite(["naive"], datasets=["lynx"], progress=False, ensemble=False)
+    assert set(rows["model"]) == {"naive", "seasonal-naive"}
+    assert rows["weight"].isna().all()
+
+
+class RecordingNaive(tsfm.BaseForecaster):
+    """Repeats the last value and records the length of every context it is given, call by call."""
+
+    kind = "tsfm"
+
+    def __init__(self) -> None:
+        super().__init__("recording-naive")
+        self.calls: list[list[int]] = []
+
+    def _predict_quantiles(self, context, horizon, levels):
+        self.calls.append([len(c) for c in context])
+        last = np.array([c[np.isfinite(c)][-1] for c in context])
+        quantiles = np.repeat(last[:, None, None], horizon, 1) + (levels - 0.5)[None, None, :]
+        return np.repeat(quantiles, 1, 0), np.repeat(last[:, None], horizon, 1)
+
+
+def test_when_evaluate_adds_the_ensemble_then_its_weights_never_see_a_scored_window():
+    from tsfm.tasks.evaluate import evaluate
+
+    length, horizon, windows = 80, 5, 2
+    frame = pd.DataFrame({"item_id": "a", "timestamp": pd.date_range("2000-01-01", periods=length, freq="D"),
+                          "target": np.sin(np.arange(length))})
+    model = RecordingNaive()
+    report = evaluate(frame, [model], horizon, windows=windows, season_length=7, plot_series=0, progress=False,
+                      ensemble=True)
+
+    earliest_scored = length - windows * horizon
+    validation_calls = model.calls[:3]  # fit_ensemble: 3 windows, before the backtest
+    assert [c[0] for c in validation_calls] == [earliest_scored - k * horizon for k in (3, 2, 1)]
+    assert "ensemble" in set(report.leaderboard["model"])
+    assert set(report.result.scores.loc[report.result.scores["model"] == "ensemble", "window"]) == {0, 1}
+    assert report.ensemble.weights.sum() == pytest.approx(1.0)
+
+
+def test_when_no_validation_window_fits_before_the_scored_ones_then_members_are_ranked_alone():
+    from tsfm.tasks.evaluate import evaluate
+
+    frame = pd.DataFrame({"item_id": "a", "timestamp": pd.date_range("2000-01-01", periods=9, freq="D"),
+                          "target": np.arange(9.0)})  # 5 values before the scored window, 2 + 4 needed
+    report = evaluate(frame, ["naive"], 4, season_length=1, plot_series=0, progress=False, ensemble=True)
+
+    assert report.ensemble is None and report.ensemble_note.startswith("no ensemble: ")
+    assert "ensemble" not in set(report.leaderboard["model"])
