@@ -86,7 +86,7 @@ def test_when_anomalies_are_injected_then_each_detector_finds_them_well_above_ch
     assert found.scores[labels].mean() > found.scores[~labels].mean()
 
 
-@pytest.mark.parametrize("name", ["forecast", "robust-zscore", "matrix-profile"])
+@pytest.mark.parametrize("name", [pytest.param("forecast", marks=pytest.mark.slow), "robust-zscore", "matrix-profile"])
 def test_when_series_is_clean_then_false_alarms_stay_near_alpha(name, bolt):
     detector = DETECTORS[name](bolt)
     detector.alpha = 0.02
@@ -209,7 +209,7 @@ def _write_plant(path) -> None:
     pd.concat(frames).to_csv(path, index=False)
 
 
-@pytest.mark.parametrize("detector", ["robust-zscore", "embedding"])
+@pytest.mark.parametrize("detector", ["robust-zscore", pytest.param("embedding", marks=pytest.mark.slow)])
 def test_when_detect_runs_then_it_writes_scores_with_the_contract_columns_and_a_plot(tmp_path, detector):
     from tsfm.tasks.cli import main
 

@@ -115,7 +115,9 @@ def test_when_an_auto_model_gets_less_than_two_seasons_then_it_fits_without_seas
     np.testing.assert_array_equal(seasonal.quantiles, plain.quantiles)
 
 
-@pytest.mark.parametrize("name", list(BASELINES))
+@pytest.mark.parametrize(
+    "name", [pytest.param(n, marks=pytest.mark.slow) if n == "auto-arima" else n for n in BASELINES]
+)
 def test_when_series_have_unequal_lengths_then_every_baseline_returns_the_right_shapes(name):
     panel = unequal_panel()
     model = tsfm.load(name, season_length=4)
@@ -128,6 +130,7 @@ def test_when_series_have_unequal_lengths_then_every_baseline_returns_the_right_
     np.testing.assert_array_equal(forecast.quantile(0.5), forecast.mean)
 
 
+@pytest.mark.slow
 def test_when_series_are_fitted_in_worker_processes_then_results_match_one_process():
     panel = [s for seed in range(3) for s in unequal_panel(seed=seed)][:MIN_SERIES_FOR_WORKERS]
     spec = BASELINES["auto-theta"]

@@ -27,6 +27,7 @@ def test_when_a_bundled_model_is_installed_then_its_folder_is_small_and_document
     assert "tsfm pretrain" in card  # and the command that reproduces them
 
 
+@pytest.mark.slow  # a fresh Python process per model
 @pytest.mark.parametrize("name", list(BUNDLED_MODELS))
 def test_when_loaded_with_the_hub_offline_then_upstream_from_pretrained_reads_the_folder(name):
     code = (

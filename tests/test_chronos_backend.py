@@ -37,6 +37,9 @@ EXPECTED = {
     "chronos-2": (Chronos2Forecaster, 8192, 1024),
 }
 
+# Chronos-T5 samples 20 paths per step: these checks cost it several times what they cost the others.
+SLOW_T5 = [pytest.param(f, marks=pytest.mark.slow) if f == "chronos-t5" else f for f in CHRONOS_FAMILIES]
+
 
 @pytest.fixture(scope="module")
 def load_model(tiny_checkpoints):
@@ -78,7 +81,7 @@ def test_when_forecasting_unequal_series_then_the_forecast_has_the_contract_shap
     assert np.isfinite(forecast.quantiles).all() and np.isfinite(forecast.mean).all()
 
 
-@pytest.mark.parametrize("family", CHRONOS_FAMILIES)
+@pytest.mark.parametrize("family", SLOW_T5)
 def test_when_levels_are_off_the_native_grid_then_they_are_answered_in_order(family, load_model):
     forecast = load_model(family).predict_quantiles(seasonal_panel(n_series=3), HORIZON, OFF_GRID_LEVELS)
     assert forecast.quantile_levels == OFF_GRID_LEVELS
@@ -107,7 +110,7 @@ def test_when_t5_forecasts_then_the_mean_is_the_sample_mean_inside_the_quantile_
     assert (forecast.mean <= forecast.quantiles[..., 1] + 1e-9).all()
 
 
-@pytest.mark.parametrize("family", CHRONOS_FAMILIES)
+@pytest.mark.parametrize("family", SLOW_T5)
 def test_when_horizon_exceeds_the_native_length_then_it_is_forecast_without_warnings(family, load_model):
     model = load_model(family)
     horizon = model.prediction_length + 6  # 70 for T5 and Bolt, 1030 for Chronos-2
@@ -126,6 +129,7 @@ def test_when_bolt_horizon_is_70_then_the_first_64_steps_match_the_native_foreca
     np.testing.assert_allclose(longer.quantiles[:, :64], native.quantiles, rtol=1e-5, atol=1e-5)
 
 
+@pytest.mark.slow  # test_conformance checks batch-size invariance of every model in the fast tier
 @pytest.mark.parametrize("family", CHRONOS_FAMILIES)
 def test_when_batch_size_is_1_or_8_then_forecasts_agree(family, load_model):
     panel = seasonal_panel(n_series=9, seed=4)
@@ -144,7 +148,7 @@ def test_when_embedding_then_one_pooled_vector_per_series_comes_back(family, loa
     assert np.isfinite(embeddings).all()
 
 
-@pytest.mark.parametrize("family", CHRONOS_FAMILIES)
+@pytest.mark.parametrize("family", SLOW_T5)
 def test_when_batch_size_is_1_or_8_then_embeddings_agree(family, load_model):
     panel = seasonal_panel(n_series=9, seed=6)
     one = load_model(family, batch_size=1).embed(panel)
@@ -160,7 +164,7 @@ def test_when_a_long_series_shares_the_batch_then_a_short_ones_embedding_is_unch
     np.testing.assert_allclose(model.embed([short, long])[0], model.embed([short])[0], rtol=1e-3, atol=1e-4)
 
 
-@pytest.mark.parametrize("family", CHRONOS_FAMILIES)
+@pytest.mark.parametrize("family", SLOW_T5)
 def test_when_a_series_exceeds_the_native_context_then_only_its_recent_part_counts(family, load_model):
     model = load_model(family)
     rng = np.random.default_rng(1)
@@ -170,7 +174,7 @@ def test_when_a_series_exceeds_the_native_context_then_only_its_recent_part_coun
     relative_close(full.quantiles, recent.quantiles, float(np.abs(series).max()))
 
 
-@pytest.mark.parametrize("family", CHRONOS_FAMILIES)
+@pytest.mark.parametrize("family", SLOW_T5)
 def test_when_context_is_given_then_the_arrays_are_not_modified(family, load_model):
     panel = seasonal_panel(n_series=4, seed=9)
     before = [series.copy() for series in panel]

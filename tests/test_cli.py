@@ -87,6 +87,7 @@ def test_when_debug_is_set_then_the_exception_propagates(tmp_path, monkeypatch):
               "--output", "x.csv"])
 
 
+@pytest.mark.slow  # the full quickstart: auto-ets and auto-theta on 181 series
 def test_when_running_quickstart_then_the_bundled_model_and_baselines_are_ranked_offline(tmp_path, capsys):
     out = tmp_path / "quickstart"
     assert main(["quickstart", "--output", str(out)]) == 0

@@ -24,6 +24,14 @@ def offline_names() -> list[str]:
 
 
 MODEL_IDS = [*offline_names(), *CHRONOS_FAMILIES]
+# Several to tens of seconds per check on 2 CPU cores (the fast tier, -m "not slow", skips their repeat checks;
+# the shapes check still runs each, and test_fracast_backend / test_chronos_backend test them too).
+SLOW_MODELS = {"auto-arima", "chronos-t5", "fracast-0"}
+SLOW_TOO = [pytest.param(m, marks=pytest.mark.slow) if m in SLOW_MODELS else m for m in MODEL_IDS]
+# Reloading a real-size bundled model at two batch sizes costs seconds; the tiny checkpoints of the same
+# architectures (chronos-bolt, chronos-2) keep the batch-size check in the fast tier.
+SLOW_BATCH = [pytest.param(m, marks=pytest.mark.slow) if m in SLOW_MODELS | {"tsfm-bolt-mini", "tsfm-chronos2-mini"}
+              else m for m in MODEL_IDS]
 
 
 @pytest.fixture(scope="module")
@@ -49,7 +57,9 @@ def test_when_listing_models_then_every_kind_of_backend_is_registered():
     assert kinds["amazon/chronos-2"] == "tsfm"
 
 
-@pytest.mark.parametrize("model_id", MODEL_IDS)
+@pytest.mark.parametrize(
+    "model_id", [pytest.param(m, marks=pytest.mark.slow) if m == "auto-arima" else m for m in MODEL_IDS]
+)
 def test_when_forecasting_unequal_series_with_gaps_then_shapes_and_values_are_sound(model_id, load_model):
     model = load_model(model_id)
     panel = seasonal_panel()
@@ -63,7 +73,7 @@ def test_when_forecasting_unequal_series_with_gaps_then_shapes_and_values_are_so
     assert (np.diff(forecast.quantiles, axis=-1) >= 0).all(), "quantiles cross"
 
 
-@pytest.mark.parametrize("model_id", MODEL_IDS)
+@pytest.mark.parametrize("model_id", SLOW_TOO)
 def test_when_called_twice_then_results_are_identical(model_id, load_model):
     model = load_model(model_id)
     panel = seasonal_panel(seed=3)
@@ -73,7 +83,7 @@ def test_when_called_twice_then_results_are_identical(model_id, load_model):
     np.testing.assert_array_equal(first.mean, second.mean)
 
 
-@pytest.mark.parametrize("model_id", MODEL_IDS)
+@pytest.mark.parametrize("model_id", SLOW_BATCH)
 def test_when_batch_size_changes_then_forecasts_do_not(model_id, load_model):
     panel = seasonal_panel(n_series=6, seed=5)
     one = load_model(model_id, batch_size=1).predict_quantiles(panel, HORIZON, LEVELS)
@@ -82,7 +92,7 @@ def test_when_batch_size_changes_then_forecasts_do_not(model_id, load_model):
     np.testing.assert_allclose(one.quantiles, many.quantiles, rtol=1e-4, atol=1e-4 * scale)
 
 
-@pytest.mark.parametrize("model_id", MODEL_IDS)
+@pytest.mark.parametrize("model_id", SLOW_TOO)
 def test_when_a_series_is_forecast_alone_then_it_matches_the_batch(model_id, load_model):
     model = load_model(model_id)
     panel = seasonal_panel(seed=7)
@@ -92,7 +102,7 @@ def test_when_a_series_is_forecast_alone_then_it_matches_the_batch(model_id, loa
     np.testing.assert_allclose(alone.quantiles[0], batch.quantiles[2], rtol=1e-4, atol=1e-4 * scale)
 
 
-@pytest.mark.parametrize("model_id", MODEL_IDS)
+@pytest.mark.parametrize("model_id", SLOW_TOO)
 def test_when_context_is_given_then_it_is_not_modified(model_id, load_model):
     panel = seasonal_panel(seed=9)
     before = [p.copy() for p in panel]
@@ -101,7 +111,7 @@ def test_when_context_is_given_then_it_is_not_modified(model_id, load_model):
         np.testing.assert_array_equal(a, b)
 
 
-@pytest.mark.parametrize("model_id", MODEL_IDS)
+@pytest.mark.parametrize("model_id", SLOW_TOO)
 def test_when_horizon_is_long_then_every_step_is_forecast(model_id, load_model):
     model = load_model(model_id)
     panel = seasonal_panel(n_series=2)

@@ -146,7 +146,9 @@ def _mae(model, contexts, targets) -> float:
     return float(np.mean(np.abs(model.predict_quantiles(contexts, HORIZON).median - targets)))
 
 
-@pytest.mark.parametrize("architecture", ARCHITECTURES)
+@pytest.mark.parametrize(  # linear trains in seconds; mlp and patch take several times longer
+    "architecture", [a if a == "linear" else pytest.param(a, marks=pytest.mark.slow) for a in ARCHITECTURES]
+)
 def test_when_a_student_is_distilled_on_a_seasonal_task_then_it_beats_the_naive_forecast(architecture, holdout):
     contexts, targets = holdout
     teacher = tsfm.load("seasonal-naive", season_length=SEASON)
@@ -168,6 +170,7 @@ def _distance_to_teacher(model, teacher, contexts) -> float:
     return float(np.mean(np.abs(mine - theirs) / scale))
 
 
+@pytest.mark.slow
 def test_when_the_loss_follows_the_teacher_then_the_student_quantiles_move_towards_the_teacher(tmp_path, holdout):
     from tsfm.testing import build_tiny_checkpoint
 

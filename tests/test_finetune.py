@@ -68,6 +68,7 @@ def lora_run(bolt, tmp_path_factory):
                config=FAST.replace(lr=3e-3, steps=8, eval_every=4))
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("family", CHRONOS_FAMILIES)
 def test_when_a_family_is_fine_tuned_then_the_loss_falls_and_the_original_is_untouched(
     tiny_checkpoints, tmp_path, family
@@ -85,6 +86,7 @@ def test_when_a_family_is_fine_tuned_then_the_loss_falls_and_the_original_is_unt
     assert result.chosen == "full"
 
 
+@pytest.mark.slow
 def test_when_lora_trains_then_only_a_small_share_is_trainable_and_the_adapter_file_is_small(lora_run):
     lora = lora_run.report["runs"]["lora"]
     assert 0 < lora["trainable_share"] < 0.02
@@ -92,6 +94,7 @@ def test_when_lora_trains_then_only_a_small_share_is_trainable_and_the_adapter_f
     assert lora_run.report["runs"]["full"]["trainable_share"] == 1.0
 
 
+@pytest.mark.slow
 def test_when_saved_then_loaded_then_forecasts_equal_the_trained_and_the_merged_model(lora_run, tmp_path):
     series = sines(3, 100, seed=5)
     loaded = tsfm.load(str(lora_run.folder))  # the kept (forced) LoRA variant, merged on load
@@ -104,6 +107,7 @@ def test_when_saved_then_loaded_then_forecasts_equal_the_trained_and_the_merged_
     assert loaded.chosen == "lora" and type(merged).__name__ == "ChronosBoltForecaster"
 
 
+@pytest.mark.slow
 def test_when_several_adapters_share_one_base_then_each_forecasts_as_loaded_alone(bolt, lora_run, tmp_path):
     other = run(bolt, tmp_path / "other", config=FAST.replace(lr=1e-2, steps=6, eval_every=3, seed=1), force=True)
     bank = AdapterBank(bolt)
@@ -121,6 +125,7 @@ def test_when_several_adapters_share_one_base_then_each_forecasts_as_loaded_alon
     assert not np.allclose(first, base)
 
 
+@pytest.mark.slow
 def test_when_fine_tuning_cannot_beat_zero_shot_then_the_zero_shot_model_is_kept(bolt, tmp_path):
     result = run(bolt, tmp_path / "out", config=FAST.replace(lr=1e-9, steps=4, eval_every=2))
 
@@ -144,6 +149,7 @@ def test_the_verdict_prefers_the_variant_best_on_validation_and_confirms_it_on_t
     assert choose(table.assign(test_wql=[0.10, 0.11, 0.07, 0.05]), force="lora")[0] == "lo"
 
 
+@pytest.mark.slow
 def test_when_interrupted_and_resumed_then_the_adapter_equals_an_uninterrupted_run(bolt, tmp_path):
     config = FAST.replace(steps=8, eval_every=2, checkpoint_every=2, lr=3e-3)
     whole = run(bolt, tmp_path / "whole", config=config)
@@ -165,6 +171,7 @@ def test_when_interrupted_and_resumed_then_the_adapter_equals_an_uninterrupted_r
     np.testing.assert_allclose(a, b, rtol=1e-6, atol=1e-6)
 
 
+@pytest.mark.slow
 def test_when_two_processes_train_then_the_adapter_matches_one_process(tiny_checkpoints, tmp_path):
     as_frame(sines()).to_csv(tmp_path / "data.csv", index=False)
     common = ["finetune", "--model", str(tiny_checkpoints["chronos-bolt"]), "--data", "data.csv",
@@ -237,6 +244,7 @@ def test_when_the_model_is_a_baseline_then_fine_tuning_refuses(tmp_path):
         run(tsfm.load("seasonal-naive"), tmp_path / "out")
 
 
+@pytest.mark.slow
 def test_when_an_adapter_meets_a_different_base_model_then_it_is_refused(lora_run, tiny_checkpoints, tmp_path):
     from tsfm.testing import build_tiny_checkpoint
 

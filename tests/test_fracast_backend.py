@@ -38,6 +38,7 @@ def short_and_long(seed: int) -> list[np.ndarray]:
     return [series[0], series[3]]
 
 
+@pytest.mark.slow  # test_conformance checks the same shapes for fracast-0 in the fast tier
 def test_when_forecasting_unequal_series_then_shapes_levels_and_mean_are_sound(models):
     model = models[64]
     forecast = model.predict_quantiles(panel(), 12, LEVELS)
@@ -58,12 +59,14 @@ def test_when_loaded_then_native_settings_come_from_the_model(models):
     assert model.min_observations == 8
 
 
+@pytest.mark.slow
 def test_when_batch_size_changes_then_forecasts_do_not(models):
     one = models[1].predict_quantiles(short_and_long(seed=1), 8, LEVELS)
     many = models[64].predict_quantiles(short_and_long(seed=1), 8, LEVELS)
     np.testing.assert_allclose(one.quantiles, many.quantiles, rtol=1e-5, atol=1e-5)
 
 
+@pytest.mark.slow
 def test_when_a_series_is_forecast_alone_then_nan_padding_changes_nothing(models):
     series = short_and_long(seed=2)
     batch = models[64].predict_quantiles(series, 8, LEVELS)
@@ -71,6 +74,7 @@ def test_when_a_series_is_forecast_alone_then_nan_padding_changes_nothing(models
     np.testing.assert_allclose(alone.quantiles[0], batch.quantiles[0], rtol=1e-5, atol=1e-5)
 
 
+@pytest.mark.slow
 def test_when_horizon_exceeds_the_native_48_then_every_step_is_forecast(models):
     series = panel(seed=3)[1:2]
     long = models[64].predict_quantiles(series, 60, LEVELS)
@@ -92,6 +96,7 @@ def test_when_the_last_2048_values_hold_fewer_than_8_observations_then_input_err
         models[64].predict_quantiles([series], 4)
 
 
+@pytest.mark.slow
 def test_when_embedding_then_vectors_are_pooled_per_series_and_independent_of_the_batch(models):
     series = short_and_long(seed=4)
     embeddings = models[64].embed(series)
@@ -102,6 +107,7 @@ def test_when_embedding_then_vectors_are_pooled_per_series_and_independent_of_th
     assert not np.allclose(embeddings[0], embeddings[1])
 
 
+@pytest.mark.slow
 def test_when_called_twice_then_the_forecast_is_identical(models):
     first = models[64].predict_quantiles(panel(seed=5)[:1], 6, LEVELS)
     second = models[64].predict_quantiles(panel(seed=5)[:1], 6, LEVELS)

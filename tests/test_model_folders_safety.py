@@ -142,6 +142,7 @@ def copied(folder: Path, tmp_path: Path, name: str = "copy") -> Path:
 
 
 # ---- 1. no remote code --------------------------------------------------------------------------
+@pytest.mark.slow  # runs the tsfm command in a subprocess
 def test_when_a_folder_asks_for_custom_code_and_stdin_says_yes_then_the_cli_refuses_and_runs_nothing(tmp_path):
     marker = tmp_path / "MARKER_RAN"
     folder = custom_code_folder(tmp_path / "evil", marker)
@@ -476,6 +477,7 @@ def crash_while_swapping(monkeypatch) -> None:
         monkeypatch.setattr(os, name, move)
 
 
+@pytest.mark.slow  # two fine-tuning runs each: one crashed mid-save, one resumed
 @pytest.mark.parametrize("crash", [crash_while_writing, crash_while_swapping])
 def test_when_a_checkpoint_save_is_killed_then_the_previous_one_survives_and_resume_continues_from_it(
     bolt_dir, tmp_path, monkeypatch, crash

@@ -34,6 +34,7 @@ print(json.dumps({
 """
 
 
+@pytest.mark.slow  # builds the wheel in a subprocess
 def test_when_built_then_the_wheel_holds_only_the_tsfm_package(tmp_path):
     source = tmp_path / "src"  # build a copy: setuptools writes build/ and *.egg-info beside the sources
     skip = shutil.ignore_patterns("__pycache__", "build", "*.egg-info")

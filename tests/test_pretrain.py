@@ -152,6 +152,7 @@ class _Interrupt(Exception):
     pass
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("family", FAMILIES)
 def test_when_a_run_is_interrupted_and_resumed_then_it_ends_like_an_uninterrupted_run(pt, tmp_path, family):
     changes = dict(steps=4, checkpoint_every=2, validate_every=2, clean_warmup_steps=2, warmup_steps=1)
@@ -175,6 +176,7 @@ def test_when_a_run_is_interrupted_and_resumed_then_it_ends_like_an_uninterrupte
     assert max((a[k] - b[k]).abs().max().item() for k in a) <= 1e-6
 
 
+@pytest.mark.slow
 def test_when_trained_on_clean_seasonal_series_then_the_loss_falls(pt, tmp_path):
     config = tiny(pt, tmp_path, steps=30, clean_warmup_steps=30, warmup_steps=3, lr=3e-3, batch_size=8,
                   dropout=0.0, short_context_share=0.0, validate_every=30, checkpoint_every=30)
@@ -270,7 +272,7 @@ def test_the_pretrain_subcommand_trains_from_a_shipped_config(pt, tmp_path, caps
     assert "pretrained chronos-bolt for 1 steps" in capsys.readouterr().out
 
 
-@pytest.mark.parametrize("family", FAMILIES)
+@pytest.mark.parametrize("family", ["chronos-bolt", pytest.param("chronos-2", marks=pytest.mark.slow)])
 def test_when_the_latest_checkpoint_is_exported_then_it_forecasts_like_the_final_model(pt, tmp_path, family):
     from chronos import BaseChronosPipeline
 
