@@ -5,7 +5,8 @@ Per series, in this order (the first condition that holds decides):
 1. **validation**: fewer than ``min_length`` observed values, or more than ``max_missing``
    of the context missing -> fallback (reasons ``too_short``, ``too_many_missing``);
 2. **backtest**: the primary and the fallback forecast the last ``backtest_horizon`` values
-   of the series' own context from what precedes them; when the primary's scaled error
+   of the series' own context from what precedes them (one window of
+   :class:`tsfm.rolling.RollingWindows`); when the primary's scaled error
    exceeds ``max_backtest_ratio`` times the fallback's, or ``max_backtest_error``
    -> fallback (``backtest``);
 3. **uncertainty**: the primary's mean 80% interval width over the context's scale
@@ -26,6 +27,7 @@ import pandas as pd
 from tsfm.contract import BaseForecaster, Forecaster
 from tsfm.errors import InputError
 from tsfm.metrics import series_scale
+from tsfm.rolling import RollingWindows
 
 BAND = (0.1, 0.9)
 
@@ -111,17 +113,29 @@ class FallbackForecaster(BaseForecaster):
         self.routing: pd.DataFrame | None = None
 
     def _backtest(self, context: list[np.ndarray], rows: list[int], horizon: int) -> tuple[np.ndarray, np.ndarray]:
-        """Scaled backtest errors ``([n], [n])`` of primary and fallback; NaN where a series is too short."""
+        """Scaled backtest errors ``([n], [n])`` of primary and fallback; NaN where a series is too short.
+
+        The window is the validation engine's (:class:`tsfm.rolling.RollingWindows`, one window of
+        ``backtest_horizon`` at the end of each context), so routing is judged on the same geometry
+        as every other choice in the project.
+        """
         hb = self.config.backtest_horizon or horizon
         primary_err, fallback_err = np.full(len(context), np.nan), np.full(len(context), np.nan)
         usable = [i for i in rows if np.isfinite(context[i][:-hb]).sum() >= self.config.min_length]
         if not usable:
             return primary_err, fallback_err
-        past = [context[i][:-hb] for i in usable]
-        targets = np.vstack([context[i][-hb:] for i in usable])  # [n_usable, hb]
+        try:
+            windows = RollingWindows(hb, windows=1, min_train_length=self.config.min_length).split(
+                [context[i] for i in usable]
+            )
+        except InputError:  # no usable series has an observed value to score: no backtest
+            return primary_err, fallback_err
+        scored = [usable[w.item] for w in windows]
+        past = [np.asarray(w.history) for w in windows]
+        targets = np.vstack([w.target for w in windows])  # [n_scored, hb]
         scales = np.array([series_scale(c) for c in past])
         for model, out in ((self.primary, primary_err), (self.fallback, fallback_err)):
-            out[usable] = _scaled_errors(model.predict_quantiles(past, hb, (0.5,)).median, targets, scales)
+            out[scored] = _scaled_errors(model.predict_quantiles(past, hb, (0.5,)).median, targets, scales)
         return primary_err, fallback_err
 
     def _route(self, context: list[np.ndarray], horizon: int, primary_fc: dict[int, np.ndarray]) -> pd.DataFrame:

@@ -92,3 +92,23 @@ def test_when_routing_by_backtest_then_the_worst_decile_beats_both_models_alone(
 def test_when_config_is_bad_then_clear_errors(kwargs, match):
     with pytest.raises(InputError, match=match):
         FallbackConfig(**kwargs)
+
+
+def test_the_self_backtest_cuts_its_window_with_the_validation_engine():
+    from tsfm.rolling import RollingWindows
+
+    class Spy(Constant):
+        seen: list[list[np.ndarray]] = []
+
+        def _predict_quantiles(self, context, horizon, levels):
+            self.seen.append([np.asarray(c).copy() for c in context])
+            return super()._predict_quantiles(context, horizon, levels)
+
+    series = [np.arange(80, dtype=float), np.arange(50, dtype=float) + 1000]
+    primary = Spy("spy")
+    FallbackForecaster(primary, Constant("zero"), FallbackConfig(backtest_horizon=4)).predict_quantiles(series, H)
+    expected = RollingWindows(4, windows=1, min_train_length=32).split(series)
+    backtest = next(call for call in primary.seen if len(call[0]) == 76)
+    assert [len(c) for c in backtest] == [len(w.history) for w in expected] == [76, 46]
+    for c, w in zip(backtest, expected):
+        np.testing.assert_array_equal(c, w.history)  # no value of the scored window in the context
