@@ -3,13 +3,15 @@
 ::
 
     tsfm distill --teacher tsfm-bolt-mini --data FILE --horizon 48 --student mlp --output DIR --holdout
-    tsfm export DIR --format onnx --quantize static-int8 --data FILE --output student.onnx
+    tsfm export DIR --format onnx --quantize static-int8 --data FILE --output student.onnx [--force]
     tsfm distill-report --teacher tsfm-bolt-mini --student DIR --onnx student.onnx,student-int8.onnx \\
         --data FILE --horizon 48 --output report.json
 
 ``--holdout`` keeps the last ``horizon`` steps of every series out of distillation, so that
 ``tsfm distill-report`` and ``tsfm evaluate`` (which score the last ``horizon`` steps) are
-out-of-sample. Nothing heavy is imported at module level.
+out-of-sample. ``tsfm export --data FILE`` first scores the model against the classical
+baselines on rolling windows of ``FILE`` and refuses a model that loses, unless ``--force``
+(see :mod:`tsfm.distill.gate`). Nothing heavy is imported at module level.
 """
 
 from __future__ import annotations
@@ -54,6 +56,14 @@ def add_parsers(sub: argparse._SubParsersAction) -> None:
                    help="largest allowed difference in std units, a number > 0 (default: 1e-3 fp32, 0.15 int8)")
     p.add_argument("--horizon", type=int, default=None, help="teacher export only: fixed horizon")
     p.add_argument("--context-length", type=int, default=512, help="teacher export only: fixed context")
+    p.add_argument("--metric", default="WQL", choices=["WQL", "MASE"],
+                   help="baseline gate (with --data): the figure compared (default: %(default)s)")
+    p.add_argument("--windows", type=int, default=3,
+                   help="baseline gate: rolling validation windows per series of --data (default: %(default)s)")
+    p.add_argument("--season-length", type=int, default=None,
+                   help="baseline gate: season of MASE and seasonal naive (default: from the data's frequency)")
+    p.add_argument("--force", action="store_true",
+                   help="export even when the model loses to a classical baseline on --data (the gate is recorded)")
     p.set_defaults(handler=run_export)
 
     p = sub.add_parser("distill-report", help="size, CPU latency and accuracy of teacher, student, ONNX files, naive")
@@ -113,28 +123,57 @@ def run_export(args: argparse.Namespace) -> int:
     if args.tolerance is not None and not 0 < args.tolerance < float("inf"):
         raise InputError(f"--tolerance must be a number > 0 (the largest allowed difference in std units), "
                          f"got {args.tolerance:g}")
+    if args.force and not args.data:
+        raise InputError("--force only overrides the baseline gate, which needs --data")
     check_table_output(args.output, [args.student, args.data], suffixes=(".onnx",))
-    series = None
+    student = is_student_folder(Path(args.student))
+    if not student and args.horizon is None:
+        raise InputError("--horizon is required to export a teacher (the exported horizon is fixed)")
+    series, gate = None, None
     if args.data:
         from tsfm import data as tsdata
 
-        _, series = tsdata.to_series(tsdata.load_frame(args.data))
-    if is_student_folder(Path(args.student)):
+        frame = tsdata.load_frame(args.data)
+        ids, series = tsdata.to_series(frame)
+        gate = _gate(args, frame, ids, series, student)  # before anything is written
+    if student:
         model = load_student(args.student)
         windows = contexts_to_windows(series, model.config.context_length) if series else None
         report = export_student(model, args.output, args.quantize, windows, args.tolerance)
     else:
         from tsfm.distill.teacher_export import export_bolt_teacher
 
-        if args.horizon is None:
-            raise InputError("--horizon is required to export a teacher (the exported horizon is fixed)")
         windows = contexts_to_windows(series, args.context_length, max_windows=64) if series else None
         report = export_bolt_teacher(args.student, args.output, args.horizon, args.context_length, args.quantize,
                                      windows, args.tolerance)
     print(f"{report.path}: {report.file_bytes / 1024:.1f} KiB, quantize={report.quantize}, largest difference vs "
           f"torch {report.max_abs_diff['quantiles']:.3g} ({report.max_scaled_diff['quantiles']:.3g} std units, "
           f"tolerance {report.tolerance:g})")
+    if gate is not None:
+        from tsfm.distill.gate import gate_csv_path, stamp_onnx
+
+        stamp_onnx(args.output, gate)
+        print(f"gate recorded in {args.output} (metadata) and {gate_csv_path(args.output)}")
     return 0
+
+
+def _gate(args: argparse.Namespace, frame, ids, series, student: bool):
+    """Score the model against the classical baselines on ``--data``; refuse a loser unless ``--force``."""
+    from dataclasses import replace
+
+    from tsfm import data as tsdata
+    from tsfm.distill.gate import GateRefusedError, baseline_gate
+    from tsfm.registry import load
+
+    season = args.season_length or tsdata.default_season_length(tsdata.infer_frequency(frame))
+    model = load(args.student, device="cpu")
+    horizon = model.config.horizon if student else args.horizon
+    gate = baseline_gate(model, series, horizon, season, args.windows, args.metric, ids)
+    print(gate.to_frame().to_string(index=False))
+    if not gate.passed and not args.force:
+        raise GateRefusedError(f"refused: {gate.line()}; pass --force to export anyway")
+    print(("gate: " if gate.passed else "gate (forced): ") + gate.line())
+    return replace(gate, forced=not gate.passed)
 
 
 def _check_export_source(student: str) -> None:

@@ -11,7 +11,10 @@ which pulls numpy and onnxruntime only), and ``tsfm.distill.runtime`` by the ful
 Everything the runtime needs is read from the ONNX file's own metadata (``metadata_props``),
 written by :mod:`tsfm.distill.export`: the format marker and version, ``context_length``, ``horizon``,
 ``quantile_levels`` (JSON list), ``normalisation`` (done inside the graph) and ``padding``.
-A file without the marker is refused with :class:`NotATsfmExportError`.
+A file without the marker is refused with :class:`NotATsfmExportError`. A file exported with
+``tsfm export --data`` also holds ``tsfm_gate``: the model's validation score against the classical
+baselines on that data (:attr:`OnnxRuntimeModel.gate`); ``python -m tsfm_edge --info FILE`` (or
+``python -m tsfm.distill.runtime --info FILE``) prints it with the file's shapes.
 
 Context handling (documented behaviour, not an error): a series longer than ``context_length``
 is cut to its last ``context_length`` values; a shorter one is **left-padded with NaN**, which
@@ -36,6 +39,7 @@ FORMAT_VERSION = "1"
 INPUT_NAME = "context"  # [batch, context_length] float32, NaN = missing
 OUTPUT_NAME = "quantiles"  # [batch, horizon, n_q] float32
 REQUIRED_KEYS = ("context_length", "horizon", "quantile_levels")
+GATE_KEY = "tsfm_gate"  # JSON: the baseline gate of `tsfm export --data` (tsfm.distill.gate)
 
 
 class RuntimeInputError(ValueError):
@@ -86,6 +90,44 @@ class OnnxRuntimeModel:
     def __repr__(self) -> str:
         return f"OnnxRuntimeModel({str(self.path)!r}, context_length={self.context_length}, horizon={self.horizon})"
 
+    @property
+    def gate(self) -> dict[str, Any] | None:
+        """The baseline gate recorded at export (metric, both scores, verdict, every model's figures), or None.
+
+        Keys: ``metric``, ``passed``, ``forced``, ``model``, ``score``, ``best_baseline``,
+        ``baseline_score``, ``config`` (the windows), ``season_length``, ``scores`` (one dict per model).
+        """
+        raw = self.metadata.get(GATE_KEY)
+        if raw is None:
+            return None
+        try:
+            gate = json.loads(raw)
+        except ValueError:
+            raise NotATsfmExportError(f"{self.path} has a {GATE_KEY} entry that is not JSON") from None
+        if not isinstance(gate, dict):
+            raise NotATsfmExportError(f"{self.path} has a {GATE_KEY} entry that is not a JSON object")
+        return gate
+
+    def describe(self) -> str:
+        """A few lines for people: shapes, levels, and the baseline gate if the export recorded one."""
+        lines = [
+            f"{self.path}: tsfm ONNX forecaster, context_length {self.context_length}, horizon {self.horizon}",
+            f"quantile levels: {', '.join(f'{q:g}' for q in self.quantile_levels)}",
+        ]
+        gate = self.gate
+        if gate is None:
+            lines.append("baseline gate: not recorded (exported without --data)")
+            return "\n".join(lines)
+        verdict = "passed" if gate.get("passed") else ("forced" if gate.get("forced") else "refused")
+        lines.append(
+            f"baseline gate: {verdict}: {gate.get('model')} {gate.get('metric')} {_fmt(gate.get('score'))} vs "
+            f"best baseline {gate.get('best_baseline')} {_fmt(gate.get('baseline_score'))}"
+        )
+        for row in gate.get("scores", []):
+            lines.append(f"  {row.get('model')}: MASE {_fmt(row.get('MASE'))}, WQL {_fmt(row.get('WQL'))}, "
+                         f"{row.get('windows')} windows")
+        return "\n".join(lines)
+
     def prepare(self, context: Sequence[Any] | np.ndarray) -> np.ndarray:
         """Check and pad a batch of series: ``[n_series, context_length]`` float32 (see the module docstring)."""
         rows = [context] if isinstance(context, np.ndarray) and context.ndim == 1 else list(context)
@@ -121,6 +163,10 @@ class OnnxRuntimeModel:
             for start in range(0, len(padded), batch_size)
         ]
         return np.concatenate(chunks)
+
+
+def _fmt(value: Any) -> str:
+    return f"{value:.4g}" if isinstance(value, (int, float)) else "-"
 
 
 def read_metadata(session: ort.InferenceSession, path: Path) -> dict[str, str]:
