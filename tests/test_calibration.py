@@ -119,8 +119,12 @@ def test_when_horizon_exceeds_calibrated_steps_then_last_step_offsets_are_reused
 @pytest.mark.parametrize(
     "call, match",
     [
-        (lambda: calibrate(OverconfidentForecaster(), [np.arange(4.0)], 6, progress=False),
-         "calibration set is too short"),
+        (lambda: calibrate(OverconfidentForecaster(), [np.arange(4.0), np.arange(5.0)], 6, progress=False,
+                           item_ids=["a", "b"]),
+         r"calibration set is too short: a 6-step window needs 8 values .* the longest series, 'b', has 5"),
+        (lambda: coverage_report([OverconfidentForecaster()], [np.arange(7.0), np.arange(3.0)], 6),
+         r"no evaluation window fits: a 6-step window needs 8 values .* the longest series, #0, has 7"),
+        (lambda: CalibrationConfig(min_windows=0), "min_windows must be a positive integer, got 0"),
         (lambda: CalibrationConfig(coverage=1.2), "coverage must lie strictly between 0 and 1, got 1.2"),
         (lambda: CalibrationConfig(coverage=0.0), "coverage must lie strictly between 0 and 1"),
         (lambda: CalibrationConfig(method="bayes"), "method must be one of"),
@@ -128,7 +132,8 @@ def test_when_horizon_exceeds_calibrated_steps_then_last_step_offsets_are_reused
         (lambda: CalibrationConfig(half_life=-1.0), "half_life must be a positive"),
         (lambda: CalibrationConfig(quantile_levels=(0.1, 1.5)), "quantile_levels must lie strictly"),
         (lambda: coverage_report([OverconfidentForecaster()], [np.zeros(20)], 4, coverage=1.0), "coverage must"),
-        (lambda: calibrate(OverconfidentForecaster(), [], 4, progress=False), "history is empty"),
+        (lambda: calibrate(OverconfidentForecaster(), [], 4, progress=False),
+         "history holds no series: calibrating a 4-step forecast needs at least one series of 6 values"),
     ],
 )
 def test_when_input_is_bad_then_clear_errors(call, match):
@@ -169,3 +174,16 @@ def test_when_calibrate_cli_gets_a_too_short_history_then_it_exits_with_a_clear_
     data = _write_panel_csv(tmp_path / "short.csv", length=10)
     code = main(["calibrate", "--model", "naive", "--data", data, "--horizon", "6", "--output", str(tmp_path / "c")])
     assert code == 2 and "calibration set is too short" in capsys.readouterr().err
+
+
+def test_when_history_is_one_long_series_then_more_windows_reach_back_through_it():
+    from tsfm.adapters.calibration import calibration_rolling
+
+    one = [np.zeros(10_000)]
+    assert calibration_rolling(one, 24, CalibrationConfig()).windows == 100  # not the last 5 days alone
+    assert calibration_rolling(one, 24, CalibrationConfig(min_windows=1)).windows == 5
+    panel = [np.zeros(500)] * 40  # 40 series x 5 windows = 200 pairs: enough as it is
+    assert calibration_rolling(panel, 24, CalibrationConfig()).windows == 5
+    short = [np.zeros(100)]  # added windows keep at least half of the series as context
+    assert calibration_rolling(short, 10, CalibrationConfig()).windows == 5
+    assert calibration_rolling([np.zeros(300)], 10, CalibrationConfig()).windows == 15  # earliest origin 150
