@@ -195,6 +195,8 @@ def per_series_mase(
 ) -> np.ndarray:
     """``[n]`` MASE of each series' last ``horizon`` values forecast from the rest (median forecast).
 
+    The window is :class:`tsfm.rolling.RollingWindows` ``(horizon, windows=1)``, the engine every choice uses.
+
     Raises
     ------
     InputError
@@ -214,9 +216,14 @@ def per_series_mase(
             f"plus {need - horizon} to forecast from (more than season length {season_length} for the MASE scale). "
             "Drop such series, or pass a shorter --horizon or a smaller --season-length"
         )
-    contexts = [np.asarray(s[:-horizon], dtype=np.float64) for s in series]
-    fc = model.predict_quantiles(contexts, horizon, (0.5,))
-    return np.array([mase(s[-horizon:], fc.median[i], contexts[i], season_length) for i, s in enumerate(series)])
+    # the last window of each series, cut by the validation engine; a series whose scored values are
+    # all missing has no window and no MASE (NaN)
+    windows = RollingWindows(horizon, windows=1, min_train_length=need - horizon).split(series, item_ids)
+    fc = model.predict_quantiles([w.history for w in windows], horizon, (0.5,))
+    out = np.full(len(series), np.nan)
+    for j, w in enumerate(windows):
+        out[w.item] = mase(w.target, fc.median[j], w.history, season_length)
+    return out
 
 
 def worst_decile(values: np.ndarray) -> float:
