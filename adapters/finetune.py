@@ -15,6 +15,7 @@ import json
 import tempfile
 import time
 from collections.abc import Callable, Sequence
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -35,19 +36,10 @@ DEFAULT_BASELINES = ("seasonal-naive", "auto-ets")
 
 
 def finetune(
-    model: Any,
-    data: Any,
-    horizon: int,
-    method: str | Sequence[str] = "lora",
-    lora_config: Any = None,
-    config: FinetuneConfig | None = None,
-    output_dir: str | Path | None = None,
-    baselines: Sequence[str] = DEFAULT_BASELINES,
-    season_length: int = 1,
-    force: bool = False,
-    resume: bool = True,
-    progress: bool = True,
-    callback: Callable[[str, int], None] | None = None,
+    model: Any, data: Any, horizon: int, method: str | Sequence[str] = "lora", lora_config: Any = None,
+    config: FinetuneConfig | None = None, output_dir: str | Path | None = None,
+    baselines: Sequence[str] = DEFAULT_BASELINES, season_length: int = 1, force: bool = False,
+    resume: bool = True, progress: bool = True, callback: Callable[[str, int], None] | None = None,
 ) -> artifacts.FinetunedModel:
     """Fine-tune ``model`` on ``data`` and return the better of it and the fine-tuned model.
 
@@ -95,6 +87,38 @@ def finetune(
         Not a Chronos model, horizon too long for the family, too few windows, unknown method,
         or a LoRA target module that does not exist (the valid ones are listed).
     """
+    plan = _plan(model, horizon, method, lora_config, config, output_dir, season_length)
+    process, split, sampler = _read_data(plan, data)
+    candidates = [Candidate(f"{model.name} (zero-shot)", "zero-shot", model)]
+    runs: dict[str, dict[str, Any]] = {}
+    for m in plan.methods:
+        tuned, runs[m] = _train_one(plan, m, split, sampler, resume, progress, callback)
+        candidates.append(Candidate(f"{model.name} ({m})", m, tuned, runs[m]["best_val_wql"]))
+    candidates += [Candidate(name, "baseline", load(name, season_length=season_length)) for name in baselines]
+    return _judge_and_save(plan, candidates, runs, split, process, force)
+
+
+@dataclass(frozen=True)
+class _Plan:
+    """A checked fine-tuning request: what every step after the checks reads."""
+
+    model: Any
+    family: str
+    methods: list[str]
+    lora: Any  # a peft.LoraConfig when "lora" is among the methods, else None
+    config: FinetuneConfig
+    horizon: int
+    season_length: int
+    context_length: int
+    output: Path
+    base_fingerprint: str
+
+
+def _plan(
+    model: Any, horizon: int, method: str | Sequence[str], lora_config: Any, config: FinetuneConfig | None,
+    output_dir: str | Path | None, season_length: int,
+) -> _Plan:
+    """Check the request before any data is read or written: family, methods, horizon, LoRA targets."""
     spec = family_of(model)
     methods = [validate_method(m) for m in ([method] if isinstance(method, str) else list(method))]
     if not methods:
@@ -107,66 +131,69 @@ def finetune(
             f"pass forecasts at most {limit} steps (longer forecasts are autoregressive); use horizon <= {limit}"
         )
     config = config or FinetuneConfig()
-    output = Path(output_dir) if output_dir is not None else Path(tempfile.mkdtemp(prefix="tsfm-finetune-"))
     lora = make_lora_config(lora_config, spec.lora_targets) if "lora" in methods else None
     if lora is not None:  # a bad target module fails now, before any data is written
         from tsfm.adapters.lora import check_targets
 
         check_targets(model.pipeline.inner_model, lora)
+    output = Path(output_dir) if output_dir is not None else Path(tempfile.mkdtemp(prefix="tsfm-finetune-"))
+    context_length = min(config.context_length or model.context_length, model.context_length)
+    return _Plan(model, spec.family, methods, lora, config, horizon, season_length, context_length, output,
+                 fingerprint(model.pipeline.inner_model))
 
+
+def _read_data(plan: _Plan, data: Any) -> tuple[Any, SplitData, WindowSampler]:
+    """This process's state, the time split of ``data`` and the training-window sampler over it."""
     from accelerate import PartialState
 
-    # Under accelerate launch / torchrun every process runs this function; each reads the data
-    # into its own folder, all train together, and only the main process writes the results.
-    process = PartialState(cpu=str(model.device) == "cpu")
+    # Under accelerate launch / torchrun every process runs finetune(); each reads the data into
+    # its own folder, all train together, and only the main process writes the results.
+    process = PartialState(cpu=str(plan.model.device) == "cpu")
+    config = plan.config
     ids, series = series_from_data(data)
-    split = split_series(ids, series, horizon, config.min_context, output / "data" / f"rank{process.process_index}")
-    context_length = min(config.context_length or model.context_length, model.context_length)
+    folder = plan.output / "data" / f"rank{process.process_index}"
+    split = split_series(ids, series, plan.horizon, config.min_context, folder)
     sampler = WindowSampler(
-        split, context_length, config.min_context, config.seed, config.augment, config.augment_perturbations
+        split, plan.context_length, config.min_context, config.seed, config.augment, config.augment_perturbations
     )
-    base_print = fingerprint(model.pipeline.inner_model)
+    return process, split, sampler
 
-    candidates = [Candidate(f"{model.name} (zero-shot)", "zero-shot", model)]
-    runs: dict[str, dict[str, Any]] = {}
-    for m in methods:
-        tuned, run = _train_one(model, spec.family, m, lora, split, sampler, config, context_length,
-                                output / m, resume, progress, callback)
-        candidates.append(Candidate(f"{model.name} ({m})", m, tuned, run["best_val_wql"]))
-        runs[m] = run
-    for name in baselines:
-        candidates.append(Candidate(name, "baseline", load(name, season_length=season_length)))
 
-    table = score_candidates(candidates, split.test, context_length, season_length)
-    kept, reason = choose(table, force=methods[0] if force else None)
+def _judge_and_save(
+    plan: _Plan, candidates: list[Candidate], runs: dict[str, dict[str, Any]], split: SplitData, process: Any,
+    force: bool,
+) -> artifacts.FinetunedModel:
+    """Score every candidate on the test windows, keep the winner, write the run folder (main process)."""
+    table = score_candidates(candidates, split.test, plan.context_length, plan.season_length)
+    kept, reason = choose(table, force=plan.methods[0] if force else None)
     chosen_role = next(c.role for c in candidates if c.label == kept)
     report = {
-        "base_model": _model_reference(model.name), "family": spec.family, "base_fingerprint": base_print,
-        "horizon": horizon, "season_length": season_length, "context_length": context_length,
-        "methods": methods, "chosen": chosen_role, "reason": reason, "config": config.to_dict(),
-        "lora_config": _lora_dict(lora), "series": {"train": int(len(split.train_lengths)),
-                                                    "test": int(len(split.test.item_ids)),
-                                                    "skipped": len(split.skipped)},
+        "base_model": _model_reference(plan.model.name), "family": plan.family,
+        "base_fingerprint": plan.base_fingerprint, "horizon": plan.horizon, "season_length": plan.season_length,
+        "context_length": plan.context_length, "methods": plan.methods, "chosen": chosen_role, "reason": reason,
+        "config": plan.config.to_dict(), "lora_config": _lora_dict(plan.lora),
+        "series": {"train": int(len(split.train_lengths)), "test": int(len(split.test.item_ids)),
+                   "skipped": len(split.skipped)},
         "runs": runs, "verdict": table.to_dict(orient="records"),
     }
-    tuned_by_role = {c.role: c.forecaster for c in candidates if c.role in methods}
+    tuned_by_role = {c.role: c.forecaster for c in candidates if c.role in plan.methods}
     if process.is_main_process:
-        artifacts.save_run(output, report, tuned_by_role)
-        (output / "verdict.txt").write_text(format_verdict(table, kept, reason) + "\n")
-        table.to_csv(output / "verdict.csv", index=False)
+        artifacts.save_run(plan.output, report, tuned_by_role)
+        (plan.output / "verdict.txt").write_text(format_verdict(table, kept, reason) + "\n")
+        table.to_csv(plan.output / "verdict.csv", index=False)
     process.wait_for_everyone()
-    chosen = model if chosen_role == "zero-shot" else tuned_by_role[chosen_role]
-    return artifacts.FinetunedModel(chosen, report, output)
+    chosen = plan.model if chosen_role == "zero-shot" else tuned_by_role[chosen_role]
+    return artifacts.FinetunedModel(chosen, report, plan.output)
 
 
 def _train_one(
-    model: Any, family: str, method: str, lora: Any, split: SplitData, sampler: WindowSampler,
-    config: FinetuneConfig, context_length: int, folder: Path, resume: bool, progress: bool,
+    plan: _Plan, method: str, split: SplitData, sampler: WindowSampler, resume: bool, progress: bool,
     callback: Callable[[str, int], None] | None,
 ) -> tuple[Any, dict[str, Any]]:
     """Train one method on a deep copy of the model's pipeline; return the forecaster and its figures."""
     from tsfm.backends.chronos import wrap_pipeline
 
+    model, config, lora = plan.model, plan.config, plan.lora
     torch.manual_seed(config.seed)  # LoRA's initial matrices
     pipeline = copy.deepcopy(model.pipeline)
     inner = pipeline.inner_model
@@ -179,11 +206,11 @@ def _train_one(
     trainable, total = parameter_counts(inner)
     tuned = wrap_pipeline(f"{model.name} ({method})", pipeline, LoadOptions(batch_size=model.batch_size))
     tuned.peft_model = peft_model
-    objective = build_objective(pipeline, family, split.horizon, config.target_clamp)
+    objective = build_objective(pipeline, plan.family, split.horizon, config.target_clamp)
     started = time.perf_counter()
     result = train(
-        objective, lambda: validation_wql(tuned, split.validation, context_length), sampler, config,
-        config.learning_rate(method), folder, resume=resume, progress=progress,
+        objective, lambda: validation_wql(tuned, split.validation, plan.context_length), sampler, config,
+        config.learning_rate(method), plan.output / method, resume=resume, progress=progress,
         callback=(lambda step: callback(method, step)) if callback else None,
     )
     for p in inner.parameters():
