@@ -93,12 +93,9 @@ def covariates_from_frames(
     future_raw = tsdata.read_table(future_df) if future_df is not None else None
     if future_raw is not None and horizon is None:
         raise InputError("future_df was given without horizon; pass the horizon the future rows cover")
-    targets = _check_names("targets", targets, allow_empty=False) if targets is not None else None
-    target_names = list(targets or ([target_column] if target_column else ["target", "y"]))
-    known = _known_names(covariates, future_raw, id_column, timestamp_column, target_names)
-    past_only = _check_names("past_covariates", past_covariates)
-    static = _check_names("static", static)
-    _check_disjoint({"covariates": known, "past_covariates": past_only, "static": static, "targets": targets or []})
+    targets, known, past_only, static = _checked_names(
+        targets, covariates, past_covariates, static, future_raw, id_column, timestamp_column, target_column
+    )
     group_column = group_by if isinstance(group_by, str) else None
     extra = _unique([*(targets or [])[1:], *known, *past_only, *static, *([group_column] if group_column else [])])
     frame = tsdata.load_frame(
@@ -110,14 +107,7 @@ def covariates_from_frames(
     past = [{name: _column(name, part[name]) for name in [*known, *past_only]} for _, part in rows]
     attributes = [{name: _constant("static", name, item, part[name]) for name in static} for item, part in rows]
     groups = _group_ids(group_by, items, rows)
-    future = None
-    if horizon is not None and known:
-        if future_raw is None:
-            raise InputError(
-                f"known-future covariates {known} need their future values: pass future_df (--future) with "
-                f"{horizon} rows per item, or list these columns as past-only covariates"
-            )
-        future = _future_values(future_raw, frame, known, horizon, id_column, timestamp_column)
+    future = _known_future(future_raw, frame, known, horizon, id_column, timestamp_column)
     if targets is not None and len(targets) > 1:
         return _multivariate(frame, targets, past, future, attributes, groups, known, allow_missing_future)
     cov = Covariates(
@@ -125,6 +115,36 @@ def covariates_from_frames(
         group_ids=groups, allow_missing_future=allow_missing_future,
     )
     return frame[[ID, TIMESTAMP, TARGET]], cov
+
+
+def _checked_names(
+    targets: Sequence[str] | None, covariates: Sequence[str] | None, past_covariates: Sequence[str],
+    static: Sequence[str], future_raw: pd.DataFrame | None, id_column: str | None, timestamp_column: str | None,
+    target_column: str | None,
+) -> tuple[list[str] | None, list[str], list[str], list[str]]:
+    """``(targets, known-future, past-only, static)`` column names, checked and pairwise disjoint."""
+    targets = _check_names("targets", targets, allow_empty=False) if targets is not None else None
+    target_names = list(targets or ([target_column] if target_column else ["target", "y"]))
+    known = _known_names(covariates, future_raw, id_column, timestamp_column, target_names)
+    past_only = _check_names("past_covariates", past_covariates)
+    static = _check_names("static", static)
+    _check_disjoint({"covariates": known, "past_covariates": past_only, "static": static, "targets": targets or []})
+    return targets, known, past_only, static
+
+
+def _known_future(
+    future_raw: pd.DataFrame | None, frame: pd.DataFrame, known: list[str], horizon: int | None,
+    id_column: str | None, timestamp_column: str | None,
+) -> list[dict[str, np.ndarray]] | None:
+    """The ``horizon`` future values of each known covariate per item; None in a backtest or without any."""
+    if horizon is None or not known:
+        return None
+    if future_raw is None:
+        raise InputError(
+            f"known-future covariates {known} need their future values: pass future_df (--future) with "
+            f"{horizon} rows per item, or list these columns as past-only covariates"
+        )
+    return _future_values(future_raw, frame, known, horizon, id_column, timestamp_column)
 
 
 # --- names ---------------------------------------------------------------------------
