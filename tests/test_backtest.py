@@ -169,8 +169,8 @@ def test_when_max_history_is_set_then_baselines_fit_only_the_last_values_and_mas
 def test_when_a_model_goes_over_its_time_budget_then_it_stops_and_the_leaderboard_says_so():
     series = [np.arange(60.0)]
     config = BacktestConfig(horizon=4, windows=4, season_length=1)
-    slow, fast = RecordingForecaster("slow", sleep=0.05), RecordingForecaster("fast")
-    result = run_backtest([slow, fast], series, config, progress=False, time_budget=0.01)
+    slow, fast = RecordingForecaster("slow", sleep=0.3), RecordingForecaster("fast")
+    result = run_backtest([slow, fast], series, config, progress=False, time_budget=0.2)
     board = leaderboard(result.scores, result.seconds, "fast", result.notes).set_index("model")
 
     assert len(slow.lengths) == 1 and len(fast.lengths) == 4
