@@ -36,7 +36,10 @@ DEFAULT_WINDOWS = 3  # verdict (and early-stopping) windows per series, where th
 
 @dataclass(frozen=True)
 class HeldOut:
-    """Contexts and the ``H`` values after them, one pair per series: ``target [n_series, H]``."""
+    """Contexts and the ``H`` values after them, one pair per (series, window): ``target [n_windows, H]``.
+
+    ``item_ids`` names the series of each row, so a series with several windows appears several times.
+    """
 
     context: list[np.ndarray]
     target: np.ndarray
