@@ -16,11 +16,12 @@ import pandas as pd
 from tsfm import data as tsdata
 from tsfm.contract import Forecaster
 from tsfm.covariate_frames import covariates_from_frames
+from tsfm.covariates import Covariates
 from tsfm.ensemble import EnsembleForecaster, fit_ensemble
 from tsfm.errors import InputError
 from tsfm.outputs import check_folder_output, staged_folder, write_table
 from tsfm.quantiles import DEFAULT_QUANTILE_LEVELS
-from tsfm.registry import load
+from tsfm.registry import load, resolve_model
 from tsfm.rolling import RollingWindows, holdout
 from tsfm.tasks.backtest import DEFAULT_MAX_HISTORY, BacktestConfig, BacktestResult, Window, run_backtest
 from tsfm.tasks.leaderboard import leaderboard
@@ -45,27 +46,13 @@ class EvaluationReport:
 
 
 def evaluate(
-    data: pd.DataFrame | str,
-    models: Sequence[str | Forecaster],
-    horizon: int,
-    *,
-    windows: int = 1,
-    step: int | None = None,
-    season_length: int | None = None,
-    quantile_levels: Sequence[float] = DEFAULT_QUANTILE_LEVELS,
-    output: str | Path | None = None,
-    device: str = "auto",
-    batch_size: int = 256,
-    plot_series: int | Sequence[str] = 4,
-    progress: bool = True,
-    covariates: Sequence[str] | None = None,
-    past_covariates: Sequence[str] = (),
-    group_by: str | None = None,
-    targets: Sequence[str] | None = None,
-    overwrite: bool = False,
-    max_history: int | None = DEFAULT_MAX_HISTORY,
-    time_budget: float | None = None,
-    ensemble: bool = False,
+    data: pd.DataFrame | str, models: Sequence[str | Forecaster], horizon: int, *, windows: int = 1,
+    step: int | None = None, season_length: int | None = None,
+    quantile_levels: Sequence[float] = DEFAULT_QUANTILE_LEVELS, output: str | Path | None = None,
+    device: str = "auto", batch_size: int = 256, plot_series: int | Sequence[str] = 4, progress: bool = True,
+    covariates: Sequence[str] | None = None, past_covariates: Sequence[str] = (), group_by: str | None = None,
+    targets: Sequence[str] | None = None, overwrite: bool = False, max_history: int | None = DEFAULT_MAX_HISTORY,
+    time_budget: float | None = None, ensemble: bool = False,
 ) -> EvaluationReport:
     """Backtest ``models`` on ``data`` and rank them.
 
@@ -109,33 +96,15 @@ def evaluate(
     """
     if output is not None:
         check_folder_output(output, KIND, overwrite, inputs=[data] if isinstance(data, (str, Path)) else ())
-    conditioned = bool(covariates) or bool(past_covariates) or group_by is not None or targets is not None
-    extra = None
-    if conditioned:
-        frame, extra = covariates_from_frames(
-            data, covariates=list(covariates or []), past_covariates=past_covariates, group_by=group_by,
-            targets=targets,
-        )
-    else:
-        frame = tsdata.load_frame(data)
+    frame, extra = _read_data(data, covariates, past_covariates, group_by, targets)
+    if ensemble and extra is not None:
+        raise InputError("ensemble=True does not take covariates, group_by or targets yet; leave one of them out")
     if season_length is None:
         season_length = tsdata.default_season_length(tsdata.infer_frequency(frame))
     config = BacktestConfig(horizon, windows, step, season_length, tuple(quantile_levels))
-    if not models:
-        raise InputError("models is empty: name at least one model, e.g. seasonal-naive,fracast-0")
-    loaded = [
-        m if not isinstance(m, str) else load(m, device=device, batch_size=batch_size, season_length=season_length)
-        for m in models
-    ]
-    if REFERENCE not in [m.name for m in loaded]:
-        loaded.append(load(REFERENCE, season_length=season_length))
-    if ensemble and conditioned:
-        raise InputError("ensemble=True does not take covariates, group_by or targets yet; leave one of them out")
+    loaded = _load_models(models, device, batch_size, season_length)
     item_ids, series = tsdata.to_series(frame)
-    if not isinstance(plot_series, int):
-        unknown = [s for s in plot_series if s not in item_ids]
-        if unknown:
-            raise InputError(f"--plot-series {unknown} are not in the data; its first item ids: {item_ids[:5]}")
+    _check_plot_series(plot_series, item_ids)
     fitted, note = _fit_ensemble(loaded, series, item_ids, config) if ensemble else (None, "")
     result = run_backtest(
         loaded + ([fitted] if fitted is not None else []), series, config, item_ids, progress=progress,
@@ -148,6 +117,37 @@ def evaluate(
     return report
 
 
+def _read_data(
+    data: pd.DataFrame | str, covariates: Sequence[str] | None, past_covariates: Sequence[str],
+    group_by: str | None, targets: Sequence[str] | None,
+) -> tuple[pd.DataFrame, Covariates | None]:
+    """The canonical frame, and its covariates when any column, group or extra target is named."""
+    if not (covariates or past_covariates or group_by is not None or targets is not None):
+        return tsdata.load_frame(data), None
+    return covariates_from_frames(
+        data, covariates=list(covariates or []), past_covariates=past_covariates, group_by=group_by, targets=targets,
+    )
+
+
+def _load_models(
+    models: Sequence[str | Forecaster], device: str, batch_size: int, season_length: int
+) -> list[Forecaster]:
+    """Every model loaded (names through ``tsfm.load``), plus the reference every score is relative to."""
+    if not models:
+        raise InputError("models is empty: name at least one model, e.g. seasonal-naive,fracast-0")
+    loaded = [resolve_model(m, device=device, batch_size=batch_size, season_length=season_length) for m in models]
+    if REFERENCE not in [m.name for m in loaded]:
+        loaded.append(load(REFERENCE, season_length=season_length))
+    return loaded
+
+
+def _check_plot_series(plot_series: int | Sequence[str], item_ids: list[str]) -> None:
+    if not isinstance(plot_series, int):
+        unknown = [s for s in plot_series if s not in item_ids]
+        if unknown:
+            raise InputError(f"--plot-series {unknown} are not in the data; its first item ids: {item_ids[:5]}")
+
+
 def _fit_ensemble(
     members: Sequence[Forecaster], series: Sequence[np.ndarray], item_ids: Sequence[str], config: BacktestConfig
 ) -> tuple[EnsembleForecaster | None, str]:
@@ -155,12 +155,14 @@ def _fit_ensemble(
 
     The scored windows are those of :func:`~tsfm.tasks.backtest.make_windows` (origins at least
     ``season_length + 1`` values in); :func:`~tsfm.rolling.holdout` keeps each series' values
-    before its earliest one, so no scored observation reaches the weights.
+    before its earliest one, so no scored observation reaches the weights. Validation windows start
+    where every member has the observations it needs (its ``min_observations``).
     """
     scored = RollingWindows(config.horizon, config.windows, config.step, min_train_length=config.season_length + 1)
-    validation = RollingWindows(
-        config.horizon, VALIDATION_WINDOWS, config.step, min_train_length=config.season_length + 1
-    )
+    # Validation windows every member can forecast: a member refusing a short context would be
+    # retried series by series (slow: fracast-0 spent 8 minutes so on M1 yearly) and left out there.
+    fewest = max([config.season_length + 1] + [int(getattr(m, "min_observations", 1) or 1) for m in members])
+    validation = RollingWindows(config.horizon, VALIDATION_WINDOWS, config.step, min_train_length=fewest)
     try:
         fitted = fit_ensemble(
             list(members), holdout(series, scored), validation, config.quantile_levels, config.season_length,

@@ -123,3 +123,18 @@ def test_when_no_validation_window_fits_before_the_scored_ones_then_members_are_
 
     assert report.ensemble is None and report.ensemble_note.startswith("no ensemble: ")
     assert "ensemble" not in set(report.leaderboard["model"])
+
+
+def test_when_a_member_needs_long_contexts_then_the_ensembles_validation_windows_give_them_to_it():
+    from tsfm.tasks.evaluate import evaluate
+
+    frame = pd.DataFrame({"item_id": "a", "timestamp": pd.date_range("2000-01-01", periods=60, freq="D"),
+                          "target": np.sin(np.arange(60.0))})
+    model = RecordingNaive()
+    model.min_observations = 45
+    report = evaluate(frame, [model], 5, season_length=7, plot_series=0, progress=False, ensemble=True)
+
+    # 55 values precede the scored window: validation origins 40, 45, 50, of which 40 is too early for
+    # the member's 45 observations; then the backtest scores origin 55.
+    assert [c[0] for c in model.calls[:3]] == [45, 50, 55]
+    assert report.ensemble is not None
