@@ -25,7 +25,7 @@ import pandas as pd
 from tsfm.ensemble import EnsembleForecaster
 from tsfm.errors import InputError
 from tsfm.outputs import check_folder_output, staged_folder, write_table
-from tsfm.tasks.evaluate import REFERENCE, evaluate
+from tsfm.tasks.evaluate import REFERENCE, EvaluationReport, evaluate
 
 
 @dataclass(frozen=True)
@@ -135,24 +135,37 @@ def run_suite(
             print(f"suite: {name}: ensemble weights {weights}")
         elif report.ensemble_note:
             print(f"suite: {name}: {report.ensemble_note}")
-        board = report.leaderboard.set_index("model")
-        ref = board.loc[REFERENCE]
-        median_mase = _median_series_mase(report.result.scores).reindex(board.index)
-        parts.append(
-            pd.DataFrame({
-                "dataset": name, "model": board.index, "MASE": board["MASE"].to_numpy(),
-                "median_MASE": median_mase.to_numpy(),
-                "WQL": board["WQL"].to_numpy(), "sMAPE": board["sMAPE"].to_numpy(),
-                "rel_MASE": (board["MASE"] / ref["MASE"]).to_numpy(),
-                "rel_WQL": (board["WQL"] / ref["WQL"]).to_numpy(),
-                "coverage_80": board["coverage_80"].to_numpy(), "seconds": board["seconds"].to_numpy(),
-                "weight": _weights(report.ensemble).reindex(board.index).to_numpy(),
-            })
-        )
+        parts.append(_dataset_rows(name, report))
     if not parts:
         raise InputError("no suite dataset is available: check shared_data or the datasets names")
     rows = pd.concat(parts, ignore_index=True)
-    summary = (
+    summary = _summary(rows)
+    if output is not None:
+        with staged_folder(output, KIND, overwrite) as stage:
+            write_table(rows, stage / "suite.csv")
+            write_table(summary, stage / "suite_summary.csv")
+    return rows, summary
+
+
+def _dataset_rows(name: str, report: EvaluationReport) -> pd.DataFrame:
+    """One row per model of a dataset's leaderboard, with the ratios to the reference and ensemble weights."""
+    board = report.leaderboard.set_index("model")
+    ref = board.loc[REFERENCE]
+    median_mase = _median_series_mase(report.result.scores).reindex(board.index)
+    return pd.DataFrame({
+        "dataset": name, "model": board.index, "MASE": board["MASE"].to_numpy(),
+        "median_MASE": median_mase.to_numpy(),
+        "WQL": board["WQL"].to_numpy(), "sMAPE": board["sMAPE"].to_numpy(),
+        "rel_MASE": (board["MASE"] / ref["MASE"]).to_numpy(),
+        "rel_WQL": (board["WQL"] / ref["WQL"]).to_numpy(),
+        "coverage_80": board["coverage_80"].to_numpy(), "seconds": board["seconds"].to_numpy(),
+        "weight": _weights(report.ensemble).reindex(board.index).to_numpy(),
+    })
+
+
+def _summary(rows: pd.DataFrame) -> pd.DataFrame:
+    """Per model: datasets run, geometric means of rel_MASE and rel_WQL, total seconds; ranked by rel_WQL."""
+    return (
         rows.groupby("model", sort=False)
         .agg(
             datasets=("dataset", "nunique"),
@@ -163,11 +176,6 @@ def run_suite(
         .sort_values("gmean_rel_WQL", kind="stable")
         .reset_index()
     )
-    if output is not None:
-        with staged_folder(output, KIND, overwrite) as stage:
-            write_table(rows, stage / "suite.csv")
-            write_table(summary, stage / "suite_summary.csv")
-    return rows, summary
 
 
 def _weights(ensemble: EnsembleForecaster | None) -> pd.Series:
