@@ -1,9 +1,10 @@
-"""The house keeps its shape: imports flow one way.
+"""The house keeps its shape: imports flow one way and functions stay short.
 
 Layers, lowest first: the core ``tsfm.*``; then ``tsfm.adapters`` and ``tsfm.distill``, which
 do not import each other; then ``tsfm.tasks``. A layer imports only layers below it, and
 only their public names. Every module file of the repository is parsed with :mod:`ast`,
-imports inside functions included, so a lazy import cannot hide a reach upwards.
+imports inside functions included, so a lazy import cannot hide a reach upwards. A function
+(signature and docstring included) stays within 80 lines.
 """
 
 from __future__ import annotations
@@ -26,6 +27,7 @@ FORBIDDEN = {
     "tsfm.distill": {"tsfm.adapters", "tsfm.tasks"},
     "tsfm.tasks": set(),
 }
+MAX_FUNCTION_LINES = 80
 
 
 @dataclass(frozen=True)
@@ -142,3 +144,22 @@ def test_when_tasks_import_adapters_then_only_the_declared_public_api() -> None:
         and (is_private(imp) or (imp.target == "tsfm.adapters" and declared is not None and imp.name not in declared))
     ]
     assert not outside, "tsfm.tasks uses non-public names of tsfm.adapters:\n" + "\n".join(outside)
+
+
+def long_functions(limit: int = MAX_FUNCTION_LINES) -> list[str]:
+    """``path:line name (n lines)`` of every function or method longer than ``limit`` lines."""
+    found = []
+    for module in MODULES:
+        for node in ast.walk(module.tree):
+            if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef)):
+                length = node.end_lineno - node.lineno + 1
+                if length > limit:
+                    found.append(f"{module.path.relative_to(ROOT)}:{node.lineno} {node.name} ({length} lines)")
+    return found
+
+
+def test_when_a_function_is_written_then_it_is_at_most_80_lines() -> None:
+    too_long = long_functions()
+    assert not too_long, f"functions over {MAX_FUNCTION_LINES} lines; split them into named steps:\n" + "\n".join(
+        too_long
+    )
