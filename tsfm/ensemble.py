@@ -44,6 +44,7 @@ import pandas as pd
 from tsfm.contract import BaseForecaster, Forecaster
 from tsfm.covariates import Covariates
 from tsfm.errors import InputError
+from tsfm.metrics import pinball
 from tsfm.outputs import staged_folder, write_json
 from tsfm.quantiles import DEFAULT_QUANTILE_LEVELS
 from tsfm.registry import list_models, load
@@ -453,8 +454,9 @@ def _summary(scores: pd.DataFrame) -> dict[str, float]:
 def _pinball(y: np.ndarray, quantiles: np.ndarray, levels: np.ndarray) -> float:
     """Sum over windows and steps of the mean over levels of twice the pinball loss (NaN y adds 0)."""
     observed = np.isfinite(y)
-    error = np.where(observed, y, 0.0)[..., None] - np.where(observed[..., None], quantiles, 0.0)
-    return float((2.0 * np.maximum(levels * error, (levels - 1.0) * error)).sum(axis=(0, 1)).mean())
+    target = np.where(observed, y, np.nan)[..., None]  # missing: adds 0 whatever the forecast there
+    quantiles = np.where(observed[..., None], quantiles, 0.0)
+    return float((2.0 * pinball(quantiles, target, levels)).sum(axis=(0, 1)).mean())
 
 
 def _first_error(result: ValidationResult) -> str:
