@@ -4,7 +4,7 @@ The weights are chosen on ``--windows`` rolling windows cut from the end of each
 training part only; the official 48-step test is never seen before the final scoring. The
 ensemble is scored through the product path (its ``predict_quantiles``), beside each member:
 
-    python -m tsfm.tasks.ensemble_bench --m4 ../shared/data/m4 \\
+    tsfm bench ensemble --m4 ../shared/data/m4 \\
         --models tsfm-bolt-mini,seasonal-naive,fracast-0 --windows 3
 
 Slow on a CPU: fracast-0 reads 2,048 steps per series (about 20 minutes for 5 windows of the 414
@@ -73,8 +73,8 @@ def _load(ref: str, device: str):
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    """Command line of this benchmark; prints the table, and writes it with ``--output``."""
-    p = argparse.ArgumentParser(prog="python -m tsfm.tasks.ensemble_bench", description=__doc__.splitlines()[0])
+    """M4 Hourly: an ensemble weighted on windows of the training part, scored on the official test."""
+    p = argparse.ArgumentParser(prog="tsfm bench ensemble", description=__doc__.splitlines()[0])
     p.add_argument("--m4", required=True, help="folder with Hourly-train.csv and Hourly-test.csv")
     p.add_argument("--models", default="tsfm-bolt-mini,seasonal-naive,fracast-0", help="comma-separated members")
     p.add_argument("--windows", type=int, default=3, help="validation windows per series (default: %(default)s)")
@@ -95,8 +95,4 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 0
 
     args.handler = handler
-    return run_handler("ensemble_bench", args)
-
-
-if __name__ == "__main__":
-    raise SystemExit(main())
+    return run_handler("tsfm bench ensemble", args)

@@ -117,7 +117,7 @@ register_table(ReadmeTable(
 
 # ---- in-context forecasting, fine-tuning, distillation ----------------------------------------
 def covariate_tables(run: TableRun, synthetic_tasks: int = 768, plant_windows: int = 8, ett_windows: int = 20) -> str:
-    """The covariate benchmark's parts, one table each (what ``python -m tsfm.tasks.covariate_bench`` prints)."""
+    """The covariate benchmark's parts, one table each (what ``tsfm bench covariates`` prints)."""
     import torch
 
     import tsfm
@@ -143,7 +143,7 @@ def covariate_tables(run: TableRun, synthetic_tasks: int = 768, plant_windows: i
 
 register_table(ReadmeTable(
     "covariates", 30, covariate_tables, needs=("ett/ETTh1.csv",),
-    description="python -m tsfm.tasks.covariate_bench --model tsfm-chronos2-mini --ett {shared}/ett "
+    description="tsfm bench covariates --model tsfm-chronos2-mini --ett {shared}/ett "
                 "--synthetic-config chronos2-mini-cpu --regression-model tsfm-bolt-mini",
 ))
 
@@ -163,7 +163,7 @@ def _finetune(run: TableRun) -> str:
 
 register_table(ReadmeTable(
     "finetune-m4", 40, _finetune,
-    (("python", "-m", "tsfm.adapters.benchmark", "--shared-data", "{shared}", "--steps", "600", "--eval-every", "50",
+    (("tsfm", "bench", "finetune", "--shared-data", "{shared}", "--steps", "600", "--eval-every", "50",
       "--threads", "1", "--output", "{work}/ft"),),
     needs=M4_NEEDS, description="LoRA and full fine-tuning of tsfm-bolt-mini on M4 Hourly, scored on the test part",
 ))
