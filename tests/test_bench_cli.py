@@ -41,3 +41,16 @@ def test_when_running_a_benchmark_then_the_flags_after_its_name_reach_it(tiny_ch
             "--context-length", "32", "--horizon", "4", "--repeats", "1"]
     assert main(argv) == 0
     assert "2 series x 32 steps, horizon 4" in capsys.readouterr().out
+
+
+def test_when_a_module_runs_as_a_script_then_it_is_a_launcher_not_a_benchmark():
+    """``python -m`` stays for the launchers (the tsfm command, accelerate/torchrun entries, the edge runtime)."""
+    from pathlib import Path
+
+    root = Path(__file__).resolve().parents[1]
+    launchers = {"tasks/cli.py", "adapters/cli.py", "tsfm/pretraining/cli.py", "distill/edge/tsfm_edge/__main__.py"}
+    scripts = {
+        str(path.relative_to(root)) for folder in ("tsfm", "adapters", "distill", "tasks")
+        for path in (root / folder).rglob("*.py") if '__name__ == "__main__"' in path.read_text()
+    }
+    assert scripts <= launchers, f"register {sorted(scripts - launchers)} under tsfm.benchmarks instead"
