@@ -363,8 +363,8 @@ def test_when_the_regression_gets_past_only_covariates_then_it_warns_that_they_a
 
 
 def test_when_held_out_covariate_tasks_are_scored_then_rows_split_by_availability_and_counts_add_up():
-    from tsfm.tasks.covariate_bench import held_out_covariate_runs
     from tsfm.pretraining.synthetic import SyntheticConfig
+    from tsfm.tasks.covariate_bench import held_out_covariate_runs
 
     synthetic = SyntheticConfig(length=160, missing_probability=0.0)
     with warnings.catch_warnings():
@@ -379,8 +379,8 @@ def test_when_held_out_covariate_tasks_are_scored_then_rows_split_by_availabilit
 
 
 def test_when_the_synthetic_config_has_weak_tasks_then_the_bench_reports_them_on_their_own_row():
-    from tsfm.tasks.covariate_bench import HELD_OUT_SEED, held_out_covariate_runs
     from tsfm.pretraining.synthetic import SyntheticConfig, generate_covariate_batch
+    from tsfm.tasks.covariate_bench import HELD_OUT_SEED, held_out_covariate_runs
 
     synthetic = SyntheticConfig(length=160, missing_probability=0.0, weak_covariate_share=0.5)
     batches = [generate_covariate_batch(synthetic, HELD_OUT_SEED, i, 4) for i in range(5)]
@@ -393,8 +393,8 @@ def test_when_the_synthetic_config_has_weak_tasks_then_the_bench_reports_them_on
 
 
 def test_when_a_chronos2_model_reads_held_out_covariates_then_its_forecast_changes(tiny_checkpoints):
-    from tsfm.tasks.covariate_bench import held_out_covariate_runs
     from tsfm.pretraining.synthetic import SyntheticConfig
+    from tsfm.tasks.covariate_bench import held_out_covariate_runs
 
     synthetic = SyntheticConfig(length=160, missing_probability=0.0, covariate_known_share=1.0)
     model = tsfm.load(str(tiny_checkpoints["chronos-2"]))
