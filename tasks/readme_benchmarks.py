@@ -215,9 +215,15 @@ def _stress_pivot(run: TableRun, folder: str, names: dict[str, str]) -> pd.DataF
     """``stress.csv`` as perturbation x model, MASE relative to the clean context."""
     from tsfm.tasks.stress import CLEAN
 
+    def severity(value: float, unit: str) -> str:
+        if unit.startswith("share"):
+            return f"{value:.0%}"
+        return f"{value:g} dB SNR" if unit == "SNR dB" else f"{value:g} {unit}"
+
     table = _csv(run, folder, "stress.csv")
     table = table[table.perturbation != CLEAN].copy()
-    table["perturbation"] = [f"{p}, {s:g} {u}" for p, s, u in zip(table.perturbation, table.severity, table.unit)]
+    table["perturbation"] = [f"{p.replace('_', ' ')}, {severity(s, u)}"
+                             for p, s, u in zip(table.perturbation, table.severity, table.unit)]
     wide = table.pivot(index="perturbation", columns="model", values="rel_MASE")
     wide = wide.reindex(index=list(dict.fromkeys(table.perturbation)), columns=list(dict.fromkeys(table.model)))
     return wide.rename(columns=names).reset_index()

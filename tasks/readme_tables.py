@@ -213,7 +213,11 @@ def build(table: ReadmeTable, shared_data: Path) -> str:
         run = TableRun(Path(tmp), shared_data)
         for argv in table.commands:
             run_command(run.expand(argv), run.work)
-        result = table.render(run)
+        try:
+            result = table.render(run)
+        except FileNotFoundError as exc:
+            raise InputError(f"README table {table.name}: its commands finished without writing {exc.filename}; "
+                             "the README was not changed") from exc
     return markdown_table(result, table.formats) if isinstance(result, pd.DataFrame) else str(result)
 
 

@@ -149,6 +149,14 @@ def test_when_a_table_fails_then_the_readme_keeps_its_earlier_content(tmp_path):
     assert path.read_text() == README
 
 
+def test_when_the_commands_write_nothing_then_the_error_names_the_missing_file(tmp_path):
+    path = write(tmp_path)
+    table = ReadmeTable("scores", 1, lambda run: pd.read_csv(run.work / "leaderboard.csv"))
+    with pytest.raises(InputError, match=r"scores: its commands finished without writing .*leaderboard.csv"):
+        regenerate(path, ["scores"], {"scores": table}, tmp_path, log=lambda _: None)
+    assert path.read_text() == README
+
+
 @pytest.mark.parametrize(
     ("kwargs", "message"),
     [
