@@ -195,13 +195,17 @@ def _distill_commands() -> tuple[tuple[str, ...], ...]:
 def _distill(run: TableRun) -> str:
     from tsfm.distill.report import format_table
 
-    labels = {"teacher tsfm-bolt-mini": "teacher `tsfm-bolt-mini` (torch)",
-              "teacher teacher-none.onnx": "teacher, ONNX fp32",
-              "teacher teacher-dynamic-int8.onnx": "teacher, ONNX dynamic int8",
-              "student (torch)": f"{STUDENTS['mlp-w64'][1]} (torch)",
-              **{f"student {stem}-int8.onnx": f"{label}, ONNX dynamic int8" for stem, (_, label) in STUDENTS.items()},
-              "seasonal-naive": "seasonal naive"}
+    labels = {  # report row -> README row, in the README's order
+        "teacher tsfm-bolt-mini": "teacher `tsfm-bolt-mini` (torch)",
+        "teacher teacher-none.onnx": "teacher, ONNX fp32",
+        "teacher teacher-dynamic-int8.onnx": "teacher, ONNX dynamic int8",
+        "student (torch)": f"{STUDENTS['mlp-w64'][1]} (torch)",
+        **{f"student {stem}-int8.onnx": f"{label}, ONNX dynamic int8" for stem, (_, label) in STUDENTS.items()},
+        "seasonal-naive": "seasonal naive",
+    }
     table = pd.DataFrame(json.loads((run.work / "report.json").read_text())["table"])
+    order = {label: rank for rank, label in enumerate(labels)}  # the teacher's ONNX files beside the teacher
+    table = table.sort_values("model", key=lambda m: m.map(lambda x: order.get(x, len(order))), kind="stable")
     return format_table(table.assign(model=table.model.map(lambda m: labels.get(m, m))))
 
 
