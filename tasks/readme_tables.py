@@ -38,7 +38,8 @@ import pandas as pd
 from tsfm.errors import InputError
 from tsfm.outputs import write_text
 
-MARKER = re.compile(r"<!--\s*(/?)bench:([A-Za-z0-9_.-]+)\s*-->")
+# A marker is a line of its own, so that prose may quote one (`<!-- bench:NAME -->`) inline.
+MARKER = re.compile(r"^[ \t]*<!--\s*(/?)bench:([A-Za-z0-9_.-]+)\s*-->[ \t]*$", re.MULTILINE)
 QUICK_MINUTES = 10.0  # tables estimated above this run only when named with --only
 
 
@@ -236,7 +237,7 @@ def regenerate(
     a temporary file, then moved over the README), so a later failure keeps the earlier tables and
     prose edited meanwhile. Returns ``(name, seconds)`` for each table rewritten.
     """
-    path, shared = Path(readme), Path(shared_data)
+    path, shared = Path(readme), Path(shared_data).resolve()  # commands run in a scratch folder
     chosen = plan(path, names, registry, shared, log)
     done = []
     for table in chosen:

@@ -33,7 +33,7 @@ Prose before, with `code` and a table that is not ours:
 | old | 9.999 |
 <!-- /bench:scores -->
 
-Prose between.
+Prose between, quoting `<!-- bench:NAME -->` and <!-- /bench:notes --> inline.
 <!-- bench:notes -->
 old notes
 <!-- /bench:notes -->
@@ -147,6 +147,19 @@ def test_when_a_table_fails_then_the_readme_keeps_its_earlier_content(tmp_path):
     with pytest.raises(RuntimeError, match="benchmark crashed"):
         regenerate(path, ["scores"], {"scores": ReadmeTable("scores", 1, broken)}, tmp_path, log=lambda _: None)
     assert path.read_text() == README
+
+
+def test_when_a_command_runs_then_it_sees_a_relative_shared_folder_and_writes_where_render_reads(
+    tmp_path, monkeypatch
+):
+    (tmp_path / "data").mkdir()
+    monkeypatch.chdir(tmp_path)
+    write_table = ("import pathlib, sys; assert pathlib.Path(sys.argv[1]).is_dir(); "
+                   "pathlib.Path(sys.argv[2]).write_text('model,MASE\\nrun,0.5\\n')")
+    table = ReadmeTable("scores", 1, lambda run: pd.read_csv(run.work / "out.csv"),
+                        commands=(("python", "-c", write_table, "{shared}", "{work}/out.csv"),))
+    regenerate(write(tmp_path), ["scores"], {"scores": table}, "data", log=lambda _: None)
+    assert "| run | 0.5 |" in (tmp_path / "README.md").read_text()
 
 
 def test_when_the_commands_write_nothing_then_the_error_names_the_missing_file(tmp_path):
