@@ -33,7 +33,7 @@ def _quickstart(run: TableRun) -> pd.DataFrame:
 
 
 register_table(ReadmeTable(
-    "quickstart", 1, _quickstart, (("tsfm", "quickstart", "--output", "{work}/quickstart"),),
+    "quickstart", 4, _quickstart, (("tsfm", "quickstart", "--output", "{work}/quickstart"),),
     description="tsfm quickstart: the shipped models and baselines on aeon's M1 yearly set",
     formats={"MASE": ".3f", "WQL": ".4f", "sMAPE": ".2f", "coverage_80": ".3f", "rel_MASE": ".3f",
              "rel_WQL": ".3f", "seconds": ".1f"},
