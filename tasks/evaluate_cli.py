@@ -33,7 +33,11 @@ def add_parsers(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--models", required=True, help="comma-separated model names, e.g. fracast-0,auto-ets")
     p.add_argument("--windows", type=int, default=1, help="rolling origins per series (default: %(default)s)")
     p.add_argument("--step", type=int, default=None, help="steps between origins (default: the horizon)")
-    p.add_argument("--output", default="results", help="folder for leaderboard.csv, per_series.csv, forecasts.png")
+    p.add_argument(
+        "--output", default="results/evaluate",
+        help="folder for leaderboard.csv, per_series.csv, forecasts.png (default: %(default)s; results/ also "
+        "holds quickstart's and the suite's folders, which a run into results/ itself would replace)",
+    )
     p.add_argument("--overwrite", action="store_true", help="replace an --output folder that holds other files")
     p.add_argument(
         "--plot-series", default="4",
