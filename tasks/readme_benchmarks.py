@@ -151,12 +151,16 @@ register_table(ReadmeTable(
 def _finetune(run: TableRun) -> str:
     scores = _csv(run, "ft", "test_scores.csv")
     costs = _csv(run, "ft", "costs.csv")
+    names = {"lora": "LoRA", "full": "full fine-tuning", "seasonal-naive": "seasonal naive"}
+    order = {m: rank for rank, m in enumerate(("zero-shot", "lora", "full", "seasonal-naive"))}  # the README's
+    scores = scores.sort_values("model", key=lambda m: m.map(lambda x: order.get(x, len(order))), kind="stable")
     scores = scores[["model", "MASE", "WQL", "WQL_vs_zero_shot", "coverage_80"]].rename(
-        columns={"WQL_vs_zero_shot": "WQL vs zero-shot"})
+        columns={"WQL_vs_zero_shot": "WQL vs zero-shot"}).replace({"model": names})
     costs = costs.assign(
         trainable=[f"{p:,} ({s:.2%})" for p, s in zip(costs.trainable_parameters, costs.trainable_share)],
         file=[f"{b:,} B ({s:.1%} of the base file)" for b, s in zip(costs.file_bytes, costs.file_share_of_base)],
-    )[["method", "trainable", "file", "steps", "best_step", "seconds_per_100_steps", "peak_rss_mb"]]
+    )[["method", "trainable", "file", "steps", "best_step", "seconds_per_100_steps", "peak_rss_mb"]].replace(
+        {"method": {"lora": "LoRA"}})
     return (markdown_table(scores, {"MASE": ".3f", "WQL": ".4f", "WQL vs zero-shot": ".3f", "coverage_80": ".3f"})
             + "\n\n" + markdown_table(costs, {"seconds_per_100_steps": ".1f", "peak_rss_mb": ".0f"}))
 
