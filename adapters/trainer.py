@@ -37,6 +37,7 @@ from tsfm.adapters.config import FinetuneConfig
 from tsfm.adapters.windows import HeldOut, WindowSampler
 from tsfm.errors import CheckpointError, InputError
 from tsfm.metrics import wql
+from tsfm.outputs import replace_folder
 
 VALIDATION_LEVELS = (0.1, 0.2, 0.3, 0.4, 0.5, 0.6, 0.7, 0.8, 0.9)
 FINAL_LR_RATIO = 0.1  # the lr decays linearly to this share of the peak at the last step
@@ -247,20 +248,8 @@ def _save(accelerator: Any, output_dir: Path, state: _State, best: list[torch.Te
         record = {**state.__dict__, "seconds": state.seconds + time.perf_counter() - started}
         (tmp / f"{STATE_FILE}.part").write_text(json.dumps(record, indent=2))
         (tmp / f"{STATE_FILE}.part").rename(tmp / STATE_FILE)  # the folder is complete from here on
-        _swap_in(output_dir)
+        replace_folder(tmp, output_dir / CHECKPOINT, aside=output_dir / PREVIOUS)
     accelerator.wait_for_everyone()
-
-
-def _swap_in(output_dir: Path) -> None:
-    """Put the complete ``checkpoint.tmp`` in place of ``checkpoint``, keeping the old one until it is."""
-    final, tmp, old = output_dir / CHECKPOINT, output_dir / PARTIAL, output_dir / PREVIOUS
-    if (final / STATE_FILE).is_file():
-        shutil.rmtree(old, ignore_errors=True)
-        final.rename(old)
-    else:
-        shutil.rmtree(final, ignore_errors=True)  # incomplete: nothing in it to keep
-    tmp.rename(final)
-    shutil.rmtree(old, ignore_errors=True)
 
 
 def _find_checkpoint(output_dir: Path) -> Path | None:

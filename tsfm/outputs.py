@@ -226,7 +226,7 @@ def staged_folder(
         yield stage
         try:
             (stage / MARKER).write_text(json.dumps({"kind": kind}) + "\n", encoding="utf-8")
-            _swap_in(stage, folder)
+            replace_folder(stage, folder)
         except OSError as exc:
             raise InputError(
                 f"{flag} {str(folder)!r} could not be written ({exc.strerror or exc}); nothing was changed"
@@ -242,17 +242,24 @@ def staged_folder(
         raise
 
 
-def _swap_in(stage: Path, folder: Path) -> None:
-    """Move ``stage`` to ``folder``; an existing ``folder`` is moved aside first, then deleted."""
-    old = None
-    if folder.exists():
-        old = folder.with_name(f".{folder.name}.old-{os.getpid()}")
-        os.replace(folder, old)
+def replace_folder(new: Path, final: Path, aside: Path | None = None) -> None:
+    """Move the complete folder ``new`` onto ``final``, keeping the earlier ``final`` until it is in place.
+
+    An existing ``final`` is first renamed to ``aside`` (default: a hidden name beside it), and
+    deleted only once ``new`` has taken its place, so a kill at any moment leaves either folder
+    whole; a failed move puts the earlier one back. Checkpoint writers pass a fixed ``aside``
+    (``checkpoint.old``) so that a resume can find it after such a kill.
+    """
+    aside = aside if aside is not None else final.with_name(f".{final.name}.old-{os.getpid()}")
+    had_final = final.exists()
+    if had_final:
+        shutil.rmtree(aside, ignore_errors=True)
+        os.replace(final, aside)
     try:
-        os.replace(stage, folder)
+        os.replace(new, final)
     except OSError:
-        if old is not None:
-            os.replace(old, folder)
+        if had_final:
+            os.replace(aside, final)
         raise
-    if old is not None:
-        shutil.rmtree(old, ignore_errors=True)
+    if had_final:
+        shutil.rmtree(aside, ignore_errors=True)

@@ -41,6 +41,7 @@ from torch import nn
 
 from tsfm.errors import CheckpointError, InputError
 from tsfm.metrics import pinball
+from tsfm.outputs import replace_folder
 from tsfm.pretraining import synthetic
 from tsfm.pretraining.config import PretrainConfig, build_model
 
@@ -350,11 +351,7 @@ def save_checkpoint(accelerator: Any, output_dir: Path, step: int, config: Pretr
     if accelerator.is_main_process:
         state = {"step": step, "config": config.to_dict()}
         (tmp / "trainer_state.json").write_text(json.dumps(state, indent=2))
-        shutil.rmtree(old, ignore_errors=True)
-        if final.exists():
-            final.rename(old)  # keep the last good checkpoint until the new one is in place
-        tmp.rename(final)
-        shutil.rmtree(old, ignore_errors=True)
+        replace_folder(tmp, final, aside=old)  # the last good checkpoint stays until the new one is in place
     accelerator.wait_for_everyone()
     return final
 
