@@ -226,6 +226,23 @@ def test_when_detect_runs_then_it_writes_scores_with_the_contract_columns_and_a_
     assert (tmp_path / "out" / "scores.png").stat().st_size > 0
 
 
+@pytest.mark.parametrize(("sep", "decimal"), [(";", "."), (";", ","), ("\t", ".")])
+def test_when_a_csv_uses_another_separator_then_detect_reads_its_columns(tmp_path, sep, decimal):
+    """SKAB's files are semicolon-separated; read as commas they were one text column."""
+    from tsfm.tasks.cli import main
+
+    comma, other, out = tmp_path / "comma.csv", tmp_path / "other.csv", tmp_path / "o"
+    _write_plant(comma)
+    pd.read_csv(comma).to_csv(other, index=False, sep=sep, decimal=decimal)
+    for data in (comma, other):
+        args = ["detect", "--data", str(data), "--target", "a,b", "--detector", "robust-zscore",
+                "--reference-fraction", "0.7", "--no-plot", "--output", str(out / f"{data.stem}.csv")]
+        assert main(args) == 0
+    expected, got = pd.read_csv(out / "comma.csv"), pd.read_csv(out / "other.csv")
+    assert len(got) == 800
+    pd.testing.assert_frame_equal(got, expected)
+
+
 @pytest.mark.parametrize(
     ("extra", "message"),
     [(["--target", "a,zz"], "unknown target"), ([], "no target or y column"),

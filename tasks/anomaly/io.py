@@ -8,6 +8,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from tsfm.data import read_table
 from tsfm.errors import InputError
 from tsfm.tasks.anomaly.base import Detection
 
@@ -28,19 +29,16 @@ def read_items(
 ) -> tuple[list[tuple[str, np.ndarray, np.ndarray]], list[str]]:
     """``([(item_id, timestamps [time], values [time, channels]), ...], channel names)`` of a table.
 
-    Without an id column the file is one item ``"0"``; without a timestamp column rows are
+    CSV files may use any common separator (SKAB's files use ``;``); it is detected from the
+    header. Without an id column the file is one item ``"0"``; without a timestamp column rows are
     numbered 0, 1, ...; ``targets`` default to ``target`` or ``y``.
     """
     file = Path(path)
     if not file.is_file():
         raise InputError(f"no such file: {path}")
-    readers = {".csv": pd.read_csv, ".parquet": pd.read_parquet, ".pq": pd.read_parquet}
-    if file.suffix not in readers:
+    if file.suffix.lower() not in (".csv", ".parquet", ".pq"):
         raise InputError(f"{path}: expected .csv or .parquet, got {file.suffix!r}")
-    try:
-        frame = readers[file.suffix](file)
-    except pd.errors.EmptyDataError:
-        raise InputError(f"{path} is empty: expected a header row and at least one row of values") from None
+    frame = read_table(file)  # CSV separator (",", ";", tab, ...) and decimal comma detected
     if frame.empty:
         raise InputError(f"{path} has a header but no rows: nothing to score")
     id_col = _pick(frame, id_column, _ID_ALIASES, "id")
