@@ -19,6 +19,7 @@ from tsfm.cli_support import (
     plot_series_option,
     season_of,
 )
+from tsfm.engines import add_engine_flags, run_engine
 
 
 def add_parsers(sub: argparse._SubParsersAction) -> None:
@@ -42,6 +43,7 @@ def add_parsers(sub: argparse._SubParsersAction) -> None:
     )
     add_covariate_flags(p, forecast=True)
     add_model_flags(p)
+    add_engine_flags(p)
     p.set_defaults(handler=run_forecast)
 
 
@@ -61,6 +63,8 @@ def run_forecast(args: argparse.Namespace) -> int:
     from tsfm.plots import pick_series
     from tsfm.registry import load
 
+    if args.engine != "local":
+        return run_engine("forecast", args)
     inputs = [args.data, args.future]
     output = check_table_output(args.output, inputs)
     if args.plot:

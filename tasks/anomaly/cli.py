@@ -14,6 +14,7 @@ import argparse
 from collections.abc import Sequence
 
 from tsfm.bundled import DEFAULT_MODEL
+from tsfm.engines import add_engine_flags, run_engine
 from tsfm.errors import InputError
 
 DETECTOR_NAMES = ("forecast", "embedding", "isolation-forest", "zscore", "robust-zscore", "matrix-profile",
@@ -38,6 +39,7 @@ def add_parsers(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument("--combine", default="max", choices=("max", "mean"), help="how channel scores combine")
     p.add_argument("--output", required=True, help="scores file (.csv or .parquet); the plot goes beside it (.png)")
     p.add_argument("--no-plot", action="store_true", help="write the scores only, no .png beside them")
+    add_engine_flags(p)
     p.set_defaults(handler=run_detect)
 
     p = subparsers.add_parser("detect-bench", help="anomaly benchmarks (SKAB, NAB, UCR) beside published figures")
@@ -73,6 +75,8 @@ def run_detect(args: argparse.Namespace) -> int:
     from tsfm.tasks.anomaly.io import read_items, write_scores
     from tsfm.tasks.anomaly.plots import plot_detections
 
+    if args.engine != "local":
+        return run_engine("detect", args)
     inputs = [args.data, args.reference]
     output = check_table_output(args.output, inputs)
     picture = None if args.no_plot else output.with_suffix(".png")

@@ -14,6 +14,7 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from tsfm.bundled import DEFAULT_MODEL
+from tsfm.engines import add_engine_flags, run_engine
 from tsfm.errors import InputError
 
 _METHODS = ("embedding", "in-context", "minirocket", "dtw")
@@ -37,6 +38,7 @@ def add_parsers(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument("--chunk", type=int, default=2048, help="series classified per step (default: %(default)s)")
     p.add_argument("--device", default="auto", help="auto, cpu, cuda or cuda:N (default: %(default)s)")
     p.add_argument("--batch-size", type=int, default=256, help="series per forward pass (default: %(default)s)")
+    add_engine_flags(p)
     p.set_defaults(handler=run_classify)
 
     p = subparsers.add_parser("classify-bench", help="classification benchmarks: UCR sets in aeon, CWRU bearings")
@@ -114,6 +116,8 @@ def run_classify(args: argparse.Namespace) -> int:
     from tsfm import data as tsdata
     from tsfm.outputs import check_table_output, write_table
 
+    if args.engine != "local":
+        return run_engine("classify", args)
     if args.chunk < 1:
         raise InputError(f"--chunk must be >= 1, got {args.chunk}")
     check_table_output(args.output, [args.train, args.data])
