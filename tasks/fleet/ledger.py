@@ -127,7 +127,7 @@ def write_partition(work: Path, partition: Partition, tables: Iterable[pd.DataFr
         raise
     record = {"index": partition.index, "partition": partition.name, "files": list(partition.files),
               "series": len(seen), "rows": n_rows, "blocks": n_blocks,
-              "seconds": round(time.perf_counter() - started, 3), "worker": os.getpid()}
+              "seconds": round(time.perf_counter() - started, 3), "worker": os.getpid(), "peak_rss_mb": _peak_rss_mb()}
     _write_json(work / DONE / f"{partition.name}.json", record)  # last: the partition is finished
     return record
 
@@ -146,6 +146,15 @@ def finish_job(work: Path, output: Path, n_partitions: int, n_series: int) -> di
         _write_json(work / MARKER, {**marker, "complete": True})
         replace_folder(work, output)
     return records
+
+
+def _peak_rss_mb() -> float:
+    """Peak resident memory of this process so far, in MiB (Linux reports KiB, macOS bytes)."""
+    import resource
+    import sys
+
+    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    return round(peak / (2**20 if sys.platform == "darwin" else 2**10), 1)
 
 
 def _write_json(path: Path, payload: dict) -> None:
