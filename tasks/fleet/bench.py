@@ -62,7 +62,8 @@ def run(args: argparse.Namespace, runs: list[str]) -> int:
     from tsfm.tasks.fleet.work import ForecastWork
 
     root = Path(args.work_dir)
-    data = synthetic_dataset(root, args.series, args.length, args.series_per_file)
+    throughput = [r for r in runs if r != "memory"]
+    data = synthetic_dataset(root, args.series, args.length, args.series_per_file) if throughput else None
     work = ForecastWork(COLUMNS, args.model, args.horizon, (0.1, 0.5, 0.9), device="cpu")
     rows, figures = [], {}
     ray.init(num_cpus=2, include_dashboard=False, log_to_driver=False, object_store_memory=256 * 2**20)

@@ -52,6 +52,9 @@ def open_job(output: str | os.PathLike, job: dict, overwrite: bool, inputs: Iter
     """
     output = Path(output).expanduser()
     check_not_input(output, inputs)
+    if output.suffix.lower() == ".csv":
+        raise InputError(f"--output {str(output)!r}: with --engine ray it is a folder of parquet partitions; "
+                         "give a folder name")
     if output.exists() and not output.is_dir():
         raise InputError(f"--output {str(output)!r} is a file; with --engine ray it is a folder of parquet partitions")
     finished = _marker(output) if output.is_dir() else None
