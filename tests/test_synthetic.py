@@ -326,3 +326,44 @@ def test_when_tasks_are_weak_then_their_covariates_explain_less_of_the_target():
     )
     with pytest.raises(InputError, match=r"weak_covariate_share must be a probability in \[0, 1\]; got -0.1"):
         SyntheticConfig(weak_covariate_share=-0.1)
+
+
+# ---- the shapes the first bundled model missed ------------------------------------------------------
+def test_when_short_trend_series_are_cut_to_twenty_steps_then_most_follow_a_line_that_continues():
+    batch = syn.generate_batch(only("short_trend"), 0, 0, 256).astype(np.float64)
+    assert (batch > 0).all()
+    log = np.log(batch[:, -26:])
+    t = np.arange(20)
+    fit = [np.polyfit(t, row[:20], 1, full=True) for row in log]
+    r2 = np.array([1 - res[0] / ((row[:20] - row[:20].mean()) ** 2).sum() if len(res) else 1.0
+                   for (_, res, *_), row in zip(fit, log)])
+    assert np.median(r2) > 0.8  # twenty steps of a short yearly series: mostly a clear trend
+    past, future = log[:, 19] - log[:, 0], log[:, -1] - log[:, 19]
+    assert np.mean(np.sign(past) == np.sign(future)) > 0.65  # the trend goes on past the window
+    assert np.mean(past > 0) > 0.55  # mostly growth, as in yearly economic series
+
+
+def test_when_short_trend_rows_are_seasonal_then_their_growth_rate_repeats_every_four_or_twelve_steps():
+    batch = syn.generate_batch(only("short_trend"), 0, 1, 256).astype(np.float64)
+    growth = np.diff(np.log(batch), axis=1)
+    growth -= growth.mean(axis=1, keepdims=True)
+
+    def corr(lag):
+        return (growth[:, lag:] * growth[:, :-lag]).mean(axis=1) / growth.var(axis=1)
+
+    # a period-4 pattern correlates at lag 4 and anti-correlates at lag 2; smooth growth does the opposite
+    seasonal = (corr(4) - corr(2) > 0.2) | (corr(12) - corr(6) > 0.2)
+    assert 0.2 < seasonal.mean() < 0.7  # the 50% of rows with a quarterly or monthly pattern, the strong ones
+
+
+def test_when_day_night_series_are_generated_then_nights_are_exactly_zero_at_the_same_hours_every_day():
+    batch = syn.generate_batch(only("day_night"), 0, 0, 128).astype(np.float64)
+    assert (batch >= 0).all()
+    dark = (batch == 0).mean(axis=1)
+    assert dark.min() > 0.2 and dark.max() < 0.8  # a night every day, never all night
+    for row in batch:
+        zero = row == 0
+        agreement = max((zero[p:] == zero[:-p]).mean() for p in (24, 48, 96, 144, 288))
+        assert agreement > 0.9  # the night falls at (nearly) the same phase of each day
+    daily_peak = [row[: 576 // 48 * 48].reshape(-1, 48).max(axis=1) for row in batch]
+    assert np.mean([peak.std() / peak.mean() > 0.05 for peak in daily_peak]) > 0.5  # weather varies by day

@@ -60,6 +60,17 @@ def _add_flags(p: argparse.ArgumentParser) -> None:
     p.add_argument("--no-resume", action="store_true", help="start afresh even if a checkpoint exists")
     p.add_argument("--no-progress", action="store_true", help="no progress bar (for logs of background runs)")
     p.add_argument(
+        "--device", choices=("auto", "cuda", "cpu"), default=None,
+        help="fit the run to a device: cuda trains in bf16 at the largest batch that fits (probed), with "
+        "batches made ahead and checkpoints every 2 minutes; cpu keeps the config's CPU recipe; auto picks "
+        "cuda when torch sees one (default: the config exactly as written)",
+    )
+    p.add_argument(
+        "--minutes", type=float, default=None,
+        help="device-time budget: size the steps to the measured step time so the run and its lr schedule "
+        "end within it (with --device; 10 on cuda when not given)",
+    )
+    p.add_argument(
         "--export-checkpoint", metavar="DEST", default=None,
         help="do not train: write the run's latest checkpoint as a loadable model folder DEST/model "
         "(to evaluate or ship a run before it ends)",
@@ -97,6 +108,16 @@ def run_pretrain(args: argparse.Namespace) -> int:
         model_dir = export_checkpoint(config.output_dir, args.export_checkpoint)
         print(f"exported the latest checkpoint of {config.output_dir} -> {model_dir}")
         return 0
+    if args.minutes is not None and args.device is None:
+        raise InputError(f"--minutes {args.minutes:g} needs --device (auto, cuda or cpu) to measure the step time on")
+    if args.device is not None:
+        from tsfm.pretraining.recipe import plan_run, resolve_device, write_plan
+
+        minutes = args.minutes if args.minutes is not None or resolve_device(args.device) == "cpu" else 10.0
+        config, plan = plan_run(config, args.device, minutes, resume=not args.no_resume)
+        write_plan(plan, config.output_dir)
+        print(f"recipe: {plan.device}, batch {plan.batch_size}, lr {plan.lr:.2e}, {plan.steps} steps, "
+              f"bf16 {plan.bf16}, {plan.data_workers} data workers ({plan.note})")
     model_dir = pretrain(config, resume=not args.no_resume, progress=not args.no_progress)
     print(f"pretrained {config.family} for {config.steps} steps -> {model_dir}")
     return 0

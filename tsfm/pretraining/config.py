@@ -90,6 +90,10 @@ class PretrainConfig(JsonConfig):
         model learns to forecast from short histories too.
     min_context_length
         Shortest context that truncation produces.
+    short_context_scale
+        How truncated context lengths are drawn between ``min_context_length`` and
+        ``context_length``: ``"uniform"``, or ``"log"`` (log-uniform: as many 8-32 as 128-512 value
+        histories, for short yearly and quarterly series).
     target_clamp
         The target, scaled by the context's mean and standard deviation, is clipped to
         ``+-target_clamp`` in the loss, so rare extreme samples cannot blow the loss up.
@@ -104,17 +108,34 @@ class PretrainConfig(JsonConfig):
         target``), ``aeon:<name>`` or ``hf:<dataset>``. Keep every series you will evaluate on out of
         this file, or the evaluation measures memory rather than forecasting.
     extra_data_share
-        Share of each batch drawn from ``extra_data`` after the clean warm-up, in [0, 1).
+        Share of each batch drawn from real series (``corpus`` and ``extra_data``) after the clean
+        warm-up, in [0, 1).
+    corpus
+        Real public series to mix in: ``"builtin"`` (the shipped manifest of series bundled in
+        installed packages, see :mod:`tsfm.pretraining.corpus`) or a manifest JSON path; ``None``:
+        synthetic series (and ``extra_data``) only. Sources named like an evaluation set, and
+        series that share a window with one, are left out (:mod:`tsfm.pretraining.contamination`).
+    real_mixup_probability
+        Share of the real windows replaced by a TSMixup of the real window and a synthetic one.
+    evaluation_data
+        Folder holding the M4 and ETT files (``m4/``, ``ett/``) whose series the content check keeps
+        out of ``corpus`` and ``extra_data``, besides aeon's evaluation sets; ``None``: aeon's only.
     seed
         Seed of the training data stream and of the initial weights. The validation set uses a
         seed derived from it that the training stream never draws.
     init_from
-        A model folder (``config.json`` + ``model.safetensors``, e.g. a bundled model or an earlier
-        run's ``model/``) whose weights start this run instead of a fresh initialisation: a second
-        stage with another data mix, or a bundled model continued on a fleet's own data. Its
-        architecture must equal this config's (checked when the model is built).
+        A model folder (``config.json`` + ``model.safetensors``, e.g. an earlier run's ``model/``)
+        or a bundled model's name (``"tsfm-bolt-mini"``) whose weights start this run instead of a
+        fresh initialisation: a second stage with another data mix, or a bundled model continued
+        on a fleet's own data. Its architecture must equal this config's (checked when the model is built).
     checkpoint_every
         Steps between checkpoints in ``output_dir/checkpoint`` (written atomically).
+    checkpoint_minutes
+        Also checkpoint when this many minutes have passed since the last checkpoint (or the
+        start), so a run on a lent accelerator loses at most that much; ``None``: by steps only.
+    data_workers
+        Processes that generate batches ahead of the training step (a torch ``DataLoader``); 0
+        generates them in the training process. On a GPU the numpy generators are the bottleneck.
     validate_every
         Steps between validation-loss evaluations, logged to ``output_dir/log.jsonl``.
     validation_series
@@ -152,14 +173,20 @@ class PretrainConfig(JsonConfig):
     clean_warmup_steps: int = 2000
     short_context_share: float = 0.3
     min_context_length: int = 16
+    short_context_scale: str = "uniform"
     target_clamp: float = 15.0
     covariate_share: float = 0.0
     group_share: float = 0.0
     extra_data: str | None = None
     extra_data_share: float = 0.2
+    corpus: str | None = None
+    real_mixup_probability: float = 0.0
+    evaluation_data: str | None = None
     seed: int = 0
     init_from: str | None = None
     checkpoint_every: int = 500
+    checkpoint_minutes: float | None = None
+    data_workers: int = 0
     validate_every: int = 500
     validation_series: int = 256
     bf16: bool = False
@@ -242,6 +269,12 @@ def _validate_optimisation(c: PretrainConfig) -> None:
         raise InputError(f"weight_decay must be a number >= 0; got {c.weight_decay!r}")
     if c.grad_clip is not None and (not isinstance(c.grad_clip, (int, float)) or not c.grad_clip > 0):
         raise InputError(f"grad_clip must be a positive number or null; got {c.grad_clip!r}")
+    if c.checkpoint_minutes is not None and (
+        isinstance(c.checkpoint_minutes, bool) or not isinstance(c.checkpoint_minutes, (int, float))
+        or not c.checkpoint_minutes > 0
+    ):
+        raise InputError(f"checkpoint_minutes must be a positive number or null; got {c.checkpoint_minutes!r}")
+    _need_int(c, "data_workers", 0)
     if not isinstance(c.bf16, bool):
         raise InputError(f"bf16 must be true or false; got {c.bf16!r}")
 
@@ -253,6 +286,8 @@ def _validate_data(c: PretrainConfig) -> None:
         raise InputError(
             f"min_context_length must be <= context_length={c.context_length}; got {c.min_context_length}"
         )
+    if c.short_context_scale not in ("uniform", "log"):
+        raise InputError(f"short_context_scale must be 'uniform' or 'log'; got {c.short_context_scale!r}")
     if not isinstance(c.target_clamp, (int, float)) or not c.target_clamp > 0:
         raise InputError(f"target_clamp must be a positive number; got {c.target_clamp!r}")
     for name in ("covariate_share", "group_share"):
@@ -260,12 +295,19 @@ def _validate_data(c: PretrainConfig) -> None:
         if c.family != "chronos-2" and getattr(c, name):
             raise InputError(f"{name} applies to chronos-2 only; got {getattr(c, name)} for {c.family}")
     _need_share(c, "extra_data_share", high_open=True)
-    total = c.covariate_share + c.group_share + (c.extra_data_share if c.extra_data else 0.0)
+    real = c.extra_data_share if (c.extra_data or c.corpus) else 0.0
+    total = c.covariate_share + c.group_share + real
     if total > 1.0:
         raise InputError(
             f"covariate_share + group_share + extra_data_share must be <= 1; got {total:g} "
-            f"({c.covariate_share} + {c.group_share} + {c.extra_data_share if c.extra_data else 0})"
+            f"({c.covariate_share} + {c.group_share} + {real})"
         )
+    _need_share(c, "real_mixup_probability")
+    for name in ("corpus", "evaluation_data"):
+        value = getattr(c, name)
+        if value is not None and (not isinstance(value, str) or not value.strip()):
+            what = "'builtin' or a manifest JSON path" if name == "corpus" else "a folder path"
+            raise InputError(f"{name} must be {what}, or null; got {value!r}")
     if c.extra_data is not None and (not isinstance(c.extra_data, str) or not c.extra_data.strip()):
         raise InputError(
             f"extra_data must be a file path, aeon:<name> or hf:<dataset>, or null; got {c.extra_data!r}"
@@ -332,8 +374,15 @@ def build_model(config: PretrainConfig) -> nn.Module:
         model = Chronos2Model(core)
     reinitialise_(model)
     if config.init_from is not None:
-        load_initial_weights(model, Path(config.init_from))
+        load_initial_weights(model, initial_weights_folder(config.init_from))
     return model
+
+
+def initial_weights_folder(init_from: str) -> Path:
+    """The folder ``init_from`` names: a bundled model's name (``"tsfm-bolt-mini"``) or a path."""
+    from tsfm.bundled import BUNDLED_MODELS, bundled_model_path
+
+    return bundled_model_path(init_from) if init_from in BUNDLED_MODELS else Path(init_from)
 
 
 def load_initial_weights(model: nn.Module, folder: Path) -> None:

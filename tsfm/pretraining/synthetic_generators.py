@@ -378,3 +378,63 @@ def clean_seasonal(rng: np.random.Generator, n: int, config: SyntheticConfig) ->
     season = standardize(periodic_signal(rng, periods, amplitude, rng.integers(1, 4, n), length, 3))
     trend = rng.normal(0, 0.5, (n, 1)) * (rng.random((n, 1)) < 0.3) * np.arange(length) / length
     return season + trend + rng.uniform(0, 0.1, (n, 1)) * rng.standard_normal((n, length))
+
+
+@register("short_trend", rescale="scale")
+def short_trend(rng: np.random.Generator, n: int, config: SyntheticConfig) -> np.ndarray:
+    """Yearly or quarterly economic series: persistent growth that bends slowly, seen over a few dozen steps.
+
+    The log level integrates a growth rate that follows an AR(1) (persistence 0.85-0.99) around a
+    drift of -3..+8% per step, with small level noise, so any window of 10-60 steps (what an M1
+    yearly or M4 quarterly series holds) shows a clear, mostly upward trend that the forecast
+    should extend (and, in 30% of the rows, damp: the growth decays to 0). 40% of the rows add a
+    quarterly pattern (period 4, 1-15% of the level), 10% a monthly one (period 12). The trainer's
+    ``short_context_share`` then shows them through short histories. Positive; only a positive
+    scale is applied later (the level's growth, not its offset, is the signal).
+    """
+    length = config.length
+    drift = np.where(rng.random(n) < 0.8, log_uniform(rng, 0.005, 0.08, n), -log_uniform(rng, 0.005, 0.03, n))
+    persistence = rng.uniform(0.85, 0.99, n)
+    damped = rng.random(n) < 0.3
+    impulse = log_uniform(rng, 0.002, 0.02, (n, 1)) * rng.standard_normal((n, length))
+    impulse[:, 0] += np.where(damped, 3 * drift, 0.0)  # a damped row starts fast and slows down
+    growth = np.where(damped, 0.0, drift)[:, None] + ar_filter(persistence, impulse)
+    growth = np.clip(growth, -0.3, 0.3)  # no step moves the level by more than e^0.3
+    level = np.cumsum(growth, axis=1)
+    level -= level.max(axis=1, keepdims=True)  # the largest value is 1: no overflow over long rows
+    period = np.where(rng.random(n) < 0.8, 4, 12)[:, None]
+    seasonal = (rng.random((n, 1)) < 0.5) * log_uniform(rng, 0.01, 0.15, (n, 1))
+    pattern = np.take_along_axis(rng.normal(0, 1, (n, 12)), np.arange(length)[None, :] % period, axis=1)
+    noise = log_uniform(rng, 0.002, 0.03, (n, 1)) * rng.standard_normal((n, length))
+    return np.exp(np.maximum(level + seasonal * pattern + noise, -60.0))
+
+
+@register("day_night", rescale="scale")
+def day_night(rng: np.random.Generator, n: int, config: SyntheticConfig) -> np.ndarray:
+    """Solar-like on/off cycles: exactly zero every night, a daytime bell scaled by the weather of the day.
+
+    The day has ``p`` steps (24 hourly, 48 half-hourly, 96 quarter-hourly, 144 ten-minute or 288
+    five-minute), of which 30-70% are daylight (drifting slowly over the days). Daylight follows
+    ``sin(pi x) ** k`` (``k`` 1-2.5, ``x`` the position within daylight); 25% of the rows are
+    plateaus instead (a plant or machine that runs in the day shift: fast ramps, flat top). Each
+    day gets a clear-sky factor (AR(1) across days, 0.05-1) and, on cloudy days, fast multiplicative
+    flicker. Non-negative with exact zeros, so only a positive scale is applied later.
+    """
+    length = config.length
+    period = np.array([24, 24, 48, 48, 96, 144, 288])[rng.integers(0, 7, n)][:, None]
+    t = np.arange(length)[None, :]
+    day = t // period  # [n, L]
+    days = int(day.max()) + 1
+    daylight = rng.uniform(0.3, 0.7, (n, 1)) + rng.uniform(-0.1, 0.1, (n, 1)) * np.sin(
+        2 * np.pi * day / rng.uniform(20, 365, (n, 1)))
+    x = ((t % period) / period - rng.uniform(0.15, 0.35, (n, 1))) / daylight  # 0..1 in daylight
+    lit = (x > 0) & (x < 1)
+    bell = np.sin(np.pi * np.clip(x, 0, 1)) ** rng.uniform(1.0, 2.5, (n, 1))
+    plateau = np.clip(np.minimum(x, 1 - x) * rng.uniform(5, 20, (n, 1)), 0, 1)
+    shape = np.where(rng.random((n, 1)) < 0.25, plateau, bell)
+    weather = ar_filter(rng.uniform(0.3, 0.9, n), rng.normal(0, 0.3, (n, days)))
+    clear = np.clip(rng.uniform(0.6, 1.0, (n, 1)) + weather, 0.05, 1.0)
+    clear_day = np.take_along_axis(clear, day, axis=1)
+    flicker = np.exp(ar1_noise(rng, rng.uniform(0.3, 0.9, n), rng.uniform(0.05, 0.3, n), length))
+    flicker = np.where(clear_day < 0.7, flicker, 1.0)
+    return np.where(lit, shape * clear_day * flicker, 0.0)

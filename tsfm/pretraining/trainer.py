@@ -44,6 +44,8 @@ from tsfm.metrics import pinball
 from tsfm.outputs import replace_folder
 from tsfm.pretraining import synthetic
 from tsfm.pretraining.config import PretrainConfig, build_model
+from tsfm.pretraining.corpus import RealSeries
+from tsfm.pretraining.pacing import CheckpointClock, batch_stream
 
 CLEAN_GENERATOR = "clean_seasonal"
 _SPLIT_STREAM = 0x5011  # salt of the windowing RNG, so it differs from the generators' own stream
@@ -51,6 +53,7 @@ _VALIDATION_STREAM = 0x7A11D  # salt of the validation seed: a seed the training
 # Fields that may change between an interrupted run and its resumption.
 _RESUMABLE_CHANGES = {
     "steps", "checkpoint_every", "validate_every", "validation_series", "bf16", "output_dir",
+    "checkpoint_minutes", "data_workers", "evaluation_data",
 }
 
 Batch = dict[str, torch.Tensor]
@@ -65,7 +68,8 @@ def make_windows(
     ``series`` is ``[n, length]``. Returns ``context [n, context_length]`` and
     ``target [n, prediction_length]``, both float32. The window starts at a random offset when the
     series is longer than needed. A ``short_context_share`` of the windows keeps only a random
-    shorter history (at least ``min_context_length``), NaN-padded on the left like the pipelines
+    shorter history (at least ``min_context_length``; its length uniform or log-uniform, see
+    ``short_context_scale``), NaN-padded on the left like the pipelines
     pad short series, so the model learns to forecast from short contexts too.
 
     ``groups [n]`` (ints in ``0 .. n_groups - 1``): rows of one group (a target and its covariates,
@@ -78,48 +82,16 @@ def make_windows(
     offsets = rng.integers(0, length - ctx - horizon + 1, size=n_groups)[groups]
     keep = np.full(n_groups, ctx)
     short = rng.random(n_groups) < config.short_context_share
-    keep[short] = rng.integers(config.min_context_length, ctx + 1, size=int(short.sum()))
+    low, count = config.min_context_length, int(short.sum())
+    if config.short_context_scale == "log":  # as many contexts of 8-32 values as of 128-512
+        keep[short] = np.exp(rng.uniform(np.log(low), np.log(ctx + 1), size=count)).astype(int)
+    else:
+        keep[short] = rng.integers(low, ctx + 1, size=count)
     columns = offsets[:, None] + np.arange(ctx + horizon)[None, :]
     window = np.take_along_axis(series, columns, axis=1).astype(np.float32)  # [n, ctx + horizon]
     context, target = window[:, :ctx].copy(), window[:, ctx:].copy()
     context[np.arange(ctx)[None, :] < (ctx - keep[groups])[:, None]] = np.nan
     return context, target
-
-
-def _cut_from(values: np.ndarray, end: int, config: PretrainConfig) -> tuple[np.ndarray, np.ndarray]:
-    """Context ending at ``end`` (NaN-left-padded to context_length) and the target after it."""
-    ctx, horizon = config.context_length, config.prediction_length
-    context = np.full(ctx, np.nan, dtype=np.float32)
-    history = values[max(0, end - ctx) : end]
-    context[ctx - len(history) :] = history
-    return context, values[end : end + horizon].astype(np.float32)
-
-
-class ExtraSeries:
-    """Real series from ``config.extra_data``, sampled as random windows.
-
-    The series are read once with :func:`tsfm.data.load_frame`; series too short for one context of
-    ``min_context_length`` plus a full target are dropped.
-    """
-
-    def __init__(self, config: PretrainConfig) -> None:
-        from tsfm import data as tsdata
-
-        _, series = tsdata.to_series(tsdata.load_frame(config.extra_data))
-        need = config.min_context_length + config.prediction_length
-        self.series = [s.astype(np.float32) for s in series if len(s) >= need]
-        if not self.series:
-            raise InputError(f"extra_data={config.extra_data!r} has no series of at least {need} values")
-        self.config = config
-
-    def sample(self, n: int, rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray]:
-        """``n`` random windows: context ``[n, context_length]``, target ``[n, prediction_length]``."""
-        cfg, pairs = self.config, []
-        for i in rng.integers(0, len(self.series), size=n):
-            values = self.series[i]
-            end = int(rng.integers(cfg.min_context_length, len(values) - cfg.prediction_length + 1))
-            pairs.append(_cut_from(values, end, cfg))
-        return np.stack([p[0] for p in pairs]), np.stack([p[1] for p in pairs])
 
 
 def _covariate_tasks(
@@ -154,15 +126,15 @@ def _group_tasks(
 
 
 def make_batch(
-    config: PretrainConfig, seed: int, index: int, clean: bool, extra: ExtraSeries | None = None
+    config: PretrainConfig, seed: int, index: int, clean: bool, extra: RealSeries | None = None
 ) -> Batch:
     """The batch with data index ``index`` of the stream ``seed``: a pure function of its arguments.
 
     ``clean`` restricts the batch to univariate series of the clean-seasonal generator (the
     curriculum warm-up). Otherwise shares of the ``batch_size`` tasks are real series from ``extra``
-    and, for Chronos-2, covariate tasks and groups of related series; those add one row per variate
-    or member. Chronos-2 batches carry ``group_ids`` and ``future_covariates`` (NaN except for
-    known-future covariates).
+    (some TSMixup-combined with this batch's synthetic windows) and, for Chronos-2, covariate
+    tasks and groups of related series; those add one row per variate or member. Chronos-2
+    batches carry ``group_ids`` and ``future_covariates`` (NaN except for known-future covariates).
     """
     rng = np.random.default_rng([seed, index, _SPLIT_STREAM])
     shares = (config.covariate_share, config.group_share, config.extra_data_share if extra else 0.0)
@@ -171,7 +143,7 @@ def make_batch(
     series = synthetic.generate_batch(mix, seed, index, config.batch_size - n_cov - n_group - n_extra)
     context, target = make_windows(series, config, rng)
     if n_extra:
-        extra_context, extra_target = extra.sample(n_extra, rng)
+        extra_context, extra_target = extra.sample(n_extra, rng, synthetic=(context, target))
         context, target = np.concatenate([context, extra_context]), np.concatenate([target, extra_target])
     parts = [{"context": context, "target": target, "group_ids": np.arange(len(context)),
               "future_covariates": np.full_like(target, np.nan)}]
@@ -190,6 +162,24 @@ def make_batch(
     elif not (n_cov or n_group):
         del batch["future_covariates"]  # all NaN: let the model skip them
     return {k: torch.from_numpy(np.ascontiguousarray(v)) for k, v in batch.items()}
+
+
+class StepBatches:
+    """The training batch of each step: ``make_batch`` with the step's data index and curriculum.
+
+    A callable object rather than a closure, so ``data_workers`` processes can receive it.
+    Clean seasonal series come first (``clean_warmup_steps``): from scratch the model otherwise
+    learns a flat forecast and stays there; a few hundred steps of clear periodic structure break
+    that plateau.
+    """
+
+    def __init__(self, config: PretrainConfig, world: int = 1, rank: int = 0,
+                 extra: RealSeries | None = None) -> None:
+        self.config, self.world, self.rank, self.extra = config, world, rank, extra
+
+    def __call__(self, step: int) -> Batch:
+        clean = step < self.config.clean_warmup_steps
+        return make_batch(self.config, self.config.seed, step * self.world + self.rank, clean, self.extra)
 
 
 def validation_seed(config: PretrainConfig) -> int:
@@ -480,21 +470,19 @@ def pretrain(
     accelerator, module, optimizer, scheduler = _prepare(config)
     rank, world = accelerator.process_index, accelerator.num_processes
     step = _restore_or_start(accelerator, config, resume)
-    extra = ExtraSeries(config) if config.extra_data else None
+    extra = RealSeries(config) if (config.extra_data or config.corpus) else None
     validation = validation_batches(config) if accelerator.is_main_process else []
 
     bar = tqdm(total=config.steps, initial=step, disable=not (progress and accelerator.is_main_process))
     losses, started = [], time.perf_counter()
+    checkpoints = CheckpointClock(config.checkpoint_every, config.steps, config.checkpoint_minutes)
+    # Batches are made ahead by data_workers processes (or here): each is a pure function of its step.
+    batches = batch_stream(StepBatches(config, world, rank, extra), step, config.steps, config.data_workers)
     module.train()
-    while step < config.steps:
+    for batch in batches:
         lr = scheduler.get_last_lr()[0]  # the lr of this step, the same in both parameter groups
-
-        # Clean seasonal series first: from scratch the model otherwise learns a flat forecast and
-        # stays there; a few hundred steps of clear periodic structure break that plateau.
-        clean = step < config.clean_warmup_steps
-        batch = make_batch(config, config.seed, step * world + rank, clean, extra)
         with torch.autocast(accelerator.device.type, dtype=torch.bfloat16, enabled=config.bf16):
-            loss = module(**{k: v.to(accelerator.device) for k, v in batch.items()})
+            loss = module(**{k: v.to(accelerator.device, non_blocking=True) for k, v in batch.items()})
 
         accelerator.backward(loss)
         if config.grad_clip is not None:  # off by default: clipping at 1.0 halved learning speed on CPU
@@ -513,8 +501,10 @@ def pretrain(
                       "elapsed_s": round(time.perf_counter() - started, 2)}
             metrics.update(_validate(accelerator, module, validation, config, record))
             losses = []
-        if step % config.checkpoint_every == 0 or step == config.steps:
+        # by steps, and by the clock (checkpoint_minutes): a run cut off loses at most that much
+        if checkpoints.due(step):
             save_checkpoint(accelerator, output_dir, step, config)
+            checkpoints.saved()
         if callback is not None:
             callback(step, metrics)
     bar.close()
