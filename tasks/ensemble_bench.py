@@ -5,7 +5,7 @@ training part only; the official 48-step test is never seen before the final sco
 ensemble is scored through the product path (its ``predict_quantiles``), beside each member:
 
     tsfm bench ensemble --m4 ../shared/data/m4 \\
-        --models tsfm-bolt-mini,seasonal-naive,fracast-0 --windows 3
+        --models tsfm-bolt-mini,seasonal-naive,fracast-0 --windows 5
 
 Slow on a CPU: fracast-0 reads 2,048 steps per series (about 20 minutes for 5 windows of the 414
 series on two busy cores); the baselines and tsfm-bolt-mini take seconds.
@@ -15,18 +15,20 @@ from __future__ import annotations
 
 import argparse
 from collections.abc import Sequence
+from typing import Any
 
 import numpy as np
 import pandas as pd
 
 from tsfm.cli_support import names, run_handler
+from tsfm.tasks.ensemble_cli import add_selection_flags
 
 HORIZON, SEASON = 48, 24
 
 
 def run(
-    m4_folder: str, models: Sequence[str], windows: int = 3, shrinkage: float = 0.5, tolerance: float = 0.01,
-    device: str = "auto",
+    m4_folder: str, models: Sequence[str], windows: int = 5, shrinkage: float = 0.5, tolerance: float = 0.01,
+    device: str = "auto", **selection: Any,
 ) -> pd.DataFrame:
     """One row per member and one for the ensemble: weight, validation WQL, test MASE / WQL / coverage.
 
@@ -36,9 +38,9 @@ def run(
         Folder holding ``Hourly-train.csv`` and ``Hourly-test.csv`` as the M4 organisers publish them.
     models
         Members, names or paths.
-    windows, shrinkage, tolerance
+    windows, shrinkage, tolerance, selection
         Validation windows per series on the training part, and the selection settings
-        (see :func:`tsfm.ensemble.fit_ensemble`).
+        (``method``, ``top_k``, ``point_min_windows``; see :func:`tsfm.ensemble.fit_ensemble`).
     """
     from tsfm.datasets import load_m4
     from tsfm.ensemble import fit_ensemble
@@ -47,7 +49,7 @@ def run(
     ids, train, test = load_m4(m4_folder, "Hourly")
     full = [np.concatenate([a, b]) for a, b in zip(train, test)]
     ensemble = fit_ensemble(list(models), train, RollingWindows(HORIZON, windows=windows), season_length=SEASON,
-                            shrinkage=shrinkage, tolerance=tolerance, item_ids=ids, device=device)
+                            shrinkage=shrinkage, tolerance=tolerance, item_ids=ids, device=device, **selection)
     members = {m.name: m for m in ensemble.members}
     report = ensemble.report.set_index("member")
     official = RollingWindows(HORIZON, windows=1)  # its one window per series is exactly the official test
@@ -60,6 +62,7 @@ def run(
         pooled = score(model, full, official, season_length=SEASON, item_ids=ids).pooled()
         rows.append({
             "model": name, "weight": float(report.loc[name, "weight"]) if name != ensemble.name else 1.0,
+            "point_weight": float(report.loc[name, "point_weight"]) if name != ensemble.name else 1.0,
             "val_WQL": float(report.loc[name, "WQL"]), "test_MASE": pooled["MASE"], "test_WQL": pooled["WQL"],
             "test_coverage_80": pooled["coverage_80"], "test_seconds": pooled["seconds"],
         })
@@ -77,7 +80,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     p = argparse.ArgumentParser(prog="tsfm bench ensemble", description=__doc__.splitlines()[0])
     p.add_argument("--m4", required=True, help="folder with Hourly-train.csv and Hourly-test.csv")
     p.add_argument("--models", default="tsfm-bolt-mini,seasonal-naive,fracast-0", help="comma-separated members")
-    p.add_argument("--windows", type=int, default=3, help="validation windows per series (default: %(default)s)")
+    p.add_argument("--windows", type=int, default=5, help="validation windows per series (default: %(default)s)")
+    add_selection_flags(p)
     p.add_argument("--shrinkage", type=float, default=0.5)
     p.add_argument("--tolerance", type=float, default=0.01)
     p.add_argument("--device", default="auto")
@@ -86,7 +90,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = p.parse_args(argv)
 
     def handler(a: argparse.Namespace) -> int:
-        table = run(a.m4, names(a.models) or [], a.windows, a.shrinkage, a.tolerance, a.device)
+        table = run(a.m4, names(a.models) or [], a.windows, a.shrinkage, a.tolerance, a.device, method=a.method,
+                    top_k=a.top_k, point_min_windows=a.point_min_windows)
         print(table.to_string(index=False, float_format=lambda x: f"{x:.4g}"))
         if a.output:
             from tsfm.outputs import write_table

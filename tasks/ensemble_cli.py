@@ -18,16 +18,17 @@ from tsfm.errors import InputError
 _FLAGS = {
     "RollingWindows.horizon": "--horizon", "RollingWindows.windows": "--windows", "RollingWindows.step": "--step",
     "RollingWindows.min_train_length": "--min-train-length", "RollingWindows.max_context": "--max-context",
-    "max_iter": "--max-iter", "shrinkage": "--shrinkage", "tolerance": "--tolerance",
+    "max_iter": "--max-iter", "shrinkage": "--shrinkage", "tolerance": "--tolerance", "method": "--method",
+    "top_k": "--top-k", "point_min_windows": "--point-min-windows",
 }
-TABLE_COLUMNS = ["member", "weight", "MASE", "WQL", "coverage_80", "windows", "failed", "seconds", "status"]
+TABLE_COLUMNS = ["member", "weight", "point_weight", "MASE", "WQL", "coverage_80", "windows", "failed", "seconds", "status"]
 
 
 def add_parsers(sub: argparse._SubParsersAction) -> None:
     """Add ``ensemble`` to a ``tsfm`` sub-parser set."""
     p = sub.add_parser(
         "ensemble",
-        help="weight several models by greedy selection on rolling validation windows; saves a folder "
+        help="weight several models on rolling validation windows (top-k or greedy selection); saves a folder "
         "that tsfm.load, forecast and evaluate accept",
         description="Validation windows are cut from the end of --data: pass only data you will not score "
         "the ensemble on (e.g. the training part), so its weights are not chosen on the test.",
@@ -37,13 +38,14 @@ def add_parsers(sub: argparse._SubParsersAction) -> None:
         "--models", required=True,
         help="comma-separated members: registered names or model folders/files, e.g. tsfm-bolt-mini,seasonal-naive",
     )
-    p.add_argument("--windows", type=int, default=3, help="validation windows per series (default: %(default)s)")
+    p.add_argument("--windows", type=int, default=5, help="validation windows per series (default: %(default)s)")
     p.add_argument("--step", type=int, default=None, help="steps between window origins (default: the horizon)")
     p.add_argument(
         "--min-train-length", type=int, default=None,
         help="fewest values before a window's origin; shorter windows are skipped (default: 1)",
     )
     p.add_argument("--max-context", type=int, default=None, help="longest context given to members (default: all)")
+    add_selection_flags(p)
     p.add_argument("--max-iter", type=int, default=100, help="greedy selection steps (default: %(default)s)")
     p.add_argument(
         "--shrinkage", type=float, default=0.5,
@@ -60,6 +62,32 @@ def add_parsers(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--overwrite", action="store_true", help="replace an --output folder that holds other files")
     add_model_flags(p)
     p.set_defaults(handler=run_ensemble)
+
+
+def add_selection_flags(p: argparse.ArgumentParser) -> None:
+    """``--method``, ``--top-k`` and ``--point-min-windows`` (shared with ``tsfm bench ensemble``)."""
+    from tsfm.ensemble import DEFAULT_METHOD, DEFAULT_POINT_MIN_WINDOWS, DEFAULT_TOP_K, METHODS
+
+    p.add_argument(
+        "--method", default=DEFAULT_METHOD, choices=METHODS,
+        help="top-k: equal weights over the --top-k members of lowest validation loss; greedy: greedy ensemble "
+        "selection (--max-iter, --shrinkage, --tolerance) (default: %(default)s)",
+    )
+    p.add_argument("--top-k", type=int, default=DEFAULT_TOP_K, help="members kept by top-k (default: %(default)s)")
+    p.add_argument(
+        "--point-min-windows", type=_optional_count, default=DEFAULT_POINT_MIN_WINDOWS,
+        help="scored validation windows (series x origins) from which the point forecast (median, mean) gets "
+        "weights of its own, chosen on MASE; 'none': never (default: %(default)s)",
+    )
+
+
+def _optional_count(text: str) -> int | None:
+    if text.strip().lower() == "none":
+        return None
+    try:
+        return int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a positive integer or 'none', got {text!r}") from None
 
 
 def run_ensemble(args: argparse.Namespace) -> int:
@@ -79,7 +107,8 @@ def run_ensemble(args: argparse.Namespace) -> int:
     with _flag_names():
         ensemble = fit_ensemble(
             members, series, config, parse_levels(args.quantiles), season, max_iter=args.max_iter,
-            shrinkage=args.shrinkage, tolerance=args.tolerance, item_ids=ids, name=args.name, device=args.device,
+            shrinkage=args.shrinkage, tolerance=args.tolerance, point_min_windows=args.point_min_windows,
+            method=args.method, top_k=args.top_k, item_ids=ids, name=args.name, device=args.device,
             batch_size=args.batch_size,
         )
     print(
@@ -88,6 +117,9 @@ def run_ensemble(args: argparse.Namespace) -> int:
     )
     print(format_report(ensemble.report))
     print("weights: " + ", ".join(f"{r} {w:.3f}" for r, w in zip(ensemble.refs, ensemble.weights)))
+    if ensemble.point_weights is not ensemble.weights:
+        print("point weights (median, mean): " + ", ".join(
+            f"{r} {w:.3f}" for r, w in zip(ensemble.refs, ensemble.point_weights)))
     folder = ensemble.save(args.output, overwrite=args.overwrite)
     print(f"saved: {Path(folder) / 'ensemble.json'} (tsfm.load, tsfm forecast --model and tsfm evaluate --models "
           f"accept {str(folder)!r})")

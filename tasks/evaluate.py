@@ -30,7 +30,7 @@ from tsfm.tasks.plots import plot_forecasts
 REFERENCE = "seasonal-naive"
 KIND = "evaluate"  # the kind of run named in the output folder's marker
 ENSEMBLE = "ensemble"  # the name of the ensemble's row
-VALIDATION_WINDOWS = 3  # windows before the scored ones that the ensemble's weights are chosen on
+VALIDATION_WINDOWS = 5  # windows before the scored ones that the ensemble's weights are chosen on (where they fit)
 
 
 @dataclass

@@ -131,8 +131,11 @@ def run_suite(
             device=device, plot_series=0, progress=progress, ensemble=ensemble,
         )
         if report.ensemble is not None:
-            weights = ", ".join(f"{m.name} {w:.3f}" for m, w in zip(report.ensemble.members, report.ensemble.weights))
-            print(f"suite: {name}: ensemble weights {weights}")
+            ens = report.ensemble
+            weights = ", ".join(f"{m.name} {w:.3f}" for m, w in zip(ens.members, ens.weights))
+            point = "" if ens.point_weights is ens.weights else "; point weights " + ", ".join(
+                f"{m.name} {w:.3f}" for m, w in zip(ens.members, ens.point_weights))
+            print(f"suite: {name}: ensemble weights {weights}{point}")
         elif report.ensemble_note:
             print(f"suite: {name}: {report.ensemble_note}")
         parts.append(_dataset_rows(name, report))

@@ -74,7 +74,7 @@ def weight_of(ensemble: EnsembleForecaster, name: str) -> float:
 def test_when_a_member_is_exactly_right_then_it_gets_nearly_all_the_weight():
     members = [KnowingForecaster("biased", offset=2.0, width=1.0), KnowingForecaster("exact"),
                tsfm.load("naive")]
-    ensemble = fit_ensemble(members, known_panel(), CONFIG, LEVELS, SEASON)
+    ensemble = fit_ensemble(members, known_panel(), CONFIG, LEVELS, SEASON, method="greedy")
     assert weight_of(ensemble, "exact") > 0.95
     report = ensemble.report.set_index("member")
     assert report.loc["exact", "status"] == "selected"
@@ -96,8 +96,8 @@ def test_when_two_members_err_in_opposite_directions_then_together_they_beat_eit
 def test_when_greedy_weights_are_shrunk_then_they_move_toward_equal_over_the_selected_members():
     up, down = KnowingForecaster("up", offset=1.0), KnowingForecaster("down", offset=-3.0)
     results = [score(m, known_panel(), CONFIG, LEVELS, SEASON) for m in (up, down)]
-    greedy = select_weights(results, shrinkage=0.0, tolerance=0.0)
-    shrunk = select_weights(results, shrinkage=0.5, tolerance=0.0)
+    greedy = select_weights(results, method="greedy", shrinkage=0.0, tolerance=0.0)
+    shrunk = select_weights(results, method="greedy", shrinkage=0.5, tolerance=0.0)
     assert greedy.weights[0] == pytest.approx(0.75) and greedy.counts.tolist() == [3, 1]
     np.testing.assert_allclose(shrunk.weights, 0.5 * greedy.weights + 0.5 * np.array([0.5, 0.5]))
     assert min(greedy.trajectory) == pytest.approx(0.0, abs=1e-12)
@@ -106,13 +106,13 @@ def test_when_greedy_weights_are_shrunk_then_they_move_toward_equal_over_the_sel
 def test_when_a_longer_prefix_gains_less_than_the_tolerance_then_the_shorter_one_is_kept():
     up, down = KnowingForecaster("up", offset=1.0, width=1.0), KnowingForecaster("down", offset=-3.0, width=1.0)
     results = [score(m, known_panel(), CONFIG, LEVELS, SEASON) for m in (up, down)]
-    exact = select_weights(results, shrinkage=0.0, tolerance=0.0)
-    loose = select_weights(results, shrinkage=0.0, tolerance=100.0)
+    exact = select_weights(results, method="greedy", shrinkage=0.0, tolerance=0.0)
+    loose = select_weights(results, method="greedy", shrinkage=0.0, tolerance=100.0)
     assert exact.kept == 4 and exact.counts.tolist() == [3, 1]
     assert loose.kept == 1 and loose.weights.tolist() == [1.0, 0.0], "a huge tolerance keeps the first member alone"
     trajectory = np.asarray(exact.trajectory)
     for tolerance in (0.0, 0.05, 0.5, 2.0):
-        kept = select_weights(results, shrinkage=0.0, tolerance=tolerance).kept
+        kept = select_weights(results, method="greedy", shrinkage=0.0, tolerance=tolerance).kept
         assert trajectory[kept - 1] <= trajectory.min() * (1 + tolerance) + 1e-12
         assert (trajectory[: kept - 1] > trajectory.min() * (1 + tolerance)).all()
 
@@ -186,7 +186,7 @@ def test_when_a_member_can_use_covariates_then_only_it_receives_them():
 
 def test_when_saved_then_tsfm_load_gives_back_the_same_forecasts_weights_and_scores(tmp_path):
     panel = seasonal_panel(n_series=4, season=SEASON)
-    ensemble = fit_ensemble(["seasonal-naive", "naive"], panel, CONFIG, LEVELS, SEASON, shrinkage=0.0)
+    ensemble = fit_ensemble(["seasonal-naive", "naive"], panel, CONFIG, LEVELS, SEASON, shrinkage=0.0, method="greedy")
     folder = ensemble.save(tmp_path / "ens")
     loaded = tsfm.load(str(folder))
     assert isinstance(loaded, EnsembleForecaster) and loaded.kind == "ensemble"

@@ -97,7 +97,7 @@ class RecordingNaive(tsfm.BaseForecaster):
 
 
 def test_when_evaluate_adds_the_ensemble_then_its_weights_never_see_a_scored_window():
-    from tsfm.tasks.evaluate import evaluate
+    from tsfm.tasks.evaluate import VALIDATION_WINDOWS, evaluate
 
     length, horizon, windows = 80, 5, 2
     frame = pd.DataFrame({"item_id": "a", "timestamp": pd.date_range("2000-01-01", periods=length, freq="D"),
@@ -107,8 +107,9 @@ def test_when_evaluate_adds_the_ensemble_then_its_weights_never_see_a_scored_win
                       ensemble=True)
 
     earliest_scored = length - windows * horizon
-    validation_calls = model.calls[:3]  # fit_ensemble: 3 windows, before the backtest
-    assert [c[0] for c in validation_calls] == [earliest_scored - k * horizon for k in (3, 2, 1)]
+    validation_calls = model.calls[:VALIDATION_WINDOWS]  # fit_ensemble's windows, before the backtest
+    assert [c[0] for c in validation_calls] == [earliest_scored - k * horizon for k in range(VALIDATION_WINDOWS, 0, -1)]
+    assert all(c[0] >= earliest_scored for c in model.calls[VALIDATION_WINDOWS:]), "then only the scored windows"
     assert "ensemble" in set(report.leaderboard["model"])
     assert set(report.result.scores.loc[report.result.scores["model"] == "ensemble", "window"]) == {0, 1}
     assert report.ensemble.weights.sum() == pytest.approx(1.0)

@@ -56,8 +56,15 @@ def load_ensemble(path: str, options: LoadOptions) -> EnsembleForecaster:
     return EnsembleForecaster(
         members, [m["weight"] for m in spec["members"]], spec["quantile_levels"], name=spec["name"], refs=refs,
         season_length=spec["season_length"], config=config, report=pd.DataFrame(spec["validation"]),
-        selection=spec["selection"],
+        selection=spec["selection"], point_weights=_point_weights(spec["members"]),
     )
+
+
+def _point_weights(members: list[dict[str, Any]]) -> list[float] | None:
+    """The members' point weights; None (the weights serve both) in files written before they existed."""
+    if not any("point_weight" in m for m in members):
+        return None
+    return [m.get("point_weight", 0.0) for m in members]
 
 
 def _read_spec(folder: Path) -> dict[str, Any]:
@@ -80,15 +87,19 @@ def _read_spec(folder: Path) -> dict[str, Any]:
     for i, m in enumerate(members):
         if not isinstance(m, dict) or not isinstance(m.get("ref"), str) or not m["ref"]:
             raise CheckpointError(f"{file}: key 'members[{i}].ref' must be a non-empty string, got {m!r}")
-        w = m.get("weight")
-        if isinstance(w, bool) or not isinstance(w, numbers.Real) or not math.isfinite(w) or w < 0:
-            raise CheckpointError(f"{file}: key 'members[{i}].weight' must be a number >= 0, got {w!r}")
-    total = sum(m["weight"] for m in members)
-    if abs(total - 1.0) > 1e-6:
-        raise CheckpointError(
-            f"{file}: key 'members[].weight' sums to {total:g}, not 1; the file was edited by hand or is "
-            "corrupt (fit and save the ensemble again)"
-        )
+        for key in ("weight", "point_weight"):
+            w = m.get(key, 0.0 if key == "point_weight" else None)  # point_weight: absent in older files
+            if isinstance(w, bool) or not isinstance(w, numbers.Real) or not math.isfinite(w) or w < 0:
+                raise CheckpointError(f"{file}: key 'members[{i}].{key}' must be a number >= 0, got {w!r}")
+    for key in ("weight", "point_weight"):
+        if key == "point_weight" and not any(key in m for m in members):
+            continue  # written before point weights existed: the weights serve both
+        total = sum(m.get(key, 0.0) for m in members)
+        if abs(total - 1.0) > 1e-6:
+            raise CheckpointError(
+                f"{file}: key 'members[].{key}' sums to {total:g}, not 1; the file was edited by hand or is "
+                "corrupt (fit and save the ensemble again)"
+            )
     levels = spec.get("quantile_levels")
     if not isinstance(levels, list) or not levels or not all(
         isinstance(x, numbers.Real) and not isinstance(x, bool) and 0 < x < 1 for x in levels
