@@ -208,3 +208,21 @@ def test_init_from_takes_a_bundled_model_name(rc, tmp_path):
     gen2 = rc.cli.load_config("bolt-mini-gen2")
     assert gen2.init_from == "tsfm-bolt-mini" and gen2.corpus == "builtin"
     assert {"short_trend", "day_night"} <= set(gen2.synthetic.weights)
+
+
+def test_one_command_trains_both_formats_each_in_its_folder_with_half_the_budget(rc, tmp_path, capsys):
+    chronos2 = rc.cli.load_config("tiny-test").replace(family="chronos-2", quantiles=None, covariate_share=0.25)
+    chronos2.to_json(tmp_path / "tiny-chronos2.json")
+    parser = argparse.ArgumentParser(prog="tsfm")
+    rc.cli.add_parsers(parser.add_subparsers(dest="command"))
+    args = parser.parse_args(["pretrain", "--config", f"tiny-test,{tmp_path / 'tiny-chronos2.json'}", "--output",
+                              str(tmp_path / "runs"), "--device", "cpu", "--minutes", "0.1", "--no-progress"])
+    assert args.handler(args) == 0
+    for name, family in (("tiny-test", "chronos-bolt"), ("tiny-chronos2", "chronos-2")):
+        folder = tmp_path / "runs" / name
+        assert (folder / "model" / "model.safetensors").is_file()
+        plan = json.loads((folder / "recipe.json").read_text())
+        assert "of 0.05 min" in plan["note"]  # half of --minutes each
+        assert json.loads((folder / "pretrain_config.json").read_text())["family"] == family
+    out = capsys.readouterr().out
+    assert "pretrained chronos-bolt" in out and "pretrained chronos-2" in out

@@ -53,7 +53,8 @@ _INTERRUPT_HINT = ": run the same command again to resume from the last checkpoi
 def _add_flags(p: argparse.ArgumentParser) -> None:
     p.add_argument(
         "--config", required=True,
-        help=f"pretraining config: a JSON file, or a shipped one: {', '.join(shipped_configs())}",
+        help="pretraining config: a JSON file, or a shipped one: "
+        f"{', '.join(shipped_configs())}; several, comma-separated, train one after the other",
     )
     p.add_argument("--output", default=None, help="output folder (default: the config's output_dir)")
     p.add_argument("--steps", type=int, default=None, help="total optimiser steps (default: the config's)")
@@ -92,13 +93,31 @@ def add_parsers(subparsers: argparse._SubParsersAction) -> argparse.ArgumentPars
 
 
 def run_pretrain(args: argparse.Namespace) -> int:
-    """Handler of ``tsfm pretrain``: apply the flag overrides, train, print where the model is."""
+    """Handler of ``tsfm pretrain``: apply the flag overrides, train each config, print where the models are.
+
+    Several comma-separated configs train one after the other (``--config bolt-mini-gen2,chronos2-mini-gen2``);
+    each writes to ``--output/<config name>`` (or its own ``output_dir``) and gets an equal share of
+    ``--minutes``.
+    """
+    names = [name.strip() for name in args.config.split(",") if name.strip()]
+    if not names:
+        raise InputError(f"--config needs a config name or JSON file; got {args.config!r}")
+    if args.minutes is not None and args.device is None:
+        raise InputError(f"--minutes {args.minutes:g} needs --device (auto, cuda or cpu) to measure the step time on")
+    if len(names) > 1 and args.export_checkpoint is not None:
+        raise InputError("--export-checkpoint takes one --config, the run to export; got several")
+    for name in names:
+        output = args.output if len(names) == 1 or args.output is None else str(Path(args.output) / Path(name).stem)
+        _run_one(args, load_config(name), output, len(names))
+    return 0
+
+
+def _run_one(args: argparse.Namespace, config: PretrainConfig, output: str | None, runs: int) -> None:
     from tsfm.pretraining.trainer import pretrain
 
-    config = load_config(args.config)
-    changes = {}
-    if args.output is not None:
-        changes["output_dir"] = args.output
+    changes: dict[str, object] = {}
+    if output is not None:
+        changes["output_dir"] = output
     if args.steps is not None:
         changes["steps"] = args.steps
     config = config.replace(**changes) if changes else config
@@ -107,20 +126,18 @@ def run_pretrain(args: argparse.Namespace) -> int:
 
         model_dir = export_checkpoint(config.output_dir, args.export_checkpoint)
         print(f"exported the latest checkpoint of {config.output_dir} -> {model_dir}")
-        return 0
-    if args.minutes is not None and args.device is None:
-        raise InputError(f"--minutes {args.minutes:g} needs --device (auto, cuda or cpu) to measure the step time on")
+        return
     if args.device is not None:
         from tsfm.pretraining.recipe import plan_run, resolve_device, write_plan
 
         minutes = args.minutes if args.minutes is not None or resolve_device(args.device) == "cpu" else 10.0
+        minutes = None if minutes is None else minutes / runs
         config, plan = plan_run(config, args.device, minutes, resume=not args.no_resume)
         write_plan(plan, config.output_dir)
         print(f"recipe: {plan.device}, batch {plan.batch_size}, lr {plan.lr:.2e}, {plan.steps} steps, "
               f"bf16 {plan.bf16}, {plan.data_workers} data workers ({plan.note})")
     model_dir = pretrain(config, resume=not args.no_resume, progress=not args.no_progress)
     print(f"pretrained {config.family} for {config.steps} steps -> {model_dir}")
-    return 0
 
 
 def main(argv: Sequence[str] | None = None) -> int:
