@@ -188,7 +188,8 @@ def report(table: pd.DataFrame, figures: dict, args: argparse.Namespace) -> None
     one = next((v for k, v in speed.items() if k.startswith("ray 1 worker")), None)
     two = next((v for k, v in speed.items() if k == "ray 2 worker(s) x 1 thread"), None)
     local = speed.get("single process x 2 threads")
-    print(f"\n{args.series} series x {args.length} steps, horizon {args.horizon}, {args.model}; targets in brackets")
+    print(f"\nhorizon {args.horizon}, {args.model}; targets in brackets; throughput runs on {args.series} series x "
+          f"{args.length} steps")
     if one and two:
         print(f"2 workers / 1 worker: {two / one:.2f}x (>= {TARGETS['two/one']})")
     if two and local:
