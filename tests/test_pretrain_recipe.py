@@ -226,3 +226,26 @@ def test_one_command_trains_both_formats_each_in_its_folder_with_half_the_budget
         assert json.loads((folder / "pretrain_config.json").read_text())["family"] == family
     out = capsys.readouterr().out
     assert "pretrained chronos-bolt" in out and "pretrained chronos-2" in out
+
+
+@pytest.mark.slow
+def test_when_a_corpus_run_with_data_workers_is_interrupted_and_resumed_then_it_ends_like_a_straight_run(rc, tmp_path):
+    from safetensors.torch import load_file
+
+    changes = dict(steps=4, checkpoint_every=2, validate_every=2, clean_warmup_steps=1, warmup_steps=1,
+                   corpus="builtin", extra_data_share=0.5, real_mixup_probability=0.5, data_workers=2)
+    straight = rc.trainer.pretrain(tiny(rc, tmp_path / "straight", **changes), progress=False)
+    config = tiny(rc, tmp_path / "resumed", **changes)
+
+    class Stop(Exception):
+        pass
+
+    def stop(step: int, metrics: dict) -> None:
+        if step == 2:
+            raise Stop
+
+    with pytest.raises(Stop):
+        rc.trainer.pretrain(config, progress=False, callback=stop)
+    resumed = rc.trainer.pretrain(config, progress=False)
+    a, b = load_file(straight / "model.safetensors"), load_file(resumed / "model.safetensors")
+    assert max((a[k] - b[k]).abs().max().item() for k in a) <= 1e-6

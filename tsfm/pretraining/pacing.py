@@ -80,8 +80,11 @@ def batch_stream(make: Callable[[int], Any], start: int, stop: int, workers: int
         for step in range(start, stop):
             yield make(step)
         return
+    import torch
     from torch.utils.data import DataLoader
 
+    # Its own generator: a DataLoader otherwise draws its workers' seed from torch's global RNG,
+    # which shifts the dropout masks of a resumed run away from those of an uninterrupted one.
     loader = DataLoader(_Steps(make, start, stop), batch_size=None, shuffle=False, num_workers=workers,
-                        prefetch_factor=4)
+                        prefetch_factor=4, generator=torch.Generator().manual_seed(0))
     yield from loader
