@@ -249,3 +249,14 @@ def test_when_a_corpus_run_with_data_workers_is_interrupted_and_resumed_then_it_
     resumed = rc.trainer.pretrain(config, progress=False)
     a, b = load_file(straight / "model.safetensors"), load_file(resumed / "model.safetensors")
     assert max((a[k] - b[k]).abs().max().item() for k in a) <= 1e-6
+
+
+def test_when_steps_are_given_with_a_budget_then_the_explicit_steps_win(rc, tmp_path):
+    parser = argparse.ArgumentParser(prog="tsfm")
+    rc.cli.add_parsers(parser.add_subparsers(dest="command"))
+    args = parser.parse_args(["pretrain", "--config", "tiny-test", "--output", str(tmp_path / "run"), "--steps", "2",
+                              "--device", "cpu", "--minutes", "5", "--no-progress"])
+    assert args.handler(args) == 0
+    plan = json.loads((tmp_path / "run" / "recipe.json").read_text())
+    assert plan["steps"] == 2 and "--steps 2" in plan["note"]
+    assert json.loads((tmp_path / "run" / "checkpoint" / "trainer_state.json").read_text())["step"] == 2

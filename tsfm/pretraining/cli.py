@@ -12,6 +12,7 @@ its own, which is how several GPUs or nodes train one model::
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import json
 from collections.abc import Sequence
 from importlib import resources
@@ -133,6 +134,9 @@ def _run_one(args: argparse.Namespace, config: PretrainConfig, output: str | Non
         minutes = args.minutes if args.minutes is not None or resolve_device(args.device) == "cpu" else 10.0
         minutes = None if minutes is None else minutes / runs
         config, plan = plan_run(config, args.device, minutes, resume=not args.no_resume)
+        if args.steps is not None and config.steps != args.steps:  # an explicit --steps beats the plan's
+            config = config.replace(steps=args.steps)
+            plan = dataclasses.replace(plan, steps=args.steps, note=f"{plan.note}; --steps {args.steps}")
         write_plan(plan, config.output_dir)
         print(f"recipe: {plan.device}, batch {plan.batch_size}, lr {plan.lr:.2e}, {plan.steps} steps, "
               f"bf16 {plan.bf16}, {plan.data_workers} data workers ({plan.note})")
