@@ -114,7 +114,7 @@ def test_when_a_name_mentions_an_evaluation_set_then_it_is_excluded(name):
 
 
 @pytest.mark.parametrize("name", ["statsmodels:co2", "statsmodels:macrodata", "statsmodels:fertility",
-                                  "my_plant.parquet", "pumps/m12_flow.csv", "settlement"])
+                                  "my_plant.parquet", "pumps/m12_flow.csv", "settlement", "ettore_line"])
 def test_when_a_name_mentions_no_evaluation_set_then_it_passes(name):
     assert excluded_by_name(name) is None
 

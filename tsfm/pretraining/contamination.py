@@ -30,7 +30,7 @@ from tsfm.errors import InputError
 # The suite's aeon sets (tsfm.tasks.suite) and every other evaluation set of the project.
 SUITE_AEON_SETS: tuple[str, ...] = ("airline", "lynx", "m1_yearly", "shampoo_sales", "solar", "uschange", "pbs")
 _NAME_PATTERNS: tuple[str, ...] = (
-    r"\bm4", r"\bett", r"\betth\d", r"\bettm\d", r"tourism", r"visitor", r"\bnab\b", r"\bskab\b",
+    r"\bm4", r"\bett(?:[hm]\d?)?\b", r"tourism", r"visitor", r"\bnab\b", r"\bskab\b",
     r"\bcwru\b", r"c ?mapss", r"airline", r"air ?passengers", r"\blynx\b", r"\bm1\b", r"shampoo",
     r"solar", r"uschange", r"\bpbs\b",
 )
