@@ -108,6 +108,12 @@ def test_when_the_device_or_budget_is_bad_then_input_error_names_it(rc, tmp_path
         rc.recipe.plan_run(tiny(rc, tmp_path), device, minutes, trial=memory_limited(64))
 
 
+def test_when_several_processes_would_each_probe_then_input_error_says_to_fix_the_batch(rc, tmp_path, monkeypatch):
+    monkeypatch.setenv("WORLD_SIZE", "2")
+    with pytest.raises(InputError, match="single-process"):
+        rc.recipe.plan_run(tiny(rc, tmp_path), "cpu", None, trial=memory_limited(64))
+
+
 def test_when_cuda_is_asked_for_on_a_machine_without_it_then_the_error_points_to_auto(rc):
     if torch.cuda.is_available():
         pytest.skip("this machine has CUDA")

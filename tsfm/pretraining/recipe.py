@@ -166,6 +166,9 @@ def plan_run(
     """
     if minutes is not None and not (isinstance(minutes, (int, float)) and minutes > 0):
         raise InputError(f"--minutes must be a positive number; got {minutes!r}")
+    if int(os.environ.get("WORLD_SIZE", "1")) > 1:  # each process would probe its own batch size
+        raise InputError("--device plans a single-process run; under accelerate launch or torchrun, "
+                         "write batch_size and bf16 into the config instead")
     kind = resolve_device(device)
     saved = find_checkpoint(Path(config.output_dir)) if resume else None
     if saved is not None:  # keep the plan the run started with
