@@ -1,1 +1,1 @@
-"""Pretraining small Chronos-Bolt and Chronos-2 models from scratch on synthetic series only."""
+"""Pretraining small Chronos-Bolt and Chronos-2 models on synthetic series and a real public corpus."""

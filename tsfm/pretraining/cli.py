@@ -83,8 +83,9 @@ def add_parsers(subparsers: argparse._SubParsersAction) -> argparse.ArgumentPars
     """Add ``pretrain`` to a ``tsfm`` sub-parser set; the handler is ``args.handler``."""
     p = subparsers.add_parser(
         "pretrain",
-        help="pretrain a Chronos-Bolt or Chronos-2 model from scratch on synthetic series",
-        description="Pretrain from scratch; resumes from OUTPUT/checkpoint unless --no-resume. "
+        help="pretrain a Chronos-Bolt or Chronos-2 model on synthetic series and a real public corpus",
+        description="Pretrain from scratch, or continue a model (init_from); resumes from OUTPUT/checkpoint "
+        "unless --no-resume. --device fits the run to a GPU or the CPU. "
         "Writes OUTPUT/model (loads with BaseChronosPipeline.from_pretrained), log.jsonl and "
         "pretrain_config.json.",
     )
