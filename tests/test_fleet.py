@@ -21,8 +21,6 @@ from tsfm.tasks.cli import main
 from tsfm.tasks.fleet import Columns, ForecastWork, plan_partitions, run_fleet
 from tsfm.tasks.fleet.partitions import Partition, read_blocks
 
-ray = pytest.importorskip("ray", reason='Ray is an optional extra: pip install -e ".[distributed]"')
-
 COLUMNS = Columns("item_id", "timestamp", ("target",))
 MODEL = "tsfm-bolt-mini"
 
@@ -63,6 +61,8 @@ def assert_same_results(local: pd.DataFrame, fleet: pd.DataFrame) -> None:
 
 @pytest.fixture(scope="module")
 def cluster():
+    """One local Ray cluster of 2 CPUs for the module; tests that need it skip when Ray is not installed."""
+    ray = pytest.importorskip("ray", reason='Ray is an optional extra: pip install -e ".[distributed]"')
     ray.init(num_cpus=2, include_dashboard=False, log_to_driver=False, object_store_memory=128 * 2**20)
     yield
     ray.shutdown()
@@ -216,7 +216,7 @@ def run_cli(argv: list[str], capsys) -> tuple[int, str]:
     return code, "\n".join(err)
 
 
-def test_when_the_dataset_lacks_the_target_column_then_one_line_and_exit_2(tmp_path, capsys):
+def test_when_the_dataset_lacks_the_target_column_then_one_line_and_exit_2(tmp_path, capsys, cluster):
     (tmp_path / "d").mkdir()
     fleet_frame(2).rename(columns={"target": "value"}).to_parquet(tmp_path / "d" / "a.parquet", index=False)
     code, err = run_cli(["forecast", "--data", str(tmp_path / "d"), "--horizon", "2", "--output",

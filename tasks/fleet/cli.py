@@ -91,20 +91,26 @@ def forecast_work(args: argparse.Namespace):
     _refuse(args, {"future": "--future", "covariates": "--covariates", "past_covariates": "--past-covariates",
                    "group_by": "--group-by", "targets": "--targets", "plot": "--plot"})
     columns = _columns(args)
+    work = ForecastWork(columns, args.model, args.horizon, parse_levels(args.quantiles), device=args.device,
+                        batch_size=args.batch_size, frame_options=_frame_options(args))
+    first = next(read_blocks(Partition(0, (str(dataset_files(args.data)[0]),), 0), columns, 64))
+    work.season_length = season_of(args, work.canonical(first))
+    return work
+
+
+def _frame_options(args: argparse.Namespace) -> dict:
+    """``--timestamp-unit`` and ``--fill-gaps`` as options of ``tsfm.data.load_frame``."""
     options = {"timestamp_unit": args.timestamp_unit} if args.timestamp_unit else {}
     if args.fill_gaps:
         options["fill_gaps"] = "nan"
-    work = ForecastWork(columns, args.model, args.horizon, parse_levels(args.quantiles), frame_options=options,
-                        device=args.device, batch_size=args.batch_size)
-    first = next(read_blocks(Partition(0, (str(dataset_files(args.data)[0]),), 0), columns, 64))
-    work.season_length = season_of(args, work.canonical(first, **options))
-    return work
+    return options
 
 
 def embed_work(args: argparse.Namespace):
     from tsfm.tasks.fleet.work import EmbedWork
 
-    return EmbedWork(_columns(args), args.model, device=args.device, batch_size=args.batch_size)
+    return EmbedWork(_columns(args), args.model, device=args.device, batch_size=args.batch_size,
+                     frame_options=_frame_options(args))
 
 
 def classify_work(args: argparse.Namespace):

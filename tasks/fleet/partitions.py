@@ -186,6 +186,8 @@ def _check_repairable(files: list[Path], columns: Columns) -> None:
     rows[columns.id] = rows[columns.id].astype(str)
     rows = rows.sort_values(columns.id, kind="stable", ignore_index=True)
     stamps = rows[columns.timestamp]
+    if stamps.dtype == object:  # CSV dates are text: compare them as dates
+        stamps = pd.to_datetime(stamps, errors="coerce", utc=True)
     same = rows[columns.id].to_numpy()[1:] == rows[columns.id].to_numpy()[:-1]
     back = same & ~(stamps.to_numpy()[1:] > stamps.to_numpy()[:-1])
     if back.any():
@@ -234,8 +236,9 @@ def _whole_series_blocks(chunks, id_column: str, block_series: int) -> Iterator[
 
 
 def _stream(file: Path, names: list[str]) -> Iterator[pd.DataFrame]:
-    if file.suffix.lower() == ".csv":
-        yield from pd.read_csv(file, usecols=names, chunksize=_READ_ROWS)
+    """Row chunks of ``names`` (the id column first) of one file."""
+    if file.suffix.lower() == ".csv":  # ids as written ("007" stays "007"), the same in every chunk
+        yield from pd.read_csv(file, usecols=names, chunksize=_READ_ROWS, dtype={names[0]: str})
         return
     import pyarrow.parquet as pq
 
@@ -244,8 +247,9 @@ def _stream(file: Path, names: list[str]) -> Iterator[pd.DataFrame]:
 
 
 def _read_columns(file: Path, names: list[str]) -> pd.DataFrame:
+    """Columns ``names`` (the id column first) of one file."""
     if file.suffix.lower() == ".csv":
-        return pd.read_csv(file, usecols=names)
+        return pd.read_csv(file, usecols=names, dtype={names[0]: str})
     return pd.read_parquet(file, columns=names)
 
 

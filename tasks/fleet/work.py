@@ -24,13 +24,17 @@ class Work:
     kind = "work"
     needs_timestamp = True
 
-    def __init__(self, columns: Columns, model: str = "", device: str = "auto", batch_size: int = 256) -> None:
+    def __init__(
+        self, columns: Columns, model: str = "", device: str = "auto", batch_size: int = 256,
+        frame_options: dict | None = None,
+    ) -> None:
         self.columns, self.model_name, self.device, self.batch_size = columns, model, device, batch_size
+        self.frame_options = dict(frame_options or {})  # timestamp_unit, fill_gaps of tsfm.data.load_frame
         self.model: Any = None
 
     def describe(self) -> dict:
         """What identifies the job's results (written into the output folder's marker)."""
-        return {"kind": self.kind, "model": self.model_name, "columns": self.columns.names}
+        return {"kind": self.kind, "model": self.model_name, "columns": self.columns.names, **self.frame_options}
 
     def setup(self) -> None:
         import tsfm
@@ -43,11 +47,13 @@ class Work:
     def run(self, block: pd.DataFrame) -> pd.DataFrame:
         raise NotImplementedError
 
-    def canonical(self, block: pd.DataFrame, **options: Any) -> pd.DataFrame:
+    def canonical(self, block: pd.DataFrame) -> pd.DataFrame:
+        """The block validated into the canonical long format, as the local engine reads a file."""
         from tsfm.data import load_frame
 
         c = self.columns
-        return load_frame(block, id_column=c.id, timestamp_column=c.timestamp, target_column=c.targets[0], **options)
+        return load_frame(block, id_column=c.id, timestamp_column=c.timestamp, target_column=c.targets[0],
+                          **self.frame_options)
 
 
 class ForecastWork(Work):
@@ -57,15 +63,14 @@ class ForecastWork(Work):
 
     def __init__(
         self, columns: Columns, model: str, horizon: int, levels: Sequence[float], season_length: int = 1,
-        frame_options: dict | None = None, **options: Any,
+        **options: Any,
     ) -> None:
         super().__init__(columns, model, **options)
         self.horizon, self.levels, self.season_length = horizon, tuple(levels), season_length
-        self.frame_options = dict(frame_options or {})
 
     def describe(self) -> dict:
         return {**super().describe(), "horizon": self.horizon, "levels": list(self.levels),
-                "season_length": self.season_length, **self.frame_options}
+                "season_length": self.season_length}
 
     def _load_options(self) -> dict:
         return {"season_length": self.season_length}
@@ -73,7 +78,7 @@ class ForecastWork(Work):
     def run(self, block: pd.DataFrame) -> pd.DataFrame:
         from tsfm import data as tsdata
 
-        frame = self.canonical(block, **self.frame_options)
+        frame = self.canonical(block)
         ids, series = tsdata.to_series(frame)
         forecast = self.model.predict_quantiles(series, self.horizon, self.levels)
         stamps = tsdata.future_timestamps(frame, self.horizon, tsdata.infer_frequency(frame))
