@@ -121,6 +121,21 @@ def test_when_ray_is_missing_then_engine_ray_says_how_to_install_it(tmp_path, mo
     assert code == 2 and len(err.splitlines()) == 1 and 'pip install -e ".[distributed]"' in err
 
 
+@pytest.mark.parametrize(
+    ("device", "cluster_gpus", "wanted"),
+    [("cpu", 1, False), ("auto", 0, False), ("auto", 2, True), ("cuda", 0, True), ("cuda:1", 4, True)],
+)
+def test_when_the_model_runs_on_cuda_then_each_actor_asks_for_a_gpu(device, cluster_gpus, wanted):
+    from tsfm.tasks.fleet.engine import _wants_gpu
+
+    class FakeRay:
+        @staticmethod
+        def cluster_resources():
+            return {"CPU": 16.0, **({"GPU": float(cluster_gpus)} if cluster_gpus else {})}
+
+    assert _wants_gpu(FakeRay, ForecastWork(COLUMNS, MODEL, 4, (0.5,), device=device)) is wanted
+
+
 # ----------------------------------------------------------------------------- on the cluster
 
 
