@@ -56,6 +56,7 @@ def run_engine(command: str, args: argparse.Namespace) -> int:
     from tsfm.tasks.fleet.engine import require_ray, run_fleet
 
     require_ray()
+    args.interrupt_hint = "; finished partitions are kept: rerun the same command to resume"
     builders = {"forecast": forecast_work, "embed": embed_work, "classify": classify_work, "detect": detect_work}
     work = builders[command](args)
     result = run_fleet(
@@ -134,14 +135,16 @@ def classify_work(args: argparse.Namespace):
 def detect_work(args: argparse.Namespace):
     """:class:`DetectWork`; a ``--reference`` file is read here and sent to every actor."""
     from tsfm.tasks.anomaly.io import read_items
+    from tsfm.tasks.fleet.partitions import fingerprint
     from tsfm.tasks.fleet.work import DetectWork
 
     if not 0.0 < args.reference_fraction < 1.0:
         raise InputError(f"--reference-fraction must be in (0, 1), got {args.reference_fraction}")
     columns = _columns(args, names(args.target), need_timestamp=False)
-    references = None
+    references, reference_id = None, None
     if args.reference:
         items, _ = read_items(args.reference, list(columns.targets), args.id_column, args.timestamp_column)
+        reference_id = fingerprint([Path(args.reference)])
         references = {item_id: values for item_id, _, values in items}
     options = {"alpha": args.alpha, "smooth": args.smooth, "combine": args.combine}
-    return DetectWork(columns, args.model, args.detector, options, args.reference_fraction, references)
+    return DetectWork(columns, args.model, args.detector, options, args.reference_fraction, references, reference_id)

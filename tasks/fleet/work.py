@@ -142,15 +142,16 @@ class DetectWork(Work):
 
     def __init__(
         self, columns: Columns, model: str, detector: str, options: dict, reference_fraction: float = 0.2,
-        references: dict[str, np.ndarray] | None = None,
+        references: dict[str, np.ndarray] | None = None, reference_id: str | None = None,
     ) -> None:
         super().__init__(columns, model)
         self.detector, self.options = detector, dict(options)
         self.reference_fraction, self.references = reference_fraction, references
+        self.reference_id = reference_id  # fingerprint of the --reference file: another file, another job
 
     def describe(self) -> dict:
         return {**super().describe(), "detector": self.detector, **self.options,
-                "reference_fraction": self.reference_fraction, "reference": self.references is not None}
+                "reference_fraction": self.reference_fraction, "reference": self.reference_id}
 
     def setup(self) -> None:
         from tsfm.registry import resolve_model
