@@ -102,6 +102,8 @@ def run_fleet(
             raise InputError(f"--{name.replace('_', '-')} must be >= 1, got {value}")
     log = log or (lambda line: print(line, file=sys.stderr, flush=True))
     started = time.perf_counter()
+    if address is not None and address != "auto":
+        _probe(address)  # before the output folder is touched
     plan = plan_partitions(data, work.columns)
     job = {"task": work.describe(), "data": str(Path(data).expanduser().resolve()), "fingerprint": plan.fingerprint}
     folder, done = open_job(output, job, overwrite, inputs=[data])
@@ -132,10 +134,17 @@ def connect(ray, address: str | None, cpus: int) -> bool:
         ray.init(num_cpus=max(cpus, os.cpu_count() or 1), include_dashboard=False, log_to_driver=False,
                  logging_level=logging.ERROR, object_store_memory=256 * 2**20)
         return True
+    # Ray retries a cluster that does not answer its protocol for 20 s; a few seconds tell the same
+    wait = "RAY_gcs_server_port_wait_time_s"
+    had_wait = wait in os.environ
+    os.environ.setdefault(wait, str(int(CONNECT_TIMEOUT_S)))
     try:
         ray.init(address=address, log_to_driver=False, logging_level=logging.ERROR)
     except (ConnectionError, RuntimeError, ValueError) as exc:
         raise InputError(f"--address {address!r}: cannot join a Ray cluster there ({exc})".split("\n")[0]) from None
+    finally:
+        if not had_wait:
+            os.environ.pop(wait, None)
     return True
 
 
