@@ -21,7 +21,9 @@ _FLAGS = {
     "max_iter": "--max-iter", "shrinkage": "--shrinkage", "tolerance": "--tolerance", "method": "--method",
     "top_k": "--top-k", "point_min_windows": "--point-min-windows",
 }
-TABLE_COLUMNS = ["member", "weight", "point_weight", "MASE", "WQL", "coverage_80", "windows", "failed", "seconds", "status"]
+TABLE_COLUMNS = [
+    "member", "weight", "point_weight", "MASE", "WQL", "coverage_80", "windows", "failed", "seconds", "status",
+]
 
 
 def add_parsers(sub: argparse._SubParsersAction) -> None:
@@ -66,7 +68,7 @@ def add_parsers(sub: argparse._SubParsersAction) -> None:
 
 def add_selection_flags(p: argparse.ArgumentParser) -> None:
     """``--method``, ``--top-k`` and ``--point-min-windows`` (shared with ``tsfm bench ensemble``)."""
-    from tsfm.ensemble import DEFAULT_METHOD, DEFAULT_POINT_MIN_WINDOWS, DEFAULT_TOP_K, METHODS
+    from tsfm.ensemble_selection import DEFAULT_METHOD, DEFAULT_POINT_MIN_WINDOWS, DEFAULT_TOP_K, METHODS
 
     p.add_argument(
         "--method", default=DEFAULT_METHOD, choices=METHODS,

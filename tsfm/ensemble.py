@@ -6,33 +6,36 @@ series (it raises, or returns NaN) is left out for that series only and the othe
 weights are renormalised there; the failures of the latest call are kept in
 :attr:`EnsembleForecaster.last_failures`.
 
-:func:`fit_ensemble` chooses the weights by greedy ensemble selection (Caruana et al., 2004, as
-AutoGluon does): starting from nothing, add with replacement the member whose addition most
-lowers the pooled WQL of the average, ``max_iter`` times; weights are the counts over a prefix
-of these additions. Two guards keep the weights from fitting the noise of a few windows, which
-can rank models differently from the data that follows:
+:func:`fit_ensemble` scores every member on the same validation windows and chooses the weights
+(:mod:`tsfm.ensemble_selection`) by one of two methods:
 
-- **tolerance**: the prefix kept is the shortest whose loss is within ``tolerance`` (relative)
-  of the lowest on the trajectory, not the lowest itself, so a member added once for a gain
-  of 0.01% does not enter (a one-standard-error rule in spirit: the simpler ensemble wins a
-  near tie);
-- **shrinkage**: the greedy weights are blended with equal weights over the members selected,
-  ``w = (1 - shrinkage) * w_greedy + shrinkage / n_selected``. The default 0.5 keeps the greedy
-  choice of members but halves how far it departs from an equal split among them (equal weights
-  are the hard-to-beat combination of the forecasting literature). A member the greedy search
-  did not select keeps weight 0.
+- ``"top-k"`` (default): equal weights over the ``top_k`` (default 2) members of lowest pooled
+  validation WQL. A few validation windows rank models noisily; averaging the two best is the
+  robust combination of the forecasting literature (equal weights are hard to beat), and it held
+  best overall when each method chose on all validation windows but the latest and
+  was scored on the latest (the suite's eight datasets, M4 Hourly among them: no test data seen).
+- ``"greedy"``: greedy ensemble selection (Caruana et al., 2004, as AutoGluon does): add with
+  replacement the member whose addition most lowers the pooled WQL of the average, ``max_iter``
+  times; keep the shortest prefix within ``tolerance`` (relative) of the lowest loss, and blend
+  its weights with equal weights over the members it selected,
+  ``w = (1 - shrinkage) * w_greedy + shrinkage / n_selected``.
 
 The point forecast (the median, and the mean) is scored by MASE, not by WQL, and the member that
 makes the best quantiles is not always the one that makes the best point forecast (on M4 Hourly
 tsfm-bolt-mini has the sharpest quantiles while seasonal naive's point forecast is as good as
 its). So where the validation holds enough windows (``point_min_windows`` scored windows,
-series x origins, default :data:`DEFAULT_POINT_MIN_WINDOWS`), a second greedy selection with the
-same guards chooses **point weights** on the mean MASE of the averaged point forecasts; they
-combine the members' medians (the 0.5 quantile) and means, the other levels keep the WQL
-weights, and the quantiles are sorted afterwards. With fewer windows one set of weights serves
-both, since twice the choices on little evidence fit its noise.
+series x origins, default 30), the same method chooses **point weights** on the mean MASE of
+the averaged point forecasts; they combine the members' medians (the 0.5 quantile) and means,
+the other levels keep the WQL weights, and the quantiles are sorted afterwards. With fewer
+windows one set of weights serves both, since twice the choices on little evidence fit its noise.
 
-Saved folders hold one ``ensemble.json`` (members by name or path, weights, quantile levels,
+Optionally (``per_series=SeriesWeighting()``) series whose own windows give strong evidence get
+weights of their own, shrunk toward the global ones; the contract's ``predict_quantiles`` carries
+no item ids, so the ensemble takes them as an extra keyword, ``item_ids``, and uses the global
+weights for series it is not told about.
+
+Saved folders hold one ``ensemble.json`` (members by name or path, weights and point weights,
+weights per series, quantile levels,
 season length, the windows' config, the selection settings and the validation scores);
 :mod:`tsfm.ensemble_folder` reads them back for ``tsfm.load(folder)``.
 """
@@ -40,11 +43,9 @@ season length, the windows' config, the selection settings and the validation sc
 from __future__ import annotations
 
 import json
-import math
-import numbers
 import warnings
-from collections.abc import Sequence
-from dataclasses import dataclass
+from collections.abc import Mapping, Sequence
+from dataclasses import asdict
 from pathlib import Path
 from typing import Any
 
@@ -53,8 +54,21 @@ import pandas as pd
 
 from tsfm.contract import BaseForecaster, Forecaster
 from tsfm.covariates import Covariates
+from tsfm.ensemble_selection import (
+    DEFAULT_MAX_ITER,
+    DEFAULT_METHOD,
+    DEFAULT_POINT_MIN_WINDOWS,
+    DEFAULT_SHRINKAGE,
+    DEFAULT_TOLERANCE,
+    DEFAULT_TOP_K,
+    Selection,
+    SeriesWeighting,
+    check_selection_options,
+    select_weights,
+    series_weights,
+)
 from tsfm.errors import InputError
-from tsfm.metrics import pinball, seasonal_scale
+from tsfm.forecast import Forecast
 from tsfm.outputs import staged_folder, write_json
 from tsfm.quantiles import DEFAULT_QUANTILE_LEVELS
 from tsfm.registry import list_models, load
@@ -71,13 +85,6 @@ from tsfm.validation import validate_quantile_levels, validate_season_length
 FILE_NAME = "ensemble.json"
 FORMAT = "tsfm-ensemble"
 VERSION = 1
-DEFAULT_MAX_ITER = 100  # AutoGluon's ensemble_size
-DEFAULT_SHRINKAGE = 0.5
-DEFAULT_TOLERANCE = 0.01
-METHODS = ("top-k", "greedy")
-DEFAULT_METHOD = "top-k"
-DEFAULT_TOP_K = 2
-DEFAULT_POINT_MIN_WINDOWS = 30  # scored validation windows (series x origins) before point weights are chosen apart
 # Where backends keep the levels they forecast natively (others forecast any level).
 _NATIVE_LEVEL_ATTRIBUTES = ("native_levels", "pipeline.quantiles", "runtime.quantile_levels", "config.quantile_levels")
 
@@ -94,6 +101,10 @@ class EnsembleForecaster(BaseForecaster):
         quantiles (and the point forecast, unless ``point_weights`` is given).
     point_weights
         Weights of the point forecast: the 0.5 quantile and the mean; ``None`` = ``weights``.
+    series_weights
+        Item id -> ``(weights, point_weights)`` for series with weights of their own (see
+        :class:`tsfm.ensemble_selection.SeriesWeighting`); used when ``predict_quantiles`` is given
+        ``item_ids``. Other series take ``weights`` and ``point_weights``.
     quantile_levels
         Levels the weights were chosen at; every member must be able to forecast them (see
         :func:`check_member_levels`). Other levels can be asked for, as from any model.
@@ -119,12 +130,19 @@ class EnsembleForecaster(BaseForecaster):
         refs: Sequence[str] | None = None, season_length: int = 1, config: RollingWindows | None = None,
         report: pd.DataFrame | None = None, selection: dict[str, Any] | None = None,
         point_weights: Sequence[float] | None = None,
+        series_weights: Mapping[str, tuple[Sequence[float], Sequence[float]]] | None = None,
     ) -> None:
         super().__init__(name)
         self.members = _checked_members(members)
         self.weights = _normalised(weights, len(self.members))
         self.point_weights = self.weights if point_weights is None else _normalised(
             point_weights, len(self.members), "point_weights")
+        self.series_weights = {
+            str(item): (_normalised(w, len(self.members), f"series_weights[{item!r}] weights"),
+                        _normalised(pw, len(self.members), f"series_weights[{item!r}] point weights"))
+            for item, (w, pw) in (series_weights or {}).items()
+        }
+        self._item_ids: list[str] | None = None  # of the call in progress, for series_weights
         self.quantile_levels = tuple(float(x) for x in validate_quantile_levels(quantile_levels))
         check_member_levels(self.members, self.quantile_levels)
         self.refs = [str(r) for r in refs] if refs is not None else [m.name for m in self.members]
@@ -145,6 +163,26 @@ class EnsembleForecaster(BaseForecaster):
         points = "" if self.point_weights is self.weights else ", point_weights={" + ", ".join(
             f"{m.name}: {w:.3f}" for m, w in zip(self.members, self.point_weights)) + "}"
         return f"EnsembleForecaster(name={self.name!r}, weights={{{parts}}}{points})"
+
+    def predict_quantiles(
+        self, context: Any, horizon: int, quantile_levels: Sequence[float] = DEFAULT_QUANTILE_LEVELS,
+        covariates: Covariates | None = None, item_ids: Sequence[str] | None = None,
+    ) -> Forecast:
+        """The contract's ``predict_quantiles``, plus ``item_ids``: one id per series of ``context``.
+
+        With ``item_ids``, series fitted with weights of their own (``series_weights``) use them;
+        without, or for ids it has no weights for, a series takes the global weights. The contract
+        itself carries no item ids, so backtests that call models through it use the global weights.
+        """
+        if item_ids is not None:
+            n = len(context) if isinstance(context, (list, tuple)) else np.atleast_2d(np.asarray(context)).shape[0]
+            if isinstance(item_ids, str) or len(item_ids) != n:
+                raise InputError(f"item_ids must give one id per series: got {item_ids!r} for {n} series")
+        self._item_ids = [str(i) for i in item_ids] if item_ids is not None else None
+        try:
+            return super().predict_quantiles(context, horizon, quantile_levels, covariates)
+        finally:
+            self._item_ids = None
 
     def _predict_quantiles(
         self, context: list[np.ndarray], horizon: int, levels: np.ndarray
@@ -183,8 +221,20 @@ class EnsembleForecaster(BaseForecaster):
                 + "; the other members forecast those series (see last_failures)",
                 stacklevel=4,
             )
-        return combine_forecasts(np.stack(quantiles), np.stack(means), levels, self.weights, self.point_weights,
-                                 usable_array)
+        weights, point_weights = self._row_weights(len(context))
+        return combine_forecasts(np.stack(quantiles), np.stack(means), levels, weights, point_weights, usable_array)
+
+    def _row_weights(self, n: int) -> tuple[np.ndarray, np.ndarray]:
+        """The global weights, or ``[n_members, n]`` weights per series where the call's ids have their own."""
+        ids = self._item_ids
+        if ids is None or not self.series_weights or not any(i in self.series_weights for i in ids):
+            return self.weights, self.point_weights
+        weights = np.repeat(self.weights[:, None], n, axis=1)  # [n_members, n]
+        point_weights = np.repeat(self.point_weights[:, None], n, axis=1)
+        for j, item in enumerate(ids):
+            if item in self.series_weights:
+                weights[:, j], point_weights[:, j] = self.series_weights[item]
+        return weights, point_weights
 
     def to_dict(self) -> dict[str, Any]:
         """JSON-ready description: members by reference with their weights, levels, windows, scores."""
@@ -194,6 +244,8 @@ class EnsembleForecaster(BaseForecaster):
             "quantile_levels": list(self.quantile_levels), "season_length": self.season_length,
             "config": self.config.to_dict() if self.config is not None else None,
             "selection": self.selection,
+            "series_weights": {item: {"weights": w.tolist(), "point_weights": pw.tolist()}
+                               for item, (w, pw) in self.series_weights.items()},
             "validation": json.loads(self.report.to_json(orient="records")) if len(self.report) else [],
         }
 
@@ -211,147 +263,6 @@ class EnsembleForecaster(BaseForecaster):
         return Path(folder)
 
 
-@dataclass(frozen=True)
-class Selection:
-    """Greedy ensemble selection on validation forecasts.
-
-    Attributes
-    ----------
-    weights
-        ``[n_members]`` final quantile weights (after shrinkage), summing to 1.
-    counts
-        ``[n_members]`` times each member was added, up to the kept prefix.
-    trajectory
-        Pooled WQL after each addition.
-    dropped
-        Member index -> why it takes no part (it failed on every window).
-    rows
-        Number of validation windows the selection scored (those where every kept member forecast).
-    kept
-        Length of the prefix of additions the counts come from.
-    point_weights
-        ``[n_members]`` weights of the point forecast: chosen on MASE where ``rows`` reaches
-        ``point_min_windows``, else the same array as ``weights``.
-    point_counts
-        ``[n_members]`` additions of the point selection (``counts`` when it did not run).
-    """
-
-    weights: np.ndarray
-    counts: np.ndarray
-    trajectory: list[float]
-    dropped: dict[int, str]
-    rows: int
-    kept: int
-    point_weights: np.ndarray
-    point_counts: np.ndarray
-
-    @property
-    def separate_point(self) -> bool:
-        """Whether the point weights were chosen on their own (on MASE)."""
-        return self.point_weights is not self.weights
-
-
-def select_weights(
-    results: Sequence[ValidationResult], max_iter: int = DEFAULT_MAX_ITER, shrinkage: float = DEFAULT_SHRINKAGE,
-    tolerance: float = DEFAULT_TOLERANCE, point_min_windows: int | None = DEFAULT_POINT_MIN_WINDOWS,
-    method: str = DEFAULT_METHOD, top_k: int = DEFAULT_TOP_K,
-) -> Selection:
-    """Weights for the members whose validation forecasts are ``results`` (same windows, same levels).
-
-    Members that failed on every window are dropped. The loss is the pooled WQL over the windows
-    where every other member forecast; windows where a kept member failed are left out of the
-    choice (the ensemble renormalises there when it forecasts). ``method`` ``"top-k"`` gives equal
-    weights to the ``top_k`` members of lowest loss; ``"greedy"`` runs the greedy selection with
-    ``max_iter``, ``tolerance`` and ``shrinkage``. See the module doc, and for ``point_min_windows``
-    (``None``: never choose point weights apart).
-    """
-    _check_selection_options(max_iter, shrinkage, tolerance, point_min_windows, method, top_k)
-    levels = np.asarray(results[0].quantile_levels)
-    forecasts = np.stack([r.forecasts for r in results])  # [n_members, n_windows, horizon, n_q]
-    failed = np.stack([r.failed for r in results])  # [n_members, n_windows]
-    dropped = {m: _first_error(r) for m, r in enumerate(results) if failed[m].all()}
-    alive = [m for m in range(len(results)) if m not in dropped]
-    if not alive:
-        reasons = "; ".join(f"{results[m].model}: {why}" for m, why in dropped.items())
-        raise InputError(f"every member failed on every validation window: {reasons}")
-    common = ~failed[alive].any(axis=0)
-    if not common.any():
-        raise InputError(
-            "no validation window was forecast by every remaining member "
-            f"({', '.join(results[m].model for m in alive)}); they fail on different series"
-        )
-    y = results[0].targets[common]  # [rows, horizon]
-    scale = float(np.nansum(np.abs(y))) or 1.0
-    if method == "greedy":
-        choose = lambda c, loss: _greedy(c, loss, alive, max_iter, tolerance, shrinkage)  # noqa: E731
-    else:
-        choose = lambda c, loss: _top_k(c, loss, alive, top_k)  # noqa: E731
-    weights, counts, trajectory, keep = choose(forecasts[:, common], lambda avg: _pinball(y, avg, levels) / scale)
-    rows = int(common.sum())
-    point_weights, point_counts = weights, counts
-    if point_min_windows is not None and rows >= point_min_windows:
-        point_loss = _mase_loss(results[0], common)
-        if point_loss is not None:
-            points = np.stack([r.point for r in results])[:, common]  # [n_members, rows, horizon]
-            point_weights, point_counts, _, _ = choose(points, point_loss)
-    return Selection(weights, counts, trajectory, dropped, rows, keep, point_weights, point_counts)
-
-
-def _greedy(
-    candidates: np.ndarray, loss: Any, alive: Sequence[int], max_iter: int, tolerance: float, shrinkage: float
-) -> tuple[np.ndarray, np.ndarray, list[float], int]:
-    """Caruana's selection with replacement over ``candidates [n_members, rows, ...]``.
-
-    ``loss(average)`` scores an average forecast. Returns the shrunk weights, the counts of the
-    kept prefix, the loss after each addition and the kept prefix's length (module doc).
-    """
-    n = candidates.shape[0]
-    total, picks, trajectory = np.zeros_like(candidates[0]), [], []
-    for it in range(max_iter):
-        losses = [loss((total + candidates[m]) / (it + 1)) if m in alive else np.inf for m in range(n)]
-        best = int(np.argmin(losses))  # ties go to the earlier member
-        total += candidates[best]
-        picks.append(best)
-        trajectory.append(float(losses[best]))
-    near_best = np.asarray(trajectory) <= min(trajectory) * (1.0 + tolerance) + 1e-15
-    keep = int(np.argmax(near_best)) + 1  # the shortest prefix within tolerance of the lowest loss
-    counts = np.bincount(picks[:keep], minlength=n)
-    selected = counts > 0
-    weights = (1.0 - shrinkage) * counts / counts.sum() + shrinkage * selected / selected.sum()
-    return weights, counts, trajectory, keep
-
-
-def _top_k(
-    candidates: np.ndarray, loss: Any, alive: Sequence[int], top_k: int
-) -> tuple[np.ndarray, np.ndarray, list[float], int]:
-    """Equal weights over the ``top_k`` members of lowest ``loss`` (ties: the earlier member).
-
-    Returns the weights, the 0/1 counts, the chosen members' losses in rank order and how many were chosen.
-    """
-    n = candidates.shape[0]
-    losses = np.array([loss(candidates[m]) if m in alive else np.inf for m in range(n)])
-    ranked = [int(m) for m in np.argsort(losses, kind="stable") if m in alive][:top_k]
-    counts = np.zeros(n, dtype=np.int64)
-    counts[ranked] = 1
-    return counts / counts.sum(), counts, [float(losses[m]) for m in ranked], len(ranked)
-
-
-def _mase_loss(first: ValidationResult, rows: np.ndarray) -> Any:
-    """Mean MASE over ``rows`` of an average point forecast ``[rows, horizon]``; None if no row has a scale."""
-    windows = [w for w, keep in zip(first.windows, rows) if keep]
-    scales = np.array([_scale_or_nan(w.history, first.season_length) for w in windows])  # [rows]
-    usable = np.isfinite(scales) & (scales > 0)
-    if not usable.any():
-        return None
-    y = first.targets[rows][usable]  # [usable rows, horizon]
-
-    def loss(point: np.ndarray) -> float:
-        errors = np.abs(y - point[usable])  # NaN where y is missing
-        return float(np.mean(np.nanmean(errors, axis=1) / scales[usable]))
-
-    return loss
-
-
 def fit_ensemble(
     members: Sequence[Forecaster | str],
     series: Sequence[np.ndarray],
@@ -364,6 +275,7 @@ def fit_ensemble(
     point_min_windows: int | None = DEFAULT_POINT_MIN_WINDOWS,
     method: str = DEFAULT_METHOD,
     top_k: int = DEFAULT_TOP_K,
+    per_series: SeriesWeighting | None = None,
     item_ids: Sequence[str] | None = None,
     name: str = "ensemble",
     device: str = "auto",
@@ -394,6 +306,10 @@ def fit_ensemble(
     method, top_k
         ``"top-k"`` (default): equal weights over the ``top_k`` members of lowest validation loss;
         ``"greedy"``: greedy selection with ``max_iter``, ``shrinkage`` and ``tolerance`` (module doc).
+    per_series
+        Also choose weights per series where its windows give strong evidence (see
+        :class:`~tsfm.ensemble_selection.SeriesWeighting`); they are used when the ensemble is
+        given ``item_ids`` (``predict_quantiles(..., item_ids=...)``). ``None``: global weights only.
 
     Returns
     -------
@@ -402,31 +318,42 @@ def fit_ensemble(
         WQL, coverage, failures and status (selected, not selected, or dropped and why), and a last
         row for the ensemble itself (scored on the windows its weights were chosen on, so optimistic).
     """
-    _check_selection_options(max_iter, shrinkage, tolerance, point_min_windows, method, top_k)
+    check_selection_options(max_iter, shrinkage, tolerance, point_min_windows, method, top_k)
+    if per_series is not None and not isinstance(per_series, SeriesWeighting):
+        raise InputError(f"per_series must be a SeriesWeighting or None, got {type(per_series).__name__}")
     levels = validate_quantile_levels(quantile_levels)
     season = validate_season_length(season_length)
     models, refs = _resolve_members(members, season, device, batch_size)
     check_member_levels(models, levels)
     results = [score(m, series, config, levels, season, item_ids) for m in models]
     selection = select_weights(results, max_iter, shrinkage, tolerance, point_min_windows, method, top_k)
+    own = series_weights(results, selection, per_series, max_iter, tolerance, shrinkage) if per_series else {}
     ens_scores = _ensemble_scores(results, selection, name)
     settings = _settings(method, top_k, max_iter, shrinkage, tolerance, point_min_windows, selection)
+    if per_series is not None:
+        settings["per_series"] = {**asdict(per_series), "series_with_own_weights": len(own)}
     report = _report(results, refs, selection, ens_scores)
-    used = np.flatnonzero((selection.weights > 0) | (selection.point_weights > 0))
+    positive = (selection.weights > 0) | (selection.point_weights > 0)
+    for w, pw in own.values():
+        positive |= (w > 0) | (pw > 0)
+    used = np.flatnonzero(positive)
     point_weights = selection.point_weights[used] if selection.separate_point else None
     return EnsembleForecaster(
         [models[i] for i in used], selection.weights[used], levels, name=name, refs=[refs[i] for i in used],
         season_length=season, config=config, report=report, selection=settings, point_weights=point_weights,
+        series_weights={item: (w[used], pw[used]) for item, (w, pw) in own.items()},
     )
 
 
 def combine(values: np.ndarray, weights: np.ndarray, usable: np.ndarray) -> np.ndarray:
     """Weighted average over members ``values [n_members, n, ...]``, renormalised per row ``n``.
 
-    ``usable [n_members, n]`` says which member may be used for which row; rows no member
-    may be used for come out NaN.
+    ``weights`` is ``[n_members]``, or ``[n_members, n]`` for weights per row. ``usable
+    [n_members, n]`` says which member may be used for which row; rows no member may be used
+    for come out NaN.
     """
-    w = np.asarray(weights, dtype=np.float64)[:, None] * usable  # [n_members, n]
+    w = np.asarray(weights, dtype=np.float64)
+    w = (w[:, None] if w.ndim == 1 else w) * usable  # [n_members, n]: one set of weights, or one per row
     total = w.sum(axis=0)  # [n]
     filled = np.where(usable.reshape(usable.shape + (1,) * (values.ndim - 2)), values, 0.0)
     summed = np.einsum("mn,mn...->n...", w, filled)
@@ -460,10 +387,11 @@ def combine_forecasts(
     mean [n, horizon])``.
     """
     combined = combine(quantiles, weights, usable)  # [n, horizon, n_q]
-    if point_weights is weights or np.array_equal(point_weights, weights):
+    if point_weights is weights or (np.shape(point_weights) == np.shape(weights)
+                                    and np.array_equal(point_weights, weights)):
         return np.sort(combined, axis=-1), combine(means, weights, usable)
     median = np.flatnonzero(np.isclose(np.asarray(levels, dtype=np.float64), 0.5))
-    if median.size:
+    if median.size:  # [n_members, n, horizon] -> [n, horizon]
         combined[..., median[0]] = combine(quantiles[..., median[0]], point_weights, usable)
     return np.sort(combined, axis=-1), combine(means, point_weights, usable)
 
@@ -546,14 +474,6 @@ def _resolve_members(
     return models, refs
 
 
-def _scale_or_nan(history: np.ndarray, season_length: int) -> float:
-    """MASE's scale of ``history``; NaN where it is undefined (too short, no observed pair)."""
-    try:
-        return seasonal_scale(history, season_length)
-    except InputError:
-        return math.nan
-
-
 def _ensemble_scores(results: Sequence[ValidationResult], selection: Selection, name: str) -> pd.DataFrame:
     """The ensemble's scores on the validation windows, renormalising where members failed."""
     first = results[0]
@@ -597,19 +517,6 @@ def _summary(scores: pd.DataFrame) -> dict[str, float]:
     return {k: pooled[k] for k in ("MASE", "WQL", "mean_WQL", "coverage_80", "windows", "failed", "seconds")}
 
 
-def _pinball(y: np.ndarray, quantiles: np.ndarray, levels: np.ndarray) -> float:
-    """Sum over windows and steps of the mean over levels of twice the pinball loss (NaN y adds 0)."""
-    observed = np.isfinite(y)
-    target = np.where(observed, y, np.nan)[..., None]  # missing: adds 0 whatever the forecast there
-    quantiles = np.where(observed[..., None], quantiles, 0.0)
-    return float((2.0 * pinball(quantiles, target, levels)).sum(axis=(0, 1)).mean())
-
-
-def _first_error(result: ValidationResult) -> str:
-    errors = [e for e in result.scores["error"] if e]
-    return errors[0] if errors else "no forecast"
-
-
 def _checked_members(members: Sequence[Forecaster]) -> list[Forecaster]:
     if isinstance(members, (str, Forecaster)) or not isinstance(members, Sequence):
         raise InputError(f"members must be a list of forecasters, got {type(members).__name__}")
@@ -637,24 +544,3 @@ def _member_entries(refs: Sequence[str], weights: np.ndarray, point_weights: np.
     """``ensemble.json``'s members: reference, weight and point weight of each."""
     return [{"ref": r, "weight": float(w), "point_weight": float(p)}
             for r, w, p in zip(refs, weights, point_weights)]
-
-
-def _check_selection_options(
-    max_iter: int, shrinkage: float, tolerance: float, point_min_windows: int | None = None,
-    method: str = DEFAULT_METHOD, top_k: int = DEFAULT_TOP_K,
-) -> None:
-    if method not in METHODS:
-        raise InputError(f"method must be one of {list(METHODS)}, got {method!r}")
-    if isinstance(top_k, bool) or not isinstance(top_k, numbers.Integral) or top_k < 1:
-        raise InputError(f"top_k must be a positive integer, got {top_k!r}")
-    if isinstance(max_iter, bool) or not isinstance(max_iter, numbers.Integral) or max_iter < 1:
-        raise InputError(f"max_iter must be a positive integer, got {max_iter!r}")
-    if isinstance(shrinkage, bool) or not isinstance(shrinkage, numbers.Real) or not 0.0 <= shrinkage <= 1.0:
-        raise InputError(f"shrinkage must be a number in [0, 1], got {shrinkage!r}")
-    if isinstance(tolerance, bool) or not isinstance(tolerance, numbers.Real) or not 0.0 <= tolerance < math.inf:
-        raise InputError(f"tolerance must be a finite number >= 0, got {tolerance!r}")
-    if point_min_windows is not None and (
-        isinstance(point_min_windows, bool) or not isinstance(point_min_windows, numbers.Integral)
-        or point_min_windows < 1
-    ):
-        raise InputError(f"point_min_windows must be a positive integer or None, got {point_min_windows!r}")

@@ -57,6 +57,7 @@ def load_ensemble(path: str, options: LoadOptions) -> EnsembleForecaster:
         members, [m["weight"] for m in spec["members"]], spec["quantile_levels"], name=spec["name"], refs=refs,
         season_length=spec["season_length"], config=config, report=pd.DataFrame(spec["validation"]),
         selection=spec["selection"], point_weights=_point_weights(spec["members"]),
+        series_weights={item: (v["weights"], v["point_weights"]) for item, v in spec["series_weights"].items()},
     )
 
 
@@ -113,9 +114,26 @@ def _read_spec(folder: Path) -> dict[str, Any]:
         raise bad("validation", "a list of rows")
     if not isinstance(spec.get("selection", {}), dict):
         raise bad("selection", "an object")
+    _check_series_weights(file, spec.setdefault("series_weights", {}), len(members))
     spec.setdefault("validation", [])
     spec.setdefault("selection", {})
     return spec
+
+
+def _check_series_weights(file: Path, series: Any, n_members: int) -> None:
+    """``series_weights``: item id -> {weights, point_weights}, each n_members numbers >= 0 summing to 1."""
+    if not isinstance(series, dict):
+        raise CheckpointError(f"{file}: key 'series_weights' must be an object of item id -> weights, got {series!r}")
+    for item, entry in series.items():
+        for key in ("weights", "point_weights"):
+            values = entry.get(key) if isinstance(entry, dict) else None
+            ok = isinstance(values, list) and len(values) == n_members and all(
+                isinstance(w, numbers.Real) and not isinstance(w, bool) and math.isfinite(w) and w >= 0 for w in values)
+            if not ok or abs(sum(values) - 1.0) > 1e-6:
+                raise CheckpointError(
+                    f"{file}: key 'series_weights[{item!r}].{key}' must be {n_members} numbers >= 0 summing to 1 "
+                    f"(one per member), got {values!r}; the file was edited by hand or is corrupt"
+                )
 
 
 def _check_config(file: Path, config: Any) -> None:
