@@ -37,3 +37,11 @@ def test_when_run_then_each_member_and_the_ensemble_get_a_test_row(tmp_path):
 def test_when_the_folder_is_missing_then_one_line_and_exit_code_2(tmp_path, capsys):
     assert main(["--m4", str(tmp_path / "nowhere"), "--models", "naive"]) == 2
     assert "M4 file not found" in capsys.readouterr().err
+
+
+def test_when_per_series_is_asked_then_a_row_scores_the_ensemble_told_the_item_ids(tmp_path):
+    table = run(str(_m4_folder(tmp_path)), ["seasonal-naive", "naive"], windows=3, device="cpu", per_series=True)
+    assert table["model"].tolist() == ["seasonal-naive", "naive", "ensemble", "ensemble-per-series"]
+    rows = table.set_index("model")
+    assert np.isfinite(rows.loc["ensemble-per-series", ["test_MASE", "test_WQL"]].astype(float)).all()
+    assert 0 < rows.loc["ensemble-per-series", "test_MASE"] < 2, "scored on the official test like the others"
