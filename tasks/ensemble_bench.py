@@ -119,8 +119,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = p.parse_args(argv)
 
     def handler(a: argparse.Namespace) -> int:
-        table = run(a.m4, names(a.models) or [], a.windows, a.shrinkage, a.tolerance, a.device, a.per_series, method=a.method,
-                    top_k=a.top_k, point_min_windows=a.point_min_windows)
+        table = run(a.m4, names(a.models) or [], a.windows, a.shrinkage, a.tolerance, a.device, a.per_series,
+                    method=a.method, top_k=a.top_k, point_min_windows=a.point_min_windows)
         print(table.to_string(index=False, float_format=lambda x: f"{x:.4g}"))
         if a.output:
             from tsfm.outputs import write_table
