@@ -185,7 +185,7 @@ def check_base(base: Any, marker: dict[str, Any], folder: Path) -> None:
             f"the adapter in {str(folder)!r} is for a {marker['family']} model, got {base!r}"
         )
     found = fingerprint(base.pipeline.inner_model)
-    if found != marker["base_fingerprint"]:
+    if marker["base_fingerprint"] not in (found, fingerprint(base.pipeline.inner_model, legacy=True)):
         raise CheckpointError(
             f"the adapter in {str(folder)!r} was trained on a different base model: {marker['base_model']!r} "
             f"had weight fingerprint {marker['base_fingerprint']}, the model given has {found}"

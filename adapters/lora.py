@@ -174,15 +174,18 @@ def _adapter_errors(folder: Path) -> Iterator[None]:
         ) from None
 
 
-def fingerprint(model: nn.Module) -> str:
+def fingerprint(model: nn.Module, legacy: bool = False) -> str:
     """A short hash of the model's weights: names, shapes and two sums per tensor.
 
     Identifies the base model an adapter was trained on without storing or re-reading its file;
-    two checkpoints that differ anywhere differ in it with near certainty.
+    two checkpoints that differ anywhere differ in it with near certainty. The sums are taken in
+    float64, so the hash does not depend on torch's thread count (a float32 sum's reduction order
+    does, and its sixth digit with it). ``legacy=True`` gives the float32 hash that folders written
+    before this change hold (which only matches under the thread count they were written with).
     """
     digest = hashlib.sha256()
     for name, tensor in sorted(model.state_dict().items()):
-        values = tensor.detach().float()
+        values = tensor.detach().float() if legacy else tensor.detach().double()
         sums = np.array([values.sum().item(), values.abs().sum().item()], dtype=np.float64)
         digest.update(name.encode())
         digest.update(str(tuple(values.shape)).encode())
