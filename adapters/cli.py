@@ -24,7 +24,9 @@ def add_parsers(subparsers: argparse._SubParsersAction) -> None:
         "finetune",
         help="LoRA or full fine-tuning on your series, judged against zero-shot and baselines",
         description="Fine-tune a Chronos model on the training part of each series, stop early on the "
-        "validation part, and judge zero-shot vs fine-tuned vs baselines on the last HORIZON values. "
+        "WINDOWS windows of HORIZON values after it, and judge zero-shot vs fine-tuned vs baselines on the "
+        "last WINDOWS windows of each series, which nothing was trained or stopped on: a variant is kept "
+        "only if it wins on the pooled WQL and on a majority of those windows. "
         "Writes OUTPUT (a model name tsfm accepts), OUTPUT/report.json and OUTPUT/verdict.csv.",
     )
     from tsfm.cli_support import add_data_flags
@@ -39,6 +41,10 @@ def add_parsers(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument("--lr", type=float, default=None, help="peak learning rate (default: 1e-3 LoRA, 1e-4 full)")
     p.add_argument("--eval-every", type=int, default=None, help="steps between validations (default: 25)")
     p.add_argument("--patience", type=int, default=None, help="validations without gain before stopping (default: 4)")
+    p.add_argument(
+        "--windows", type=int, default=None,
+        help="early-stopping and verdict windows per series, each (default: 3 where the series allow)",
+    )
     p.add_argument("--lora-rank", type=int, default=None, help="LoRA rank r (default: 4)")
     p.add_argument("--lora-alpha", type=float, default=None, help="LoRA alpha (default: 8)")
     p.add_argument("--lora-targets", default=None, help="comma-separated module names (default: q,v)")
@@ -69,7 +75,7 @@ def _config(args: argparse.Namespace):
     config = FinetuneConfig.from_json(args.config) if args.config else FinetuneConfig()
     flags = {"steps": args.steps, "batch_size": args.batch_size, "grad_accum": args.grad_accum, "lr": args.lr,
              "eval_every": args.eval_every, "patience": args.patience, "mixed_precision": args.mixed_precision,
-             "augment": args.augment}
+             "augment": args.augment, "windows": args.windows}
     return config.replace(**{k: v for k, v in flags.items() if v is not None})
 
 

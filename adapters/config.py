@@ -48,8 +48,11 @@ class FinetuneConfig(JsonConfig):
         Longest context a training window holds; ``None`` = the model's native context length.
     min_context
         Fewest past observations a training window needs.
-    max_windows_per_series
-        Cap on the validation windows scored per series (the last ones); keeps validation cheap.
+    windows
+        Rolling windows per series for early stopping, and as many again for the verdict, cut from
+        the end (:mod:`tsfm.adapters.windows`). ``None`` = 3 where the series allow: a series too
+        short for 3 of each gets fewer. A number asks for that many: when not one series is long
+        enough for them, the run is refused with the length needed.
     mixed_precision
         ``"no"``, ``"bf16"`` or ``"fp16"``; applies on GPUs only (bf16 is slow on most CPUs).
     target_clamp
@@ -77,7 +80,7 @@ class FinetuneConfig(JsonConfig):
     checkpoint_every: int = 50
     context_length: int | None = None
     min_context: int = 16
-    max_windows_per_series: int = 1
+    windows: int | None = None
     mixed_precision: str = "no"
     target_clamp: float = 15.0
     seed: int = 0
@@ -89,7 +92,7 @@ class FinetuneConfig(JsonConfig):
     def __post_init__(self) -> None:
         for name, minimum in (("steps", 1), ("batch_size", 1), ("grad_accum", 1), ("warmup_steps", 0),
                               ("eval_every", 1), ("patience", 1), ("checkpoint_every", 0), ("min_context", 1),
-                              ("max_windows_per_series", 1), ("seed", 0)):
+                              ("seed", 0)):
             value = getattr(self, name)
             if isinstance(value, bool) or not isinstance(value, int) or value < minimum:
                 raise InputError(f"FinetuneConfig.{name} must be an integer >= {minimum}, got {value!r}")
@@ -105,6 +108,10 @@ class FinetuneConfig(JsonConfig):
                 f"FinetuneConfig.context_length must be None or an integer >= min_context ({self.min_context}), "
                 f"got {self.context_length!r}"
             )
+        if self.windows is not None and (
+            isinstance(self.windows, bool) or not isinstance(self.windows, int) or self.windows < 1
+        ):
+            raise InputError(f"FinetuneConfig.windows must be None or an integer >= 1, got {self.windows!r}")
         if self.lr is not None and not (isinstance(self.lr, (int, float)) and 0 < self.lr < 1):
             raise InputError(f"FinetuneConfig.lr must be None or a number in (0, 1), got {self.lr!r}")
         if not (isinstance(self.weight_decay, (int, float)) and self.weight_decay >= 0):

@@ -26,7 +26,7 @@ from tsfm.adapters.config import FinetuneConfig, validate_method
 from tsfm.adapters.lora import add_lora, fingerprint, make_lora_config, parameter_counts
 from tsfm.adapters.objectives import build_objective, family_of, max_horizon
 from tsfm.adapters.trainer import train, validation_wql
-from tsfm.adapters.verdict import Candidate, choose, format_verdict, score_candidates
+from tsfm.adapters.verdict import Candidate, choose, format_verdict, ranking, score_candidates
 from tsfm.adapters.windows import SplitData, WindowSampler, series_from_data, split_series
 from tsfm.errors import InputError
 from tsfm.registry import LoadOptions, load
@@ -84,8 +84,9 @@ def finetune(
     Raises
     ------
     InputError
-        Not a Chronos model, horizon too long for the family, too few windows, unknown method,
-        or a LoRA target module that does not exist (the valid ones are listed).
+        Not a Chronos model, horizon too long for the family, no series long enough for the
+        windows (``config.windows``; the longest series and the length needed are named), unknown
+        method, or a LoRA target module that does not exist (the valid ones are listed).
     """
     plan = _plan(model, horizon, method, lora_config, config, output_dir, season_length)
     process, split, sampler = _read_data(plan, data)
@@ -152,7 +153,7 @@ def _read_data(plan: _Plan, data: Any) -> tuple[Any, SplitData, WindowSampler]:
     config = plan.config
     ids, series = series_from_data(data)
     folder = plan.output / "data" / f"rank{process.process_index}"
-    split = split_series(ids, series, plan.horizon, config.min_context, folder)
+    split = split_series(ids, series, plan.horizon, config.min_context, folder, config.windows)
     sampler = WindowSampler(
         split, plan.context_length, config.min_context, config.seed, config.augment, config.augment_perturbations
     )
@@ -170,7 +171,8 @@ def _judge_and_save(
     report = {
         "base_model": _model_reference(plan.model.name), "family": plan.family,
         "base_fingerprint": plan.base_fingerprint, "horizon": plan.horizon, "season_length": plan.season_length,
-        "context_length": plan.context_length, "methods": plan.methods, "chosen": chosen_role, "reason": reason,
+        "context_length": plan.context_length, "windows": split.test.config.windows, "methods": plan.methods,
+        "chosen": chosen_role, "reason": reason, "ranking": ranking(table),
         "config": plan.config.to_dict(), "lora_config": _lora_dict(plan.lora),
         "series": {"train": int(len(split.train_lengths)), "test": int(len(split.test.item_ids)),
                    "skipped": len(split.skipped)},

@@ -1,12 +1,14 @@
 """The verdict: was fine-tuning worth it? Every candidate scored on the same rolling windows.
 
 Candidates are the zero-shot model, each fine-tuned variant and classical baselines, each scored
-by :func:`tsfm.rolling.score` on the verdict's windows (up to 3 per series, cut from the end),
-which no training step or early-stopping check saw. The best fine-tuned variant is picked on the
-early-stopping windows (its validation WQL) and kept only if it beats the zero-shot model twice
-over: on the WQL pooled over every verdict window *and* on a majority of the window indices. One
-lucky window is then not enough to call a variant better. Otherwise the zero-shot model is kept,
-and the verdict says so. The table shows each window's WQL beside the pooled figures.
+by :func:`tsfm.rolling.score` on the verdict's windows (``FinetuneConfig.windows`` per series, 3
+by default, cut from the end), which no training step or early-stopping check saw. A fine-tuned
+variant is kept only if it beats the zero-shot model twice over: on the WQL pooled
+over every verdict window *and* on a majority of the window indices; and full fine-tuning is kept
+over LoRA only if it beats LoRA the same way (the simpler model wins a tie). One lucky window, or
+a few large series in one window, is then not enough to call a variant better. Otherwise the
+zero-shot model is kept, and the verdict says so. The table shows each window's WQL beside the
+pooled figures.
 """
 
 from __future__ import annotations
@@ -72,31 +74,67 @@ def window_columns(table: pd.DataFrame) -> list[str]:
     return columns or ["test_wql"]
 
 
-def choose(table: pd.DataFrame, force: str | None = None) -> tuple[str, str]:
-    """The label to keep and a sentence saying why.
+SIMPLEST_FIRST = ("zero-shot", "lora", "full")  # fewer trained weights first: kept on a tie
 
-    The fine-tuned variant with the best validation WQL is kept when its pooled test WQL is below
-    zero-shot's and it is also better on more than half of the windows; else zero-shot is kept.
-    ``force`` keeps that fine-tuned variant (e.g. ``"lora"``) whatever the figures say.
+
+def beats(a: pd.Series, b: pd.Series, windows: Sequence[str]) -> bool:
+    """``a`` is better than ``b``: a lower pooled WQL *and* a lower WQL on a majority of ``windows``."""
+    won = sum(bool(a[c] < b[c]) for c in windows)
+    return bool(a["test_wql"] < b["test_wql"]) and won > len(windows) / 2
+
+
+def ranking(table: pd.DataFrame) -> list[str]:
+    """Zero-shot and the fine-tuned variants of a verdict table, best first.
+
+    Repeatedly the simplest remaining candidate (zero-shot, then LoRA, then full fine-tuning) that
+    no other remaining candidate :func:`beats` comes next. So a variant with more trained weights
+    ranks above a simpler one only when it beats it on the pooled WQL and on most windows; a
+    pooled WQL a little lower, from one lucky window, is not enough. There is always such a
+    candidate: the lowest pooled WQL is beaten by none.
+    """
+    rows = table[table["role"].isin(SIMPLEST_FIRST)].copy()
+    rows = rows.iloc[np.argsort([SIMPLEST_FIRST.index(r) for r in rows["role"]], kind="stable")]
+    windows, remaining, order = window_columns(table), list(range(len(rows))), []
+    while remaining:
+        best = next(i for i in remaining if not any(beats(rows.iloc[j], rows.iloc[i], windows) for j in remaining))
+        order.append(str(rows.iloc[best]["model"]))
+        remaining.remove(best)
+    return order
+
+
+def choose(table: pd.DataFrame, force: str | None = None) -> tuple[str, str]:
+    """The label to keep and a sentence saying why: the first of :func:`ranking`.
+
+    A fine-tuned variant is kept only when it beats zero-shot on the pooled WQL and on more than
+    half of the windows, and a variant with more trained weights (full fine-tuning) is kept over a
+    simpler one (LoRA) only when it beats that one the same way. ``force`` keeps the fine-tuned
+    variant with that role (e.g. ``"lora"``) whatever the figures say. The early-stopping score
+    (``val_wql``) plays no part: it picked each variant's best step and is biased in its favour.
     """
     zero = table[table["role"] == "zero-shot"].iloc[0]
-    tuned = table[table["role"].isin(["lora", "full"])]
     if force is not None:
-        row = tuned[tuned["role"] == force].iloc[0]
+        row = table[table["role"] == force].iloc[0]
         return str(row["model"]), f"{row['model']} kept because it was forced (test WQL {row['test_wql']:.4f} " \
             f"vs zero-shot {zero['test_wql']:.4f})"
-    best = tuned.sort_values("val_wql").iloc[0]
-    change = best["test_wql"] / zero["test_wql"] - 1.0
-    windows = window_columns(table)
-    won = int(sum(best[c] < zero[c] for c in windows))
-    figures = (f"test WQL {best['test_wql']:.4f} vs zero-shot {zero['test_wql']:.4f} ({change:+.1%}), "
-               f"better on {won} of {len(windows)} windows")
-    if best["test_wql"] < zero["test_wql"] and won > len(windows) / 2:
-        return str(best["model"]), f"{best['model']} kept: {figures}"
-    return str(zero["model"]), (
-        f"fine-tuning did not beat zero-shot on the pooled WQL and a majority of windows: {best['model']} "
-        f"{figures}; the zero-shot model is kept (pass force= to keep it anyway)"
+    order = ranking(table)
+    by_label = table.set_index("model")
+    kept = by_label.loc[order[0]]
+    others = "; ".join(_comparison(kept, by_label.loc[label], window_columns(table)) for label in order[1:])
+    if kept["role"] != "zero-shot":
+        return order[0], f"{order[0]} kept: {others}"
+    tuned = by_label.loc[order[1]] if len(order) > 1 else kept
+    return order[0], (
+        f"fine-tuning did not beat zero-shot on the pooled WQL and a majority of windows: "
+        f"{_comparison(tuned, kept, window_columns(table))}; the zero-shot model is kept (pass force= to keep "
+        f"{tuned.name} anyway)"
     )
+
+
+def _comparison(a: pd.Series, b: pd.Series, windows: Sequence[str]) -> str:
+    """``a`` against ``b`` in words: pooled WQL of both, the change, and the windows ``a`` is better on."""
+    won = sum(bool(a[c] < b[c]) for c in windows)
+    return (f"{a.name} pooled WQL {a['test_wql']:.4f} vs {b.name} {b['test_wql']:.4f} "
+            f"({a['test_wql'] / b['test_wql'] - 1:+.1%}), better on {won} of {len(windows)} windows")
 
 
 def format_verdict(table: pd.DataFrame, chosen: str, reason: str) -> str:

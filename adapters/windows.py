@@ -6,8 +6,9 @@ end of each series, so nothing a model is judged on was seen in training (no loo
     |------------- train -------------|-- early stopping (up to K x H) --|-- verdict (up to K x H) --|
     |<------------ holdout(series, verdict) ---------------------------->|
 
-- the verdict: up to ``K = 3`` rolling windows of ``H`` at the end of each series (fewer where
-  the series is shorter), where zero-shot, every fine-tuned variant and the baselines are scored;
+- the verdict: up to ``K`` rolling windows of ``H`` at the end of each series (``K = 3`` unless
+  ``FinetuneConfig.windows`` says otherwise; fewer where the series is shorter), where zero-shot,
+  every fine-tuned variant and the baselines are scored;
 - early stopping: the same kind of windows cut from the end of the *holdout*, the values before
   the earliest verdict window (:func:`tsfm.rolling.holdout`), so no verdict value reaches it;
 - training windows: a context ending anywhere in the train part (the holdout's own holdout) and
@@ -73,24 +74,27 @@ class SplitData:
 
 def split_series(
     item_ids: Iterable[str], series: Iterable[np.ndarray], horizon: int, min_context: int, folder: Path,
-    windows: int = DEFAULT_WINDOWS,
+    windows: int | None = None,
 ) -> SplitData:
     """Cut verdict, early-stopping and training data from every series; write the train parts as Arrow.
 
     A series needs ``min_context + 3 * horizon`` values for one window of each kind (a training
     window, an early-stopping window, a verdict window); each further verdict or early-stopping
-    window asks ``horizon`` more, up to ``windows`` of each. Shorter series are skipped and listed
-    in ``SplitData.skipped``.
+    window asks ``horizon`` more, up to ``windows`` of each (``None``: :data:`DEFAULT_WINDOWS`).
+    A series too short for all of them gets fewer; one too short for any is skipped and listed in
+    ``SplitData.skipped``. The series are read once, so a generator (a fleet read row by row) works.
 
     Raises
     ------
     InputError
-        No series is long enough: names the longest, its length and the length needed.
+        No series is long enough for one window of each kind, or ``windows`` was given and not one
+        series holds that many: names the longest series, its length and the length needed.
     """
     import datasets
 
-    verdict = RollingWindows(horizon, windows, min_train_length=min_context + 2 * horizon)
-    inner = RollingWindows(horizon, windows, min_train_length=min_context + horizon)
+    count = DEFAULT_WINDOWS if windows is None else windows
+    verdict = RollingWindows(horizon, count, min_train_length=min_context + 2 * horizon)
+    inner = RollingWindows(horizon, count, min_train_length=min_context + horizon)
     lengths, skipped, longest = [], [], ("", 0)
     val, kept, kept_ids = _Tails(), [], []
 
@@ -118,17 +122,40 @@ def split_series(
         for row in train_parts():
             writer.write(row)
         writer.finalize()
-    if not lengths:
-        need = verdict.needed_length(1)
+    _check_lengths(bool(lengths), longest, horizon, min_context, windows)
+    test = VerdictWindows(kept, kept_ids, verdict)
+    return SplitData(path, np.asarray(lengths), val.held_out(), test, horizon, skipped)
+
+
+def needed_length(horizon: int, min_context: int, windows: int) -> int:
+    """Length a series needs for a training window plus ``windows`` early-stopping and verdict windows each."""
+    return min_context + (2 * windows + 1) * horizon
+
+
+def _check_lengths(
+    any_kept: bool, longest: tuple[str, int], horizon: int, min_context: int, windows: int | None
+) -> None:
+    """Refuse a split without one window of each kind, or without the ``windows`` asked for in any series."""
+    name, length = longest
+    if not any_kept:
+        need = needed_length(horizon, min_context, 1)
+        count = windows or DEFAULT_WINDOWS
         raise InputError(
             f"too few windows for horizon {horizon} plus validation and the verdict: a series needs at least "
             f"min_context + 3 * horizon = {need} observations (a training window of {min_context + horizon}, "
-            f"then {horizon} for early stopping and {horizon} for the verdict; {need + 2 * (windows - 1) * horizon} "
-            f"for {windows} windows of each), but the longest series, {longest[0]!r}, has {longest[1]}; "
-            f"pass longer series or a shorter horizon"
+            f"then {horizon} for early stopping and {horizon} for the verdict; "
+            f"{needed_length(horizon, min_context, count)} for {count} windows of each), but the longest "
+            f"series, {name!r}, has {length}; pass longer series or a shorter horizon"
         )
-    test = VerdictWindows(kept, kept_ids, verdict)
-    return SplitData(path, np.asarray(lengths), val.held_out(), test, horizon, skipped)
+    need = needed_length(horizon, min_context, windows or 1)
+    if windows is not None and length < need:
+        allowed = (length - min_context - horizon) // (2 * horizon)
+        raise InputError(
+            f"windows={windows} asks for {windows} early-stopping and {windows} verdict windows of horizon "
+            f"{horizon} per series: a series needs min_context + (2 * windows + 1) * horizon = {need} "
+            f"observations, but the longest series, {name!r}, has {length} (enough for windows={allowed}); "
+            f"pass windows={allowed} or fewer, a shorter horizon, or longer series"
+        )
 
 
 def _fitting(config: RollingWindows, values: np.ndarray) -> list[Window]:

@@ -137,16 +137,36 @@ def test_when_fine_tuning_cannot_beat_zero_shot_then_the_zero_shot_model_is_kept
     assert tsfm.load(str(tmp_path / "out")).chosen == "zero-shot"
 
 
-def test_the_verdict_prefers_the_variant_best_on_validation_and_confirms_it_on_test():
+def test_the_verdict_keeps_the_simpler_model_unless_another_beats_it_on_the_verdict_windows():
     table = pd.DataFrame([
         {"model": "zs", "role": "zero-shot", "val_wql": np.nan, "test_wql": 0.10},
         {"model": "lo", "role": "lora", "val_wql": 0.08, "test_wql": 0.09},
-        {"model": "fu", "role": "full", "val_wql": 0.09, "test_wql": 0.07},  # better on test, not chosen
-        {"model": "bl", "role": "baseline", "val_wql": np.nan, "test_wql": 0.05},
+        {"model": "fu", "role": "full", "val_wql": 0.09, "test_wql": 0.07},
+        {"model": "bl", "role": "baseline", "val_wql": np.nan, "test_wql": 0.05},  # never kept
     ])
-    assert choose(table)[0] == "lo"
-    assert choose(table.assign(test_wql=[0.10, 0.11, 0.07, 0.05]))[0] == "zs"
-    assert choose(table.assign(test_wql=[0.10, 0.11, 0.07, 0.05]), force="lora")[0] == "lo"
+    assert choose(table)[0] == "fu"  # the early-stopping score (val_wql) plays no part
+    assert choose(table.assign(test_wql=[0.10, 0.08, 0.09, 0.05]))[0] == "lo"
+    assert choose(table.assign(test_wql=[0.10, 0.11, 0.12, 0.05]))[0] == "zs"
+    assert choose(table.assign(test_wql=[0.10, 0.11, 0.12, 0.05]), force="full")[0] == "fu"
+
+
+def test_when_full_fine_tuning_wins_pooled_on_one_lucky_window_then_lora_ranks_above_it():
+    from tsfm.adapters.verdict import ranking
+
+    # the M4 Hourly case: full's pooled WQL is lowest thanks to its last window alone
+    table = pd.DataFrame([
+        {"model": "zs", "role": "zero-shot", "test_wql": 0.0392,
+         "test_wql_w1": 0.0324, "test_wql_w2": 0.0396, "test_wql_w3": 0.0451},
+        {"model": "lo", "role": "lora", "test_wql": 0.0372,
+         "test_wql_w1": 0.0365, "test_wql_w2": 0.0370, "test_wql_w3": 0.0379},
+        {"model": "fu", "role": "full", "test_wql": 0.0361,
+         "test_wql_w1": 0.0385, "test_wql_w2": 0.0380, "test_wql_w3": 0.0323},
+    ])
+    assert ranking(table) == ["lo", "fu", "zs"]
+    kept, reason = choose(table)
+    assert kept == "lo" and "lo pooled WQL 0.0372 vs fu 0.0361 (+3.0%), better on 2 of 3 windows" in reason
+    full_wins_two = table.assign(test_wql_w2=[0.0396, 0.0370, 0.0360])
+    assert ranking(full_wins_two) == ["fu", "lo", "zs"]
 
 
 @pytest.mark.slow
@@ -342,3 +362,71 @@ def test_the_verdict_table_scores_every_candidate_on_each_rolling_window(tmp_pat
     assert [c for c in table.columns if c.startswith("test_wql_w")] == ["test_wql_w1", "test_wql_w2", "test_wql_w3"]
     assert table["windows_won"].tolist() == [0, 3]
     assert "test_wql_w3" in format_verdict(table, "naive", "why")
+
+
+def test_when_windows_are_asked_for_then_the_split_cuts_that_many_of_each_kind(tmp_path):
+    from tsfm.adapters.windows import split_series
+
+    # 16 + (2 * 5 + 1) * 8 = 104 values hold 5 of each; a shorter series gives up early-stopping windows
+    # first (verdict windows need 16 + 2 * 8 values before them, early-stopping windows 16 + 8)
+    split = split_series(["a", "b", "c"], sines(3, 104)[:1] + sines(1, 80) + sines(1, 50), 8, 16, tmp_path, 5)
+    verdict = split.test.config.split(split.test.series, split.test.item_ids)
+    per_series = {name: sum(w.item == i for w in verdict) for i, name in enumerate(split.test.item_ids)}
+    stopping = {name: split.validation.item_ids.count(name) for name in "abc"}
+    assert split.test.config.windows == 5
+    assert per_series == {"a": 5, "b": 5, "c": 2} and stopping == {"a": 5, "b": 2, "c": 1}
+    assert list(split.train_lengths) == [24, 24, 26]
+
+
+def test_when_no_series_holds_the_windows_asked_for_then_the_error_names_the_longest_and_the_length_needed(
+    tmp_path,
+):
+    from tsfm.adapters.windows import split_series
+
+    series = [np.ones(60), np.ones(90)]
+    assert split_series(["short", "long"], series, 8, 16, tmp_path / "default").test.config.windows == 3
+    with pytest.raises(InputError, match=r"windows=5 .* needs .* = 104 observations, but the longest series, "
+                                         r"'long', has 90 \(enough for windows=4\); pass windows=4 or fewer"):
+        split_series(["short", "long"], series, 8, 16, tmp_path / "five", windows=5)
+
+
+@pytest.mark.parametrize("windows", [0, -1, 2.5, True])
+def test_when_the_windows_setting_is_not_a_positive_integer_then_the_config_refuses(windows):
+    with pytest.raises(InputError, match=rf"FinetuneConfig.windows must be None or an integer >= 1, got {windows!r}"):
+        FinetuneConfig(windows=windows)
+
+
+@pytest.mark.slow
+def test_the_windows_flag_reaches_the_verdict_and_the_report(tiny_checkpoints, tmp_path, capsys):
+    from tsfm.tasks.cli import main
+
+    as_frame(sines(4, 200)).to_csv(tmp_path / "data.csv", index=False)
+    code = main(["finetune", "--model", str(tiny_checkpoints["chronos-bolt"]), "--data", str(tmp_path / "data.csv"),
+                 "--horizon", str(HORIZON), "--steps", "2", "--eval-every", "2", "--batch-size", "8",
+                 "--windows", "5", "--baselines", "", "--output", str(tmp_path / "ft"), "--no-progress"])
+    out = capsys.readouterr().out
+    assert code == 0 and "test_wql_w5" in out and "of 5 windows" in out
+    report = json.loads((tmp_path / "ft" / "report.json").read_text())
+    assert report["windows"] == 5 and report["config"]["windows"] == 5
+    assert {f"test_wql_w{k}" for k in range(1, 6)} <= set(report["verdict"][0])
+
+    code = main(["finetune", "--model", str(tiny_checkpoints["chronos-bolt"]), "--data", str(tmp_path / "data.csv"),
+                 "--horizon", str(HORIZON), "--windows", "20", "--output", str(tmp_path / "too-many")])
+    assert code == 2 and "windows=20" in capsys.readouterr().err
+
+
+def test_the_base_fingerprint_does_not_depend_on_torchs_thread_count():
+    from tsfm.adapters.lora import fingerprint
+
+    # float32 sums of the bundled model's weights differed in the 6th digit between 1 and 2 threads,
+    # so an adapter trained under one count was refused as "a different base model" under another
+    inner = tsfm.load("tsfm-bolt-mini", device="cpu").pipeline.inner_model
+    threads = torch.get_num_threads()
+    try:
+        torch.set_num_threads(1)
+        one = fingerprint(inner)
+        torch.set_num_threads(2)
+        two = fingerprint(inner)
+    finally:
+        torch.set_num_threads(threads)
+    assert one == two
