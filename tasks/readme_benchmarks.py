@@ -149,27 +149,40 @@ register_table(ReadmeTable(
 
 
 def _finetune(run: TableRun) -> str:
-    scores = _csv(run, "ft", "test_scores.csv")
+    """Verdict windows beside the official test per variant, the verdict's choice, then the costs."""
+    rows = _csv(run, "ft", "comparison.csv")
+    summary = json.loads(run.work.joinpath("ft", "summary.json").read_text())
     costs = _csv(run, "ft", "costs.csv")
     names = {"lora": "LoRA", "full": "full fine-tuning", "seasonal-naive": "seasonal naive"}
     order = {m: rank for rank, m in enumerate(("zero-shot", "lora", "full", "seasonal-naive"))}  # the README's
-    scores = scores.sort_values("model", key=lambda m: m.map(lambda x: order.get(x, len(order))), kind="stable")
-    scores = scores[["model", "MASE", "WQL", "WQL_vs_zero_shot", "coverage_80"]].rename(
-        columns={"WQL_vs_zero_shot": "WQL vs zero-shot"}).replace({"model": names})
+    rows = rows.sort_values("model", key=lambda m: m.map(lambda x: order.get(x, len(order))), kind="stable")
+    windows = [c for c in rows.columns if c.startswith("verdict_w")]
+    label = {c: f"verdict window {c[len('verdict_w'):]}" for c in windows}
+    table = rows[["model", *windows, "verdict_WQL", "test_MASE", "test_WQL", "test_WQL_vs_zero_shot",
+                  "test_coverage_80"]].rename(columns={
+                      **label, "verdict_WQL": "verdict WQL (pooled)", "test_MASE": "test MASE",
+                      "test_WQL": "test WQL", "test_WQL_vs_zero_shot": "test WQL vs zero-shot",
+                      "test_coverage_80": "test coverage_80"})
+    table["model"] = [names.get(m, m) + (" (kept)" if m == summary["kept"] else "") for m in rows["model"]]
+    formats = {**{label[c]: ".4f" for c in windows}, "verdict WQL (pooled)": ".4f", "test MASE": ".3f",
+               "test WQL": ".4f", "test WQL vs zero-shot": ".3f", "test coverage_80": ".3f"}
+    rankings = (f"Verdict ranking: {' > '.join(summary['verdict_ranking'])}; official test by WQL: "
+                f"{' > '.join(summary['test_ranking_wql'])}, by MASE: {' > '.join(summary['test_ranking_mase'])}. "
+                f"Kept model not worse than zero-shot on the test: {summary['kept_not_worse_than_zero_shot']}.")
     costs = costs.assign(
         trainable=[f"{p:,} ({s:.2%})" for p, s in zip(costs.trainable_parameters, costs.trainable_share)],
         file=[f"{b:,} B ({s:.1%} of the base file)" for b, s in zip(costs.file_bytes, costs.file_share_of_base)],
     )[["method", "trainable", "file", "steps", "best_step", "seconds_per_100_steps", "peak_rss_mb"]].replace(
         {"method": {"lora": "LoRA"}})
-    return (markdown_table(scores, {"MASE": ".3f", "WQL": ".4f", "WQL vs zero-shot": ".3f", "coverage_80": ".3f"})
-            + "\n\n" + markdown_table(costs, {"seconds_per_100_steps": ".1f", "peak_rss_mb": ".0f"}))
+    return (markdown_table(table, formats) + "\n\n" + rankings + "\n\n"
+            + markdown_table(costs, {"seconds_per_100_steps": ".1f", "peak_rss_mb": ".0f"}))
 
 
 register_table(ReadmeTable(
     "finetune-m4", 40, _finetune,
-    (("tsfm", "bench", "finetune", "--shared-data", "{shared}", "--steps", "600", "--eval-every", "50",
-      "--threads", "1", "--output", "{work}/ft"),),
-    needs=M4_NEEDS, description="LoRA and full fine-tuning of tsfm-bolt-mini on M4 Hourly, scored on the test part",
+    (("tsfm", "bench", "finetune", "--shared-data", "{shared}", "--output", "{work}/ft"),),
+    needs=M4_NEEDS, description="LoRA and full fine-tuning of tsfm-bolt-mini on M4 Hourly with tsfm finetune's "
+                                "defaults: the verdict's windows beside the official test",
 ))
 
 DISTILL = ("tsfm", "distill", "--teacher", "tsfm-bolt-mini", "--data", "m4:{shared}/m4", "--holdout", "--horizon", "48")
