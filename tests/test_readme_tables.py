@@ -198,3 +198,31 @@ def test_every_registered_table_has_markers_in_the_readme():
     readme = Path(__file__).resolve().parents[1] / "README.md"
     blocks = find_blocks(readme.read_text(encoding="utf-8"))
     assert set(default_tables()) <= set(blocks)
+
+
+def test_the_finetune_table_shows_each_verdict_window_and_marks_the_kept_variant(tmp_path):
+    """What `tsfm bench finetune` writes, rendered: windows beside the test, the kept row, both rankings."""
+    import json
+
+    from tsfm.tasks.readme_benchmarks import _finetune
+    from tsfm.tasks.readme_tables import TableRun
+
+    folder = tmp_path / "ft"
+    folder.mkdir()
+    pd.DataFrame({
+        "model": ["full", "zero-shot", "lora"], "verdict_w1": [0.1, 0.2, 0.3], "verdict_w2": [0.4, 0.5, 0.6],
+        "verdict_WQL": [0.25, 0.35, 0.45], "test_MASE": [1.2, 1.3, 1.1], "test_WQL": [0.03, 0.02, 0.01],
+        "test_WQL_vs_zero_shot": [1.5, 1.0, 0.5], "test_coverage_80": [0.8, 0.8, 0.8],
+    }).to_csv(folder / "comparison.csv", index=False)
+    (folder / "summary.json").write_text(json.dumps({
+        "kept": "lora", "verdict_ranking": ["lora", "full", "zero-shot"], "test_ranking_wql": ["lora", "zero-shot", "full"],
+        "test_ranking_mase": ["lora", "full", "zero-shot"], "kept_not_worse_than_zero_shot": True}))
+    pd.DataFrame({"method": ["lora"], "trainable_parameters": [10], "trainable_share": [0.1], "file_bytes": [100],
+                  "file_share_of_base": [0.01], "steps": [5], "best_step": [5], "seconds_per_100_steps": [1.0],
+                  "peak_rss_mb": [5.0]}).to_csv(folder / "costs.csv", index=False)
+    text = _finetune(TableRun(work=tmp_path, shared_data=tmp_path))
+    lines = [line for line in text.splitlines() if line.startswith("| ")]
+    assert lines[0].startswith("| model | verdict window 1 | verdict window 2 | verdict WQL (pooled) |")
+    assert [line.split(" | ")[0] for line in lines[1:4]] == ["| zero-shot", "| LoRA (kept)", "| full fine-tuning"]
+    assert "| LoRA (kept) | 0.3000 | 0.6000 | 0.4500 |" in text
+    assert "official test by WQL: lora > zero-shot > full" in text
