@@ -1,7 +1,8 @@
 """Synthetic pretraining corpus: streamed series that depend only on a seed and a batch index.
 
-Pretraining uses no real data, so no evaluation set can leak into it. :func:`generate_batch` is a
-pure function of ``(config, seed, index, batch_size)``: a trainer that resumes at step ``index``
+Synthetic series cannot hold an evaluation set (the real ones of :mod:`tsfm.pretraining.corpus`
+are screened for that). :func:`generate_batch` is a pure function of ``(config, seed, index,
+batch_size)``: a trainer that resumes at step ``index``
 sees exactly the batch it would have seen, and the corpus never has to exist in memory or on disk.
 
 Each row of a batch comes from one generator, drawn by :attr:`SyntheticConfig.weights`
@@ -13,7 +14,9 @@ Each row of a batch comes from one generator, drawn by :attr:`SyntheticConfig.we
   not Gaussian where the expression has a product; see there);
 - ``trend_shifts``, ``multi_seasonal``, ``intermittent``, ``regime_switch``, ``saturation_ramp``,
   ``ar``, ``spikes_dropouts`` and ``clean_seasonal`` (the warm-up curriculum): industrial-looking
-  processes.
+  processes; ``repeated_profile`` and ``schedule``;
+- ``short_trend`` (yearly/quarterly growth seen through short histories) and ``day_night``
+  (solar-like on/off cycles): the shapes the first bundled models missed.
 
 Then a share of rows is replaced by a TSMixup combination, every row gets a random scale and
 offset (levels from about 1e-2 to 1e5, some strictly positive, some crossing zero), and a share

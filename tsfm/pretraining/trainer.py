@@ -1,4 +1,7 @@
-"""Pretrain a Chronos-Bolt or Chronos-2 model from scratch on synthetic series.
+"""Pretrain a Chronos-Bolt or Chronos-2 model on synthetic series and, optionally, real ones.
+
+Real series come from the public corpus (``corpus``) and the user's ``extra_data``, both
+screened against the evaluation sets (:mod:`tsfm.pretraining.corpus`).
 
 Read :func:`pretrain` top to bottom: it is the whole training loop. The helpers above it cut
 generated series into (context, target) windows, compute the quantile loss, build the
