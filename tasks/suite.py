@@ -133,7 +133,8 @@ def run_suite(
         if report.ensemble is not None:
             ens = report.ensemble
             weights = ", ".join(f"{m.name} {w:.3f}" for m, w in zip(ens.members, ens.weights))
-            point = "" if ens.point_weights is ens.weights else "; point weights " + ", ".join(
+            same = np.array_equal(ens.point_weights, ens.weights)
+            point = "" if same else "; point weights (median, mean) " + ", ".join(
                 f"{m.name} {w:.3f}" for m, w in zip(ens.members, ens.point_weights))
             print(f"suite: {name}: ensemble weights {weights}{point}")
         elif report.ensemble_note:
