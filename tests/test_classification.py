@@ -198,3 +198,210 @@ def test_when_training_file_has_one_class_then_cli_exits_2_with_a_clear_error(ta
                  "--output", str(tmp_path / "p.csv"), "--method", "minirocket"])
     assert code == 2
     assert "single class" in capsys.readouterr().err
+
+
+# ----------------------------------------------------------------------------- heads as arrays, save / load
+
+
+@pytest.mark.parametrize("head", ["logistic", "ridge"])
+@pytest.mark.parametrize("n_classes", [2, 3])
+def test_when_head_predicts_from_its_arrays_then_it_equals_sklearns_own_pipeline(head, n_classes):
+    from sklearn.linear_model import LogisticRegression, RidgeClassifierCV
+    from sklearn.pipeline import make_pipeline
+    from sklearn.preprocessing import StandardScaler
+
+    from tsfm.tasks.classification.heads import Head, _softmax
+
+    rng = np.random.default_rng(0)
+    features = rng.normal(size=(40, 6)) * [1, 2, 3, 4, 5, 6] + [0, 1, 2, 3, 4, 5]
+    labels = np.array(list("abc"[:n_classes]) * 20)[:40]
+    features[labels == "a", 0] += 2.0
+    ours = Head(head).fit(features, labels).predict_proba(features)
+    estimator = LogisticRegression(C=1.0, max_iter=5000) if head == "logistic" else RidgeClassifierCV(
+        alphas=np.logspace(-3, 3, 10))
+    reference = make_pipeline(StandardScaler(), estimator).fit(features, labels)
+    if head == "logistic":
+        expected = reference.predict_proba(features)
+    else:
+        scores = np.atleast_2d(reference.decision_function(features).T).T
+        expected = _softmax(scores if scores.shape[1] > 1 else np.c_[-scores, scores])
+    np.testing.assert_allclose(ours, expected, atol=1e-8)
+
+
+@pytest.mark.parametrize("head", ["logistic", "ridge", "knn"])
+def test_when_classifier_is_saved_and_loaded_then_predictions_are_identical(bolt_mini, task, head, tmp_path):
+    from tsfm.tasks.classification.persist import load_classifier
+
+    train, y_train, test, _ = task
+    config = EmbeddingFeatures(views=("raw",), pooling="mean-max", segments=2)
+    fitted = TsfmClassifier(bolt_mini, head=head, features=config).fit(train, y_train)
+    fitted.save(tmp_path / "clf")
+    loaded = load_classifier(tmp_path / "clf", device="cpu")
+    assert loaded.features == config and loaded.head.name == head
+    assert list(loaded.classes_) == list(fitted.classes_)
+    np.testing.assert_array_equal(loaded.predict_proba(test), fitted.predict_proba(test))
+    assert sorted(p.name for p in (tmp_path / "clf").iterdir()) == [".tsfm-run.json", "classifier.json", "head.npz"]
+
+
+def _edit_json(folder, change):
+    import json
+
+    path = folder / "classifier.json"
+    config = json.loads(path.read_text())
+    change(config)
+    path.write_text(json.dumps(config))
+
+
+def _rewrite_npz(folder, arrays):
+    import hashlib
+
+    np.savez(folder / "head.npz", **arrays)
+    _edit_json(folder, lambda c: c.update(sha256=hashlib.sha256((folder / "head.npz").read_bytes()).hexdigest()))
+
+
+CORRUPT = [
+    ("no marker", lambda f: (f / ".tsfm-run.json").unlink(), "not a saved classifier"),
+    ("not json", lambda f: (f / "classifier.json").write_text("{oops"), "not readable JSON"),
+    ("unknown head", lambda f: _edit_json(f, lambda c: c.update(head="svm")), "head 'svm'"),
+    ("one class", lambda f: _edit_json(f, lambda c: c.update(classes=["noise"])), "two or more distinct labels"),
+    ("bad views", lambda f: _edit_json(f, lambda c: c["features"].update(views=["fft"])), "views="),
+    ("unknown feature", lambda f: _edit_json(f, lambda c: c["features"].update(code="x")), "features:"),
+    ("newer format", lambda f: _edit_json(f, lambda c: c.update(version=99)), "version 99"),
+    ("changed arrays", lambda f: (f / "head.npz").write_bytes(b"PK not a zip"), "does not match the sha256"),
+    ("arrays missing", lambda f: (f / "head.npz").unlink(), "head.npz is missing"),
+    ("wrong shapes", lambda f: _rewrite_npz(f, {"mean": np.zeros(3), "scale": np.ones(3), "coef": np.zeros((2, 3)),
+                                                "intercept": np.zeros(2)}), r"must be \(3, 3\)"),
+    ("object array", lambda f: _rewrite_npz(f, {"mean": np.array(["x"], dtype=object)}), "not a readable .npz"),
+]
+
+
+@pytest.mark.parametrize(("case", "corrupt", "message"), CORRUPT, ids=[c[0] for c in CORRUPT])
+def test_when_saved_folder_is_edited_or_corrupt_then_load_is_refused_with_a_reason(
+    bolt_mini, task, tmp_path, case, corrupt, message
+):
+    from tsfm.tasks.classification.persist import load_classifier
+
+    train, y_train, _, _ = task
+    TsfmClassifier(bolt_mini, features={"views": ("raw",)}).fit(train, y_train).save(tmp_path / "clf")
+    corrupt(tmp_path / "clf")
+    with pytest.raises(InputError, match=message):
+        load_classifier(tmp_path / "clf", model=bolt_mini)
+
+
+def test_when_loaded_with_a_model_of_another_width_then_predict_says_so(bolt_mini, task, tmp_path):
+    from tsfm.tasks.classification.persist import load_classifier
+
+    train, y_train, test, _ = task
+    TsfmClassifier(bolt_mini, features={"views": ("raw",)}).fit(train, y_train).save(tmp_path / "clf")
+    _edit_json(tmp_path / "clf", lambda c: c["features"].update(views=["raw", "diff"]))
+    with pytest.raises(InputError, match="fitted on 130 features per series, got 258"):
+        load_classifier(tmp_path / "clf", model=bolt_mini).predict(test)
+
+
+# ----------------------------------------------------------------------------- multivariate
+
+
+def test_when_series_have_channels_then_embeddings_concatenate_and_baselines_use_all(bolt_mini, task):
+    train, y_train, test, y_test = task
+    # channel 0 is pure noise for every class: only channel 1 tells the classes apart
+    rng = np.random.default_rng(3)
+    two = [np.stack([rng.normal(size=len(s)), s]) for s in train]
+    two_test = [np.stack([rng.normal(size=len(s)), s]) for s in test]
+    clf = TsfmClassifier(bolt_mini, features={"views": ("raw",)}).fit(two, y_train)
+    assert clf.transform(two_test[:2]).shape == (2, 2 * 130)
+    assert clf.score(two_test, y_test) >= 0.8
+    assert MiniRocketBaseline(n_kernels=840).fit(two, y_train).score(two_test, y_test) >= 0.5
+    with pytest.raises(InputError, match="fitted on 2 channel"):
+        clf.predict(test)
+    with pytest.raises(InputError, match=r"shape \(3, 128\)"):
+        clf.predict([two_test[0], np.vstack([two_test[1], two_test[1][:1]])])
+    with pytest.raises(InputError, match="univariate"):
+        InContextClassifier(bolt_mini).fit(two, y_train)
+
+
+# ----------------------------------------------------------------------------- CLI: save, load, accuracy, channels
+
+
+def _labelled(series, labels, prefix: str) -> pd.DataFrame:
+    frame = _long_frame(series, prefix)
+    frame["label"] = frame["item_id"].map(dict(zip([f"{prefix}{i}" for i in range(len(series))], labels)))
+    return frame
+
+
+def test_when_cli_saves_then_load_classifies_without_train_and_reports_accuracy(task, tmp_path, capsys):
+    from tsfm.tasks.cli import main
+
+    train, y_train, test, y_test = task
+    _labelled(train, y_train, "tr").to_csv(tmp_path / "train.csv", index=False)
+    _labelled(test, y_test, "te").to_csv(tmp_path / "test.csv", index=False)
+    common = ["--data", str(tmp_path / "test.csv"), "--device", "cpu"]
+    assert main(["classify", "--train", str(tmp_path / "train.csv"), "--save", str(tmp_path / "clf"),
+                 "--output", str(tmp_path / "fit.csv"), "--views", "raw", "--head", "ridge", *common]) == 0
+    assert main(["classify", "--load", str(tmp_path / "clf"), "--output", str(tmp_path / "load.csv"), *common]) == 0
+    fitted, loaded = pd.read_csv(tmp_path / "fit.csv"), pd.read_csv(tmp_path / "load.csv")
+    pd.testing.assert_frame_equal(fitted, loaded)
+    printed = capsys.readouterr().out
+    right = int((loaded["label"] == loaded["item_id"].map(dict(zip([f"te{i}" for i in range(30)], y_test)))).sum())
+    assert f"accuracy {right / 30:.3f} ({right} of 30 items)" in printed
+    confusion = pd.read_csv(tmp_path / "load.confusion.csv")
+    assert list(confusion.columns) == ["true", *CLASSES]
+    assert confusion.set_index("true").to_numpy().sum() == 30
+    assert np.trace(confusion.set_index("true").loc[list(CLASSES), list(CLASSES)].to_numpy()) == right
+    (tmp_path / "clf" / "head.npz").write_bytes((tmp_path / "clf" / "head.npz").read_bytes()[:-8])  # truncated
+    code = main(["classify", "--load", str(tmp_path / "clf"), "--output", str(tmp_path / "again.csv"), *common])
+    err = capsys.readouterr().err
+    assert code == 2 and "does not match the sha256" in err and len(err.strip().splitlines()) == 1
+    assert not (tmp_path / "again.csv").exists()
+
+
+def _channels(series, labels, prefix: str, rng) -> pd.DataFrame:
+    frame = _labelled(series, labels, prefix)
+    return frame.assign(noise=rng.normal(size=len(frame)), wave=frame["target"]).drop(columns="target")
+
+
+def test_when_cli_gets_several_targets_then_each_item_is_one_multichannel_series(task, tmp_path, capsys):
+    from tsfm.tasks.cli import main
+
+    train, y_train, test, y_test = task
+    rng = np.random.default_rng(0)
+    _channels(train, y_train, "tr", rng).to_csv(tmp_path / "train.csv", index=False)
+    _channels(test, y_test, "te", rng).to_csv(tmp_path / "test.csv", index=False)
+    assert main(["classify", "--train", str(tmp_path / "train.csv"), "--data", str(tmp_path / "test.csv"),
+                 "--target", "noise,wave", "--views", "raw", "--save", str(tmp_path / "clf"),
+                 "--output", str(tmp_path / "p.csv"), "--device", "cpu"]) == 0
+    assert "accuracy" in capsys.readouterr().out
+    # the saved classifier remembers its columns: a query file without one of them is refused
+    _channels(test, y_test, "te", rng).drop(columns="noise").to_csv(tmp_path / "short.csv", index=False)
+    code = main(["classify", "--load", str(tmp_path / "clf"), "--data", str(tmp_path / "short.csv"),
+                 "--output", str(tmp_path / "q.csv"), "--device", "cpu"])
+    err = capsys.readouterr().err
+    assert code == 2 and "lacks the value column(s) ['noise']" in err and len(err.strip().splitlines()) == 1
+
+
+BAD_CLI = [
+    ("no train nor load", [], "exactly one of --train"),
+    ("nan label", ["--train", "{nan}"], "NaN labels"),
+    ("load not a folder", ["--load", "{train}"], "not a folder"),
+    ("save with load", ["--load", "{tmp}", "--save", "{tmp}/x"], "--save writes a classifier"),
+    ("save other method", ["--train", "{train}", "--save", "{tmp}/x", "--method", "dtw"], "--method embedding"),
+    ("repeated target", ["--train", "{train}", "--target", "target,target"], "distinct"),
+    ("missing target", ["--train", "{train}", "--target", "volts"], "no 'volts' column"),
+]
+
+
+@pytest.mark.parametrize(("case", "flags", "message"), BAD_CLI, ids=[c[0] for c in BAD_CLI])
+def test_when_classify_flags_or_files_are_bad_then_one_line_and_exit_2(task, tmp_path, capsys, case, flags, message):
+    from tsfm.tasks.cli import main
+
+    train, y_train, _, _ = task
+    labelled = _labelled(train[:6], y_train[:6], "tr")
+    labelled.to_csv(tmp_path / "train.csv", index=False)
+    labelled.assign(label=labelled["label"].where(labelled["item_id"] != "tr0")).to_csv(tmp_path / "nan.csv",
+                                                                                        index=False)
+    paths = {"train": str(tmp_path / "train.csv"), "nan": str(tmp_path / "nan.csv"), "tmp": str(tmp_path)}
+    method = [] if "--method" in flags else ["--method", "minirocket"]
+    code = main(["classify", *[f.format(**paths) for f in flags], *method, "--data", paths["train"],
+                 "--output", str(tmp_path / "p.csv")])
+    err = capsys.readouterr().err
+    assert code == 2
+    assert message in err and len(err.strip().splitlines()) == 1

@@ -8,6 +8,10 @@ Every classifier here has the same interface (:class:`~tsfm.tasks.classification
 - :class:`InContextClassifier`: labelled examples placed in the model's context, no training.
 - :class:`MiniRocketBaseline`, :class:`DtwBaseline`: aeon's MiniRocket and 1-NN DTW.
 
+A series may also be multivariate, ``[n_channels, length]``. A fitted :class:`TsfmClassifier`
+saves itself as a folder of JSON and arrays (``clf.save(folder)``) that
+:func:`load_classifier` reads back without executing or unpickling anything.
+
 Heavy imports (torch, aeon) happen inside methods, so importing this package is cheap.
 """
 
@@ -16,6 +20,7 @@ from tsfm.tasks.classification.baselines import DtwBaseline, MiniRocketBaseline
 from tsfm.tasks.classification.classifier import TsfmClassifier, make_classifier
 from tsfm.tasks.classification.features import EmbeddingFeatures
 from tsfm.tasks.classification.in_context import InContextClassifier
+from tsfm.tasks.classification.persist import load_classifier
 
 __all__ = [
     "DtwBaseline",
@@ -24,5 +29,6 @@ __all__ = [
     "MiniRocketBaseline",
     "SeriesClassifier",
     "TsfmClassifier",
+    "load_classifier",
     "make_classifier",
 ]

@@ -20,13 +20,19 @@ MIN_LENGTH = 3  # shortest series accepted: the first-difference view needs at l
 
 
 def validate_series(series: ContextLike, argument: str = "series") -> list[np.ndarray]:
-    """Check a batch of series: a list of 1-D float arrays of at least :data:`MIN_LENGTH` values.
+    """Check a batch of series: 1-D float arrays of at least :data:`MIN_LENGTH` values, or multivariate ones.
+
+    A multivariate batch is a list of 2-D arrays ``[n_channels, length]`` (or one 3-D array
+    ``[n_series, n_channels, length]``, aeon's layout), every series with the same channels;
+    each channel is checked as a univariate series.
 
     Returns
     -------
     list[np.ndarray]
-        One float64 1-D array per series (copies).
+        One float64 array per series (copies): 1-D, or ``[n_channels, length]`` when multivariate.
     """
+    if _is_multichannel(series):
+        return _validate_multichannel(series, argument)
     try:
         checked = validate_context(series, min_observations=1)
     except InputError as exc:
@@ -37,6 +43,35 @@ def validate_series(series: ContextLike, argument: str = "series") -> list[np.nd
                 f"{argument}[{i}] has length {len(values)}; every series needs at least {MIN_LENGTH} values"
             )
     return checked
+
+
+def n_channels(series: list[np.ndarray]) -> int:
+    """Channels of a validated batch: 1 for 1-D series, else the rows of each ``[n_channels, length]``."""
+    return 1 if series[0].ndim == 1 else series[0].shape[0]
+
+
+def channel(series: list[np.ndarray], c: int) -> list[np.ndarray]:
+    """Channel ``c`` of every series of a validated multivariate batch (1-D arrays)."""
+    return [values[c] for values in series]
+
+
+def _is_multichannel(series: ContextLike) -> bool:
+    if isinstance(series, np.ndarray):
+        return series.ndim == 3
+    return isinstance(series, list | tuple) and len(series) > 0 and np.ndim(series[0]) == 2
+
+
+def _validate_multichannel(series: ContextLike, argument: str) -> list[np.ndarray]:
+    items = [np.array(values, dtype=np.float64) for values in series]
+    width = items[0].shape[0]
+    for i, values in enumerate(items):
+        if values.ndim != 2 or values.shape[0] != width:
+            raise InputError(
+                f"{argument}[{i}] has shape {values.shape}; every multivariate series needs shape "
+                f"({width}, length), the channels of the first"
+            )
+    per_channel = [validate_series([v[c] for v in items], f"{argument} channel {c}") for c in range(width)]
+    return [np.stack([per_channel[c][i] for c in range(width)]) for i in range(len(items))]
 
 
 def validate_labels(labels: Sequence, n_series: int, min_per_class: int) -> np.ndarray:
@@ -83,12 +118,14 @@ class SeriesClassifier(ABC):
             raise InputError(f"min_per_class must be an integer >= 1, got {min_per_class!r}")
         self.min_per_class = min_per_class
         self.classes_: np.ndarray | None = None
+        self.n_channels_ = 1
 
     def fit(self, series: ContextLike, labels: Sequence) -> SeriesClassifier:
         """Learn from ``series`` (list of 1-D arrays) and ``labels`` (one per series); returns ``self``."""
         checked = validate_series(series)
         text = validate_labels(labels, len(checked), self.min_per_class)
         self.classes_ = np.array(sorted(set(text)), dtype=object)
+        self.n_channels_ = n_channels(checked)
         self._fit(checked, text)
         return self
 
@@ -96,7 +133,12 @@ class SeriesClassifier(ABC):
         """Class probabilities ``[n_series, n_classes]``, columns in the order of ``classes_``."""
         if self.classes_ is None:
             raise InputError(f"{type(self).__name__} is not fitted; call fit(series, labels) first")
-        proba = np.asarray(self._predict_proba(validate_series(series)), dtype=np.float64)
+        checked = validate_series(series)
+        if n_channels(checked) != self.n_channels_:
+            raise InputError(
+                f"the classifier was fitted on {self.n_channels_} channel(s), got series with {n_channels(checked)}"
+            )
+        proba = np.asarray(self._predict_proba(checked), dtype=np.float64)
         return proba  # [n_series, n_classes]
 
     def predict(self, series: ContextLike) -> np.ndarray:

@@ -15,15 +15,20 @@ from tsfm.tasks.classification.base import SeriesClassifier
 
 
 def to_panel(series: list[np.ndarray], length: int) -> np.ndarray:
-    """``[n_series, 1, length]`` array: NaN filled by interpolation, each series resampled to ``length``."""
-    panel = np.empty((len(series), 1, length))
-    for i, values in enumerate(series):
-        t = np.arange(len(values))
-        observed = np.isfinite(values)
-        filled = np.interp(t, t[observed], values[observed])
-        if len(filled) != length:
-            filled = np.interp(np.linspace(0, len(filled) - 1, length), t, filled)
-        panel[i, 0] = filled
+    """``[n_series, n_channels, length]`` array: NaN filled by interpolation, each channel resampled to ``length``.
+
+    1-D series are one channel; multivariate ones are ``[n_channels, length]`` each.
+    """
+    rows = [np.atleast_2d(values) for values in series]
+    panel = np.empty((len(rows), rows[0].shape[0], length))
+    for i, channels in enumerate(rows):
+        for c, values in enumerate(channels):
+            t = np.arange(len(values))
+            observed = np.isfinite(values)
+            filled = np.interp(t, t[observed], values[observed])
+            if len(filled) != length:
+                filled = np.interp(np.linspace(0, len(filled) - 1, length), t, filled)
+            panel[i, c] = filled
     return panel
 
 
@@ -34,7 +39,7 @@ class _AeonBaseline(SeriesClassifier):
         self.estimator: Any = None
 
     def _fit(self, series: list[np.ndarray], labels: np.ndarray) -> None:
-        self.length = max(len(s) for s in series)
+        self.length = max(s.shape[-1] for s in series)
         self.estimator = self._make()
         self.estimator.fit(to_panel(series, self.length), labels.astype(str))
 

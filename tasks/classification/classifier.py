@@ -7,13 +7,14 @@ small head (logistic regression, ridge or kNN) is trained on them.
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Any
 
 import numpy as np
 
 from tsfm.errors import InputError
 from tsfm.registry import resolve_model
-from tsfm.tasks.classification.base import SeriesClassifier
+from tsfm.tasks.classification.base import SeriesClassifier, channel, n_channels
 from tsfm.tasks.classification.features import EmbeddingFeatures, embed_features
 from tsfm.tasks.classification.heads import Head
 
@@ -43,6 +44,10 @@ class TsfmClassifier(SeriesClassifier):
     --------
     >>> clf = TsfmClassifier("tsfm-bolt-mini", head="logistic").fit(train_series, train_labels)
     >>> clf.predict(test_series), clf.predict_proba(test_series).shape   # [n_test, n_classes]
+    >>> clf.save("clf/"); load_classifier("clf/").predict(test_series)  # the same predictions
+
+    Multivariate series (``[n_channels, length]`` each) are embedded channel by channel and
+    the feature vectors concatenated in channel order.
     """
 
     def __init__(
@@ -60,20 +65,37 @@ class TsfmClassifier(SeriesClassifier):
             features = EmbeddingFeatures(**features)
         self.features = features or EmbeddingFeatures()
         self.model = resolve_model(model, needs=("embed",))
+        # what a saved folder names to reload the model: the name or path given, else the model's own name
+        self.model_spec = str(model) if isinstance(model, str | Path) else str(getattr(self.model, "name", ""))
         if not getattr(self.model, "has_embeddings", True):
             raise InputError(f"model {self.model.name!r} has no embeddings; pick a TSFM (e.g. tsfm-bolt-mini)")
         self.batch_size = batch_size
         self.progress = progress
 
     def transform(self, series: list[np.ndarray]) -> np.ndarray:
-        """Feature vectors ``[n_series, D]`` of validated series."""
-        return embed_features(self.model, series, self.features, self.batch_size, self.progress)
+        """Feature vectors ``[n_series, D * n_channels]`` of validated series (channels concatenated)."""
+        if n_channels(series) == 1 and series[0].ndim == 1:
+            return embed_features(self.model, series, self.features, self.batch_size, self.progress)
+        return np.concatenate(
+            [embed_features(self.model, channel(series, c), self.features, self.batch_size, self.progress)
+             for c in range(n_channels(series))], axis=1,
+        )
 
     def _fit(self, series: list[np.ndarray], labels: np.ndarray) -> None:
         self.head.fit(self.transform(series), labels)
 
     def _predict_proba(self, series: list[np.ndarray]) -> np.ndarray:
         return self.head.predict_proba(self.transform(series))
+
+    def save(self, folder: str | Path, overwrite: bool = False, metadata: dict | None = None) -> Path:
+        """Write the fitted classifier as a folder: ``classifier.json`` + ``head.npz`` (no code, no pickle).
+
+        ``metadata`` (plain JSON, e.g. the column names of the training file) is stored beside
+        the settings. Reload with :func:`~tsfm.tasks.classification.persist.load_classifier`.
+        """
+        from tsfm.tasks.classification.persist import save_classifier
+
+        return save_classifier(self, folder, overwrite=overwrite, metadata=metadata)
 
 
 def make_classifier(method: str, model: Any = None, **options: Any) -> SeriesClassifier:

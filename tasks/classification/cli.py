@@ -5,6 +5,12 @@ reads long-format files (``item_id,timestamp,target``; the training file also ha
 ``label`` column, one value per item), fits a classifier on the labelled items and writes
 ``item_id,label,p_<class>...`` for every unlabelled item, working through them in chunks
 with a progress bar.
+
+Batch jobs fit once and classify many files: ``--save DIR`` writes the fitted classifier as a
+folder (JSON settings + head arrays, no code), ``--load DIR`` classifies ``--data`` with it
+and no ``--train``. ``--target a,b,c`` reads several value columns as the channels of one
+multivariate series per item. When ``--data`` has the label column, the accuracy and a
+confusion matrix are printed and written beside the output as ``<output stem>.confusion.csv``.
 """
 
 from __future__ import annotations
@@ -24,10 +30,16 @@ _LABEL_READERS = {".csv": "read_csv", ".parquet": "read_parquet", ".pq": "read_p
 def add_parsers(subparsers: argparse._SubParsersAction) -> None:
     """Add ``classify`` and ``classify-bench`` to a ``tsfm`` sub-parser set."""
     p = subparsers.add_parser("classify", help="label every series of a file from labelled examples")
-    p.add_argument("--train", required=True, help="labelled long-format .csv/.parquet with a label column")
+    p.add_argument("--train", default=None, help="labelled long-format .csv/.parquet with a label column")
+    p.add_argument("--load", default=None, metavar="DIR", help="use a classifier saved by --save (no --train)")
+    p.add_argument("--save", default=None, metavar="DIR", help="also write the fitted classifier to this folder")
+    p.add_argument("--target", default=None,
+                   help="value column(s), comma-separated: several make one multivariate series per item "
+                   "(default: target or y; with --load: the columns it was trained on)")
     p.add_argument("--data", required=True, help="long-format .csv/.parquet of the series to classify")
     p.add_argument("--output", required=True, help="where to write item_id,label,p_<class>... (.csv or .parquet)")
-    p.add_argument("--model", default=DEFAULT_MODEL, help="TSFM name or folder (default: %(default)s)")
+    p.add_argument("--model", default=None,
+                   help=f"TSFM name or folder (default: {DEFAULT_MODEL}; with --load: the model it names)")
     p.add_argument("--method", default="embedding", choices=_METHODS, help="classifier (default: %(default)s)")
     p.add_argument("--head", default="logistic", help="embedding head: logistic, ridge or knn (default: %(default)s)")
     p.add_argument("--views", default="raw,diff", help="embedding views: raw,diff,scale2,scale4 (default: %(default)s)")
@@ -68,28 +80,66 @@ def add_bench_flags(p: argparse.ArgumentParser) -> None:
     p.set_defaults(handler=run_bench)
 
 
-def read_labels(path: str, label_column: str, id_column: str | None) -> dict[str, str]:
+def read_labels(path: str, label_column: str, id_column: str | None, flag: str = "--train") -> dict[str, str]:
     """``{item_id: label}`` from a labelled long-format file; one label per item, none missing."""
+    return labels_of(_read_raw(path, flag), label_column, id_column, f"{flag} {path}")
+
+
+def labels_of(raw, label_column: str, id_column: str | None, where: str) -> dict[str, str]:
+    """``{item_id: label}`` of a long table already read; one label per item, none missing."""
+    ids = [c for c in ([id_column] if id_column else ["item_id", "unique_id"]) if c in raw.columns]
+    if not ids:
+        raise InputError(f"{where}: no id column (item_id or unique_id); columns are {list(raw.columns)}")
+    if label_column not in raw.columns:
+        raise InputError(f"{where}: no {label_column!r} column; columns are {list(raw.columns)}")
+    if raw[label_column].isna().any():
+        raise InputError(f"{where}: {int(raw[label_column].isna().sum())} rows have no {label_column!r} (NaN labels)")
+    per_item = raw.groupby(raw[ids[0]].astype(str), sort=False)[label_column].nunique()
+    if (per_item > 1).any():
+        bad = list(per_item[per_item > 1].index[:3])
+        raise InputError(f"{where}: items {bad} have several labels; give one label per item")
+    return raw.groupby(raw[ids[0]].astype(str), sort=False)[label_column].first().astype(str).to_dict()
+
+
+def _read_raw(path: str, flag: str):
     import pandas as pd
 
     suffix = Path(path).suffix.lower()
     if suffix not in _LABEL_READERS:
-        raise InputError(f"--train {path}: unsupported suffix {suffix!r}; allowed: {sorted(_LABEL_READERS)}")
+        raise InputError(f"{flag} {path}: unsupported suffix {suffix!r}; allowed: {sorted(_LABEL_READERS)}")
     if not Path(path).is_file():
-        raise InputError(f"--train {path}: file not found")
-    raw = getattr(pd, _LABEL_READERS[suffix])(path)
-    ids = [c for c in ([id_column] if id_column else ["item_id", "unique_id"]) if c in raw.columns]
-    if not ids:
-        raise InputError(f"--train {path}: no id column (item_id or unique_id); columns are {list(raw.columns)}")
-    if label_column not in raw.columns:
-        raise InputError(f"--train {path}: no {label_column!r} column; columns are {list(raw.columns)}")
-    if raw[label_column].isna().any():
-        raise InputError(f"--train {path}: {int(raw[label_column].isna().sum())} rows have no {label_column!r}")
-    per_item = raw.groupby(raw[ids[0]].astype(str), sort=False)[label_column].nunique()
-    if (per_item > 1).any():
-        bad = list(per_item[per_item > 1].index[:3])
-        raise InputError(f"--train {path}: items {bad} have several labels; give one label per item")
-    return raw.groupby(raw[ids[0]].astype(str), sort=False)[label_column].first().astype(str).to_dict()
+        raise InputError(f"{flag} {path}: file not found")
+    return getattr(pd, _LABEL_READERS[suffix])(path)
+
+
+def parse_targets(text: str | None) -> list[str] | None:
+    """``--target a,b,c`` as a list of distinct column names; ``None`` for the default column."""
+    if text is None:
+        return None
+    names = [t.strip() for t in text.split(",")]
+    if not all(names) or len(set(names)) != len(names):
+        raise InputError(f"--target {text!r}: give distinct, non-empty column names separated by commas")
+    return names
+
+
+def read_items(raw, targets: list[str] | None, id_column: str | None, where: str) -> tuple[list[str], list]:
+    """Item ids and series of a long table: 1-D arrays, or ``[n_channels, length]`` for several targets."""
+    import numpy as np
+
+    from tsfm import data as tsdata
+
+    if not targets or len(targets) == 1:
+        column = targets[0] if targets else None
+        if column is not None and column not in raw.columns:
+            raise InputError(f"{where}: no {column!r} column (--target); columns are {list(raw.columns)}")
+        return tsdata.to_series(tsdata.load_frame(raw, id_column=id_column, target_column=column))
+    missing = [t for t in targets if t not in raw.columns]
+    if missing:
+        raise InputError(f"{where} lacks the value column(s) {missing} of --target {','.join(targets)}; "
+                         f"columns are {list(raw.columns)}")
+    channels = [tsdata.to_series(tsdata.load_frame(raw, id_column=id_column, target_column=t)) for t in targets]
+    ids = channels[0][0]
+    return ids, [np.stack([values[i] for _, values in channels]) for i in range(len(ids))]  # [n_channels, length]
 
 
 def build_classifier(args: argparse.Namespace):
@@ -100,44 +150,116 @@ def build_classifier(args: argparse.Namespace):
         return make_classifier(args.method)
     import tsfm
 
-    model = tsfm.load(args.model, device=args.device, batch_size=args.batch_size)
+    model = tsfm.load(args.model or DEFAULT_MODEL, device=args.device, batch_size=args.batch_size)
     if args.method == "in-context":
         return make_classifier("in-context", model)
     features = {"views": tuple(v.strip() for v in args.views.split(",") if v.strip()),
                 "pooling": args.pooling, "segments": args.segments}
-    return make_classifier("embedding", model, head=args.head, features=features)
+    classifier = make_classifier("embedding", model, head=args.head, features=features)
+    classifier.model_spec = args.model or DEFAULT_MODEL
+    return classifier
+
+
+def check_flags(args: argparse.Namespace) -> None:
+    """Refuse contradictory ``tsfm classify`` flags before any file is read."""
+    if (args.train is None) == (args.load is None):
+        raise InputError("give exactly one of --train (fit on a labelled file) or --load (a saved classifier)")
+    if args.save and args.load:
+        raise InputError("--save writes a classifier fitted on --train; with --load it is already saved")
+    if args.save and args.method != "embedding":
+        raise InputError(f"--save supports --method embedding, got --method {args.method}")
+    if args.chunk < 1:
+        raise InputError(f"--chunk must be >= 1, got {args.chunk}")
+    if args.engine != "local" and args.target is not None:
+        raise InputError(f"--target is not supported with --engine {args.engine}; run with --engine local")
+
+
+def fitted_classifier(args: argparse.Namespace):
+    """``(classifier, targets)``: loaded from ``--load``, or fitted on ``--train`` (and saved to ``--save``)."""
+    if args.load:
+        from tsfm.tasks.classification.persist import load_classifier, read_config
+
+        saved = read_config(args.load).get("metadata", {})
+        classifier = load_classifier(args.load, model=args.model, device=args.device, batch_size=args.batch_size)
+        targets = parse_targets(args.target) or saved.get("target")
+        if (len(targets) if targets else 1) != classifier.n_channels_:
+            raise InputError(f"--target {args.target}: the classifier in {args.load} was fitted on "
+                             f"{classifier.n_channels_} channel(s) {saved.get('target')}")
+        return classifier, targets
+    targets = parse_targets(args.target)
+    raw = _read_raw(args.train, "--train")
+    labels = labels_of(raw, args.label_column, args.id_column, f"--train {args.train}")
+    train_ids, train_series = read_items(raw, targets, args.id_column, f"--train {args.train}")
+    classifier = build_classifier(args).fit(train_series, [labels[i] for i in train_ids])
+    if args.save:
+        classifier.save(args.save, overwrite=args.overwrite, metadata={"target": targets})
+        print(f"saved the fitted classifier to {args.save}")
+    return classifier, targets
 
 
 def run_classify(args: argparse.Namespace) -> int:
     """Handler of ``tsfm classify``."""
+    from tsfm.outputs import check_folder_output, check_table_output, write_table
+
+    check_flags(args)
+    if args.engine != "local":
+        return run_engine("classify", args)
+    inputs = [p for p in (args.train, args.data, args.load) if p]
+    check_table_output(args.output, inputs)
+    if args.save:
+        check_folder_output(args.save, "classifier", args.overwrite, inputs, "--save")
+    classifier, targets = fitted_classifier(args)
+    raw = _read_raw(args.data, "--data")
+    ids, series = read_items(raw, targets, args.id_column, f"--data {args.data}")
+    labelled = args.label_column in raw.columns  # a labelled --data: report accuracy (labels checked first)
+    truth = labels_of(raw, args.label_column, args.id_column, f"--data {args.data}") if labelled else None
+    result = classify_items(classifier, ids, series, args.chunk)
+    write_table(result, args.output, inputs=inputs)
+    classes = [str(c) for c in classifier.classes_]
+    counts = result["label"].value_counts().to_dict()
+    print(f"classified {len(result)} series into {len(classes)} classes {counts}; wrote {args.output}")
+    if truth is not None:
+        report_accuracy(result, truth, classes, args.output, inputs)
+    return 0
+
+
+def classify_items(classifier, ids: list[str], series: list, chunk: int):
+    """``item_id, label, p_<class>...`` for every item, ``chunk`` series per step, with a progress bar."""
     import pandas as pd
     from tqdm.auto import tqdm
 
-    from tsfm import data as tsdata
-    from tsfm.outputs import check_table_output, write_table
-
-    if args.engine != "local":
-        return run_engine("classify", args)
-    if args.chunk < 1:
-        raise InputError(f"--chunk must be >= 1, got {args.chunk}")
-    check_table_output(args.output, [args.train, args.data])
-    labels = read_labels(args.train, args.label_column, args.id_column)
-    train_ids, train_series = tsdata.to_series(tsdata.load_frame(args.train, id_column=args.id_column))
-    ids, series = tsdata.to_series(tsdata.load_frame(args.data, id_column=args.id_column))
-    classifier = build_classifier(args).fit(train_series, [labels[i] for i in train_ids])
     classes = [str(c) for c in classifier.classes_]
     parts = []
-    for start in tqdm(range(0, len(series), args.chunk), desc="classifying", unit="chunk"):
-        proba = classifier.predict_proba(series[start : start + args.chunk])  # [chunk, n_classes]
+    for start in tqdm(range(0, len(series), chunk), desc="classifying", unit="chunk"):
+        proba = classifier.predict_proba(series[start : start + chunk])  # [chunk, n_classes]
         part = pd.DataFrame(proba, columns=[f"p_{c}" for c in classes])
         part.insert(0, "label", [classes[k] for k in proba.argmax(axis=1)])
-        part.insert(0, "item_id", ids[start : start + args.chunk])
+        part.insert(0, "item_id", ids[start : start + chunk])
         parts.append(part)
-    result = pd.concat(parts, ignore_index=True)
-    write_table(result, args.output, inputs=[args.train, args.data])
-    counts = result["label"].value_counts().to_dict()
-    print(f"classified {len(result)} series into {len(classes)} classes {counts}; wrote {args.output}")
-    return 0
+    return pd.concat(parts, ignore_index=True)
+
+
+def confusion_path(output: str) -> Path:
+    """Where the confusion matrix of ``--output preds.csv`` goes: ``preds.confusion.csv``."""
+    path = Path(output).expanduser()
+    return path.with_name(f"{path.stem}.confusion.csv")
+
+
+def report_accuracy(result, truth: dict[str, str], classes: list[str], output: str, inputs: list) -> None:
+    """Print the accuracy and the confusion matrix (rows: true label, columns: predicted) and write it."""
+    import pandas as pd
+
+    from tsfm.outputs import write_table
+
+    true = result["item_id"].map(truth)
+    names = classes + sorted(set(true) - set(classes))  # true labels the classifier never saw come last
+    matrix = pd.crosstab(pd.Categorical(true, names), pd.Categorical(result["label"], names), dropna=False)
+    matrix.index.name, matrix.columns.name = "true", "predicted"
+    accuracy = float((true == result["label"]).mean())
+    print(f"accuracy {accuracy:.3f} ({int((true == result['label']).sum())} of {len(result)} items)")
+    print(matrix.to_string())
+    path = write_table(matrix.reset_index(), confusion_path(output), inputs=inputs)
+    print(f"wrote the confusion matrix to {path}")
 
 
 def run_bench(args: argparse.Namespace) -> int:

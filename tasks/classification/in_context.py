@@ -105,6 +105,8 @@ class InContextClassifier(SeriesClassifier):
         self.length = 0
 
     def _fit(self, series: list[np.ndarray], labels: np.ndarray) -> None:
+        if series[0].ndim != 1:
+            raise InputError("the in-context method takes univariate series; use the embedding method for channels")
         context = int(getattr(self.model, "context_length", 512))
         longest = max(len(s) for s in series)
         self.length = max(8, min(longest, self.max_length, context // (self.shots + 1)))

@@ -115,19 +115,17 @@ def embed_work(args: argparse.Namespace):
 
 
 def classify_work(args: argparse.Namespace):
-    """:class:`ClassifyWork`: the classifier is fitted here, once, on ``--train``, and sent to every actor."""
-    from tsfm import data as tsdata
-    from tsfm.tasks.classification.cli import build_classifier, read_labels
+    """:class:`ClassifyWork`: the classifier is fitted here once (or read from ``--load``) and sent to every actor."""
+    from tsfm.tasks.classification.cli import fitted_classifier
     from tsfm.tasks.fleet.partitions import fingerprint
     from tsfm.tasks.fleet.work import ClassifyWork
 
     if args.chunk < 1:
         raise InputError(f"--chunk must be >= 1, got {args.chunk}")
     columns = _columns(args)
-    labels = read_labels(args.train, args.label_column, args.id_column)
-    train_ids, train_series = tsdata.to_series(tsdata.load_frame(args.train, id_column=args.id_column))
-    classifier = build_classifier(args).fit(train_series, [labels[i] for i in train_ids])
-    description = {"train": fingerprint([Path(args.train)]), "method": args.method, "head": args.head,
+    classifier, _ = fitted_classifier(args)  # fitted on --train (and saved to --save), or read from --load
+    source = Path(args.load) / "head.npz" if args.load else Path(args.train)
+    description = {"train": fingerprint([source]), "method": args.method, "head": args.head,
                    "views": args.views, "pooling": args.pooling, "segments": args.segments, "model": args.model}
     return ClassifyWork(columns, classifier, description, chunk=args.chunk)
 
