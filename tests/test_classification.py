@@ -405,3 +405,19 @@ def test_when_classify_flags_or_files_are_bad_then_one_line_and_exit_2(task, tmp
     err = capsys.readouterr().err
     assert code == 2
     assert message in err and len(err.strip().splitlines()) == 1
+
+
+def test_when_ucr_set_is_multivariate_then_benchmark_keeps_every_channel(bolt_mini):
+    from tsfm.tasks.classification import benchmarks as bench
+
+    train, y_train, test, _ = bench.load_ucr("BasicMotions")  # UEA, ships in aeon: 6 channels x 100 steps
+    assert train[0].shape == (6, 100) and len(test) == 40 and len(set(y_train)) == 4
+    first, _, _, _ = bench.load_ucr("BasicMotions", first_channel=True)
+    np.testing.assert_array_equal(first[0], train[0][0])
+    lines = []
+    factories = {"minirocket": lambda: MiniRocketBaseline(n_kernels=840, min_per_class=1),
+                 "tsfm-in-context": lambda: InContextClassifier(bolt_mini, min_per_class=1)}
+    results = bench.run_ucr(factories, ("BasicMotions",), log=lines.append)
+    assert list(results["method"]) == ["minirocket"]
+    assert results["accuracy"].iloc[0] >= 0.5  # four classes: chance is 0.25
+    assert any("skip BasicMotions tsfm-in-context" in line and "univariate" in line for line in lines)

@@ -5,8 +5,9 @@ data and returns a tidy table (one row per dataset x method), printed side by si
 published MiniRocket accuracies where they exist. Missing data is skipped with a reason,
 never silently.
 
-- **UCR** (default train/test split): GunPoint, ItalyPowerDemand, ArrowHead, OSULeaf, ACSF1,
-  all shipped inside aeon. Published MiniRocket: the default-split column of
+- **UCR/UEA** (default train/test split) sets shipped in aeon, any named with ``--sets``;
+  multivariate ones (UEA's BasicMotions: 6 channels) keep all their channels. By default
+  GunPoint, ItalyPowerDemand, ArrowHead, OSULeaf, ACSF1. Published MiniRocket: the default-split column of
   ``reference/tsc/minirocket_accuracy_ucr109_resamples.csv`` (mean 0.941 over these five).
 - **CWRU**: windows of 1,024 samples (85 ms at 12 kHz); ``same-load``: 0 HP, folds that hold
   out whole recordings (:func:`~tsfm.tasks.classification.cwru.recording_folds`), accuracy pooled
@@ -65,13 +66,25 @@ def published_minirocket(shared_data: str | Path | None) -> dict[str, float]:
     return dict(zip(table["dataset"], table["0"].astype(float), strict=True))
 
 
-def load_ucr(name: str) -> tuple[list[np.ndarray], np.ndarray, list[np.ndarray], np.ndarray]:
-    """``(train_series, train_labels, test_series, test_labels)`` of a UCR set that ships in aeon."""
+def load_ucr(
+    name: str, first_channel: bool = False
+) -> tuple[list[np.ndarray], np.ndarray, list[np.ndarray], np.ndarray]:
+    """``(train_series, train_labels, test_series, test_labels)`` of a UCR/UEA set that ships in aeon.
+
+    A univariate set gives 1-D series; a multivariate (UEA) set keeps all its channels, each
+    series ``[n_channels, length]``, unless ``first_channel`` (for comparison only).
+    """
     from aeon.datasets import load_classification
 
     x_train, y_train = load_classification(name, split="train")  # [n, channels, length]
     x_test, y_test = load_classification(name, split="test")
-    return [x[0] for x in x_train], np.asarray(y_train), [x[0] for x in x_test], np.asarray(y_test)
+
+    def series(panel) -> list[np.ndarray]:
+        if first_channel or panel[0].shape[0] == 1:
+            return [np.asarray(x[0], dtype=np.float64) for x in panel]
+        return [np.asarray(x, dtype=np.float64) for x in panel]
+
+    return series(x_train), np.asarray(y_train), series(x_test), np.asarray(y_test)
 
 
 def _score(factory: Factory, train: list, y_train: np.ndarray, test: list, y_test: np.ndarray) -> dict:
@@ -81,17 +94,30 @@ def _score(factory: Factory, train: list, y_train: np.ndarray, test: list, y_tes
     return {"accuracy": accuracy, "seconds": time.perf_counter() - start, "n_test": len(test)}
 
 
-def run_ucr(factories: dict[str, Factory], sets: tuple[str, ...] = UCR_SETS, log: Callable = print) -> pd.DataFrame:
-    """Fit and score every method on each UCR set: rows ``dataset, method, accuracy, seconds, n_test``."""
+def run_ucr(
+    factories: dict[str, Factory], sets: tuple[str, ...] = UCR_SETS, log: Callable = print,
+    first_channel: bool = False,
+) -> pd.DataFrame:
+    """Fit and score every method on each UCR/UEA set: rows ``dataset, method, accuracy, seconds, n_test``.
+
+    Multivariate sets keep all channels (``first_channel``: only the first, for comparison); a
+    method that takes no multivariate input (in-context) is skipped on them with the reason.
+    """
+    from tsfm.errors import InputError
+
     rows = []
     for name in sets:
         try:
-            train, y_train, test, y_test = load_ucr(name)
+            train, y_train, test, y_test = load_ucr(name, first_channel)
         except Exception as exc:  # aeon raises several types for a set it cannot find offline
             log(f"skip {name}: not available offline in aeon ({type(exc).__name__}: {exc})")
             continue
         for method, factory in factories.items():
-            row = {"dataset": name, "method": method, **_score(factory, train, y_train, test, y_test)}
+            try:
+                row = {"dataset": name, "method": method, **_score(factory, train, y_train, test, y_test)}
+            except InputError as exc:
+                log(f"skip {name} {method}: {exc}")
+                continue
             log(f"{name:18s} {method:16s} accuracy {row['accuracy']:.3f}  ({row['seconds']:.1f} s)")
             rows.append(row)
     return pd.DataFrame(rows)

@@ -74,6 +74,8 @@ def add_bench_flags(p: argparse.ArgumentParser) -> None:
     )
     p.add_argument("--head", default="logistic", help="embedding head (default: %(default)s)")
     p.add_argument("--sets", default=None, help="UCR sets, comma-separated (default: the five shipped in aeon)")
+    p.add_argument("--first-channel", action="store_true",
+                   help="multivariate UCR/UEA sets: keep only the first channel (for comparison; default: all)")
     p.add_argument("--shared-data", default="../shared/data", help="folder with reference/ and cwru/")
     p.add_argument("--max-windows", type=int, default=40, help="CWRU windows per recording (default: %(default)s)")
     p.add_argument("--output", default=None, help="write the tidy results to this .csv")
@@ -283,7 +285,7 @@ def run_bench(args: argparse.Namespace) -> int:
     if args.which == "ucr":
         factories = bench.method_factories(model, methods, bench.UCR_FEATURES, args.head)
         sets = tuple(s.strip() for s in args.sets.split(",")) if args.sets else bench.UCR_SETS
-        results = bench.run_ucr(factories, sets)
+        results = bench.run_ucr(factories, sets, first_channel=args.first_channel)
         published = bench.published_minirocket(args.shared_data)
     else:
         factories = bench.method_factories(model, methods, bench.CWRU_FEATURES, args.head)
