@@ -7,14 +7,16 @@ A fine-tuning output folder::
     DIR/report.json          every figure of the run and the verdict table
     DIR/verdict.csv|.txt     the verdict, as a table and as printed
     DIR/lora/adapter/        peft adapter (adapter_config.json + adapter_model.safetensors, fp16)
-    DIR/full/model/          a complete Chronos checkpoint (config.json + model.safetensors)
+    DIR/full/model/          a complete checkpoint of the family (for Chronos: config.json +
+                             model.safetensors), written by its TrainingFamily.save
 
 ``tsfm.load(DIR)`` returns the kept variant (:func:`load_finetuned`); the base model is loaded
 by its name and must have the fingerprint the adapter was trained on. The references in
 ``finetune.json`` follow :mod:`tsfm.model_folders`: ``base_model`` is a name, an absolute path
 (the folder the user fine-tuned) or a path inside DIR; the artefacts are always inside DIR.
 Adapters load from safetensors only: a pickled ``adapter_model.bin`` is refused unopened.
-:func:`merge_adapter` writes base + adapter as one plain Chronos checkpoint for deployment.
+:func:`merge_adapter` writes base + adapter as one plain checkpoint of the family for deployment.
+What is family-specific comes from the model's :class:`~tsfm.training.TrainingFamily`.
 :class:`AdapterBank` holds one base model in memory and switches between adapters without
 reloading it.
 """
@@ -32,6 +34,7 @@ from tsfm.contract import BaseForecaster
 from tsfm.errors import CheckpointError, InputError
 from tsfm.model_folders import loading, read_folder_json, resolve_reference
 from tsfm.registry import LoadOptions, register_path_loader
+from tsfm.training import TrainingFamily, training_family
 
 FORMAT = "tsfm-finetune"
 VERSION = 1
@@ -72,7 +75,7 @@ class FinetunedModel(BaseForecaster):
         return (self.folder / "verdict.txt").read_text()
 
 
-def save_run(folder: Path, report: dict[str, Any], tuned: dict[str, Any]) -> None:
+def save_run(folder: Path, report: dict[str, Any], tuned: dict[str, Any], family: TrainingFamily) -> None:
     """Write each tuned variant, ``finetune.json`` and ``report.json`` (with sizes) into ``folder``."""
     from tsfm.adapters.lora import save_adapter
 
@@ -85,8 +88,7 @@ def save_run(folder: Path, report: dict[str, Any], tuned: dict[str, Any]) -> Non
             weights = target / "adapter_model.safetensors"
         else:
             target = folder / "full" / "model"
-            forecaster.pipeline.inner_model.save_pretrained(str(target))
-            weights = target / "model.safetensors"
+            weights = family.save(family.module(forecaster), target)
         paths[method] = str(target.relative_to(folder))
         run = report["runs"][method]
         run["file_bytes"] = weights.stat().st_size
@@ -145,7 +147,6 @@ def load_finetuned(
         The base model's weights are not the ones the adapter was trained on, or the variant
         was not trained in this folder.
     """
-    from tsfm.backends.chronos import wrap_pipeline
     from tsfm.registry import load
 
     folder = Path(folder)
@@ -170,9 +171,11 @@ def load_finetuned(
         return FinetunedModel(base, {**report, "chosen": "zero-shot"}, folder, name)
     from tsfm.adapters.lora import load_adapter
 
-    peft_model = load_adapter(base.pipeline.inner_model, Path(marker["artifacts"]["lora"]))
-    peft_model.merge_and_unload()  # fold B @ A into the weights: inference as fast as the base model
-    model = wrap_pipeline(f"{base.name} (lora)", base.pipeline, options)
+    family = training_family(base, "loading a LoRA adapter")
+    peft_model = load_adapter(family.module(base), Path(marker["artifacts"]["lora"]))
+    # fold B @ A into the weights, in the base's own module: inference as fast as the base model
+    merged = peft_model.merge_and_unload()
+    model = family.rebuild(base, merged, f"{base.name} (lora)")
     return FinetunedModel(model, {**report, "chosen": "lora"}, folder, name)
 
 
@@ -184,8 +187,9 @@ def check_base(base: Any, marker: dict[str, Any], folder: Path) -> None:
         raise CheckpointError(
             f"the adapter in {str(folder)!r} is for a {marker['family']} model, got {base!r}"
         )
-    found = fingerprint(base.pipeline.inner_model)
-    if marker["base_fingerprint"] not in (found, fingerprint(base.pipeline.inner_model, legacy=True)):
+    module = training_family(base, "loading a LoRA adapter").module(base)
+    found = fingerprint(module)
+    if marker["base_fingerprint"] not in (found, fingerprint(module, legacy=True)):
         raise CheckpointError(
             f"the adapter in {str(folder)!r} was trained on a different base model: {marker['base_model']!r} "
             f"had weight fingerprint {marker['base_fingerprint']}, the model given has {found}"
@@ -193,14 +197,15 @@ def check_base(base: Any, marker: dict[str, Any], folder: Path) -> None:
 
 
 def merge_adapter(folder: str | Path, destination: str | Path) -> Path:
-    """Write base model + the LoRA adapter of ``folder`` as one Chronos checkpoint in ``destination``.
+    """Write base model + the LoRA adapter of ``folder`` as one checkpoint of its family in ``destination``.
 
-    The result loads with ``chronos.BaseChronosPipeline.from_pretrained`` and ``tsfm.load``, needs
-    no peft, and forecasts as the adapter does.
+    The result loads with ``tsfm.load`` (for Chronos also with ``chronos.BaseChronosPipeline.from_pretrained``),
+    needs no peft, and forecasts as the adapter does.
     """
-    model = load_finetuned(folder, variant="lora", options=LoadOptions(device="cpu"))
+    model = load_finetuned(folder, variant="lora", options=LoadOptions(device="cpu")).model
     destination = Path(destination)
-    model.model.pipeline.inner_model.save_pretrained(str(destination))
+    family = training_family(model, "merging an adapter")
+    family.save(family.module(model), destination)
     return destination
 
 
@@ -210,7 +215,8 @@ class AdapterBank:
     Parameters
     ----------
     base
-        The Chronos forecaster the adapters were trained on (copied once; not modified).
+        The forecaster the adapters were trained on, of a family with a training interface
+        (its module is copied once; the forecaster is not modified).
 
     Examples
     --------
@@ -220,13 +226,12 @@ class AdapterBank:
     """
 
     def __init__(self, base: Any) -> None:
-        from tsfm.backends.chronos import wrap_pipeline
-
+        family = training_family(base, "an adapter bank")
         self.base = base
-        self.pipeline = copy.deepcopy(base.pipeline)
+        self.module = copy.deepcopy(family.module(base))  # the adapters are injected into this copy
         self.peft_model = None
         self.names: list[str] = []
-        self._forecaster = wrap_pipeline(base.name, self.pipeline, LoadOptions(batch_size=base.batch_size))
+        self._forecaster = family.rebuild(base, self.module, base.name)
 
     def add(self, name: str, folder: str | Path) -> None:
         """Load the LoRA adapter of the fine-tuning folder ``folder`` under ``name``."""
@@ -241,7 +246,7 @@ class AdapterBank:
         check_base(self.base, marker, folder)
         adapter = Path(marker["artifacts"]["lora"])
         if self.peft_model is None:
-            self.peft_model = load_adapter(self.pipeline.inner_model, adapter, adapter_name=name)
+            self.peft_model = load_adapter(self.module, adapter, adapter_name=name)
         else:
             add_adapter(self.peft_model, adapter, adapter_name=name)
         self.names.append(name)

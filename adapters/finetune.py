@@ -1,11 +1,14 @@
-"""``finetune``: a pretrained Chronos model plus the user's series in, a judged new model out.
+"""``finetune``: a pretrained model plus the user's series in, a judged new model out.
 
 Flow, one way: data -> time split (:mod:`tsfm.adapters.windows`) -> a copy of the model per method
 (LoRA via :mod:`tsfm.adapters.lora`, or every weight) -> the loop (:mod:`tsfm.adapters.trainer`) -> the
 verdict on held-out test windows (:mod:`tsfm.adapters.verdict`) -> the output folder
 (:mod:`tsfm.adapters.artifacts`) -> a :class:`~tsfm.adapters.artifacts.FinetunedModel`.
 
-The model passed in is never modified: each method trains a deep copy of its pipeline.
+Everything family-specific (the torch module, the loss on windows, the longest horizon, how a
+forecaster is rebuilt around trained weights) comes from the model's
+:class:`~tsfm.training.TrainingFamily`; this module knows no family. The model passed in is never
+modified: each method trains a deep copy of its module.
 """
 
 from __future__ import annotations
@@ -24,12 +27,12 @@ import torch
 from tsfm.adapters import artifacts
 from tsfm.adapters.config import FinetuneConfig, validate_method
 from tsfm.adapters.lora import add_lora, fingerprint, make_lora_config, parameter_counts
-from tsfm.adapters.objectives import build_objective, family_of, max_horizon
 from tsfm.adapters.trainer import train, validation_wql
 from tsfm.adapters.verdict import Candidate, choose, format_verdict, ranking, score_candidates
 from tsfm.adapters.windows import SplitData, WindowSampler, series_from_data, split_series
 from tsfm.errors import InputError
-from tsfm.registry import LoadOptions, load
+from tsfm.registry import load
+from tsfm.training import TrainingFamily, training_family
 from tsfm.validation import validate_horizon
 
 DEFAULT_BASELINES = ("seasonal-naive", "auto-ets")
@@ -46,7 +49,8 @@ def finetune(
     Parameters
     ----------
     model
-        A Chronos-T5, Chronos-Bolt or Chronos-2 forecaster from ``tsfm.load`` (not modified).
+        A forecaster from ``tsfm.load`` of a family with a training interface (Chronos-T5,
+        Chronos-Bolt, Chronos-2; see :func:`tsfm.training.training_families`); not modified.
     data
         Long-format frame or file (``item_id,timestamp,target``), a dataset name ``tsfm.data``
         reads, a list of 1-D arrays, or a HF ``datasets.Dataset`` with a ``target`` column
@@ -84,7 +88,7 @@ def finetune(
     Raises
     ------
     InputError
-        Not a Chronos model, horizon too long for the family, no series long enough for the
+        Not a model of a trainable family, horizon too long for the family, no series long enough for the
         windows (``config.windows``; the longest series and the length needed are named), unknown
         method, or a LoRA target module that does not exist (the valid ones are listed).
     """
@@ -104,7 +108,7 @@ class _Plan:
     """A checked fine-tuning request: what every step after the checks reads."""
 
     model: Any
-    family: str
+    family: TrainingFamily
     methods: list[str]
     lora: Any  # a peft.LoraConfig when "lora" is among the methods, else None
     config: FinetuneConfig
@@ -120,27 +124,28 @@ def _plan(
     output_dir: str | Path | None, season_length: int,
 ) -> _Plan:
     """Check the request before any data is read or written: family, methods, horizon, LoRA targets."""
-    spec = family_of(model)
+    family = training_family(model, "fine-tuning")
     methods = [validate_method(m) for m in ([method] if isinstance(method, str) else list(method))]
     if not methods:
         raise InputError("method must name at least one of 'lora', 'full'")
-    limit = max_horizon(model.pipeline, spec.family)
+    limit = family.max_horizon(model)
     validate_horizon(horizon)
     if horizon > limit:
         raise InputError(
-            f"horizon {horizon} is beyond what this {spec.family} model can be fine-tuned for: one forward "
+            f"horizon {horizon} is beyond what this {family.name} model can be fine-tuned for: one forward "
             f"pass forecasts at most {limit} steps (longer forecasts are autoregressive); use horizon <= {limit}"
         )
     config = config or FinetuneConfig()
-    lora = make_lora_config(lora_config, spec.lora_targets) if "lora" in methods else None
+    lora = make_lora_config(lora_config, family.lora_targets) if "lora" in methods else None
     if lora is not None:  # a bad target module fails now, before any data is written
         from tsfm.adapters.lora import check_targets
 
-        check_targets(model.pipeline.inner_model, lora)
+        check_targets(family.module(model), lora)
     output = Path(output_dir) if output_dir is not None else Path(tempfile.mkdtemp(prefix="tsfm-finetune-"))
-    context_length = min(config.context_length or model.context_length, model.context_length)
-    return _Plan(model, spec.family, methods, lora, config, horizon, season_length, context_length, output,
-                 fingerprint(model.pipeline.inner_model))
+    longest = family.context_length(model)
+    context_length = min(config.context_length or longest, longest)
+    return _Plan(model, family, methods, lora, config, horizon, season_length, context_length, output,
+                 fingerprint(family.module(model)))
 
 
 def _read_data(plan: _Plan, data: Any) -> tuple[Any, SplitData, WindowSampler]:
@@ -149,7 +154,8 @@ def _read_data(plan: _Plan, data: Any) -> tuple[Any, SplitData, WindowSampler]:
 
     # Under accelerate launch / torchrun every process runs finetune(); each reads the data into
     # its own folder, all train together, and only the main process writes the results.
-    process = PartialState(cpu=str(plan.model.device) == "cpu")
+    on_cpu = next(plan.family.module(plan.model).parameters()).device.type == "cpu"
+    process = PartialState(cpu=on_cpu)
     config = plan.config
     ids, series = series_from_data(data)
     folder = plan.output / "data" / f"rank{process.process_index}"
@@ -169,7 +175,7 @@ def _judge_and_save(
     kept, reason = choose(table, force=plan.methods[0] if force else None)
     chosen_role = next(c.role for c in candidates if c.label == kept)
     report = {
-        "base_model": _model_reference(plan.model.name), "family": plan.family,
+        "base_model": _model_reference(plan.model.name), "family": plan.family.name,
         "base_fingerprint": plan.base_fingerprint, "horizon": plan.horizon, "season_length": plan.season_length,
         "context_length": plan.context_length, "windows": split.test.config.windows, "methods": plan.methods,
         "chosen": chosen_role, "reason": reason, "ranking": ranking(table),
@@ -180,7 +186,7 @@ def _judge_and_save(
     }
     tuned_by_role = {c.role: c.forecaster for c in candidates if c.role in plan.methods}
     if process.is_main_process:
-        artifacts.save_run(plan.output, report, tuned_by_role)
+        artifacts.save_run(plan.output, report, tuned_by_role, plan.family)
         (plan.output / "verdict.txt").write_text(format_verdict(table, kept, reason) + "\n")
         table.to_csv(plan.output / "verdict.csv", index=False)
     process.wait_for_everyone()
@@ -192,13 +198,10 @@ def _train_one(
     plan: _Plan, method: str, split: SplitData, sampler: WindowSampler, resume: bool, progress: bool,
     callback: Callable[[str, int], None] | None,
 ) -> tuple[Any, dict[str, Any]]:
-    """Train one method on a deep copy of the model's pipeline; return the forecaster and its figures."""
-    from tsfm.backends.chronos import wrap_pipeline
-
-    model, config, lora = plan.model, plan.config, plan.lora
+    """Train one method on a deep copy of the model's module; return the forecaster and its figures."""
+    model, family, config, lora = plan.model, plan.family, plan.config, plan.lora
     torch.manual_seed(config.seed)  # LoRA's initial matrices
-    pipeline = copy.deepcopy(model.pipeline)
-    inner = pipeline.inner_model
+    inner = copy.deepcopy(family.module(model))
     if method == "lora":
         peft_model = add_lora(inner, copy.deepcopy(lora))
     else:
@@ -206,9 +209,9 @@ def _train_one(
         for p in inner.parameters():
             p.requires_grad_(True)
     trainable, total = parameter_counts(inner)
-    tuned = wrap_pipeline(f"{model.name} ({method})", pipeline, LoadOptions(batch_size=model.batch_size))
+    tuned = family.rebuild(model, inner, f"{model.name} ({method})")  # forecasts with the weights being trained
     tuned.peft_model = peft_model
-    objective = build_objective(pipeline, plan.family, split.horizon, config.target_clamp)
+    objective = family.objective(tuned, split.horizon, config.target_clamp)
     started = time.perf_counter()
     result = train(
         objective, lambda: validation_wql(tuned, split.validation, plan.context_length), sampler, config,

@@ -1,7 +1,8 @@
-"""LoRA on Chronos models through peft: build the config, check it, wrap, save small, load back.
+"""LoRA through peft on the torch module of any trainable family: build the config, check it, wrap, save
+small, load back.
 
 peft's own :class:`peft.LoraConfig` is the configuration; a dict of its fields or ``None`` (the
-family's defaults, :data:`tsfm.adapters.objectives.FAMILIES`) are accepted too. Target modules are
+family's defaults, :attr:`tsfm.training.TrainingFamily.lora_targets`) are accepted too. Target modules are
 checked against the model before peft sees them, so a typo lists the names that exist.
 
 Adapters are saved in peft's folder format (``adapter_config.json`` +
@@ -15,7 +16,6 @@ from __future__ import annotations
 
 import contextlib
 import hashlib
-import types
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -84,17 +84,7 @@ def add_lora(model: nn.Module, config: Any) -> Any:
     from peft import get_peft_model
 
     check_targets(model, config)
-    expose_input_embeddings(model)
     return get_peft_model(model, config)
-
-
-def expose_input_embeddings(model: nn.Module) -> None:
-    """Let peft find Chronos-Bolt's token embedding (its ``[REG]`` token), which it does not expose.
-
-    Set on this instance only; the class and other models are untouched.
-    """
-    if type(model).__name__ == "ChronosBoltModelForForecasting":
-        model.get_input_embeddings = types.MethodType(lambda self: self.shared, model)
 
 
 def parameter_counts(model: nn.Module) -> tuple[int, int]:
@@ -127,7 +117,6 @@ def load_adapter(model: nn.Module, folder: Path, adapter_name: str = "default") 
     from peft import PeftModel
 
     check_adapter_folder(folder)
-    expose_input_embeddings(model)
     with _adapter_errors(folder):
         return PeftModel.from_pretrained(model, str(folder), adapter_name=adapter_name, is_trainable=False)
 

@@ -137,6 +137,11 @@ def onnx_entry(path: str | Path, horizon: int, levels: Sequence[float]):
 
 
 def torch_parameters(model: object) -> int:
-    """Parameters of a Chronos backend (``pipeline.inner_model``) or a student (``model``); 0 otherwise."""
-    inner = getattr(getattr(model, "pipeline", None), "inner_model", None) or getattr(model, "model", None)
+    """Parameters of a model of a trainable family (its training module) or a student (``model``); 0 otherwise."""
+    from tsfm.training import training_families, training_family
+
+    if getattr(model, "family", None) in training_families():
+        inner = training_family(model).module(model)
+    else:
+        inner = getattr(model, "model", None)
     return int(sum(p.numel() for p in inner.parameters())) if inner is not None and hasattr(inner, "parameters") else 0

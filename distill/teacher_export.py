@@ -1,12 +1,14 @@
-"""Export a Chronos-Bolt teacher to ONNX (fp32 or int8), in the same tsfm format as the students.
+"""Export a teacher to ONNX (fp32 or int8), in the same tsfm format as the students.
 
-What makes it work (see the project's notes on the chronos stack): the model is loaded with
-``attn_implementation="eager"`` and exported with the dynamo exporter (``torch.onnx.export(...,
-dynamo=True)``; the legacy exporter stops at ``aten::nanmean``). The exported graph has
+The teacher is loaded with ``tsfm.load`` and its family's training interface
+(:meth:`tsfm.training.TrainingFamily.quantile_graph`) gives the module to export; today Chronos-Bolt
+has one. What makes it work for Bolt (see the project's notes on the chronos stack): the module runs
+eager attention and is exported with the dynamo exporter (``torch.onnx.export(..., dynamo=True)``;
+the legacy exporter stops at ``aten::nanmean``). The exported graph has
 
-- a fixed context of ``context_length`` steps, a multiple of the patch size (shorter series are
-  left-padded with NaN by the runtime, which Chronos-Bolt treats as missing);
-- a fixed horizon, at most the model's native prediction length (no autoregressive roll-out);
+- a fixed context of ``context_length`` steps (for Bolt a multiple of the patch size; shorter series
+  are left-padded with NaN by the runtime, which Chronos-Bolt treats as missing);
+- a fixed horizon, at most what one forward pass produces (no autoregressive roll-out);
 - a dynamic batch axis; output ``quantiles [batch, horizon, n_q]`` at the model's own levels.
 
 The file is verified against the torch model on real windows, like a student export.
@@ -24,23 +26,18 @@ import torch
 
 from tsfm.distill.export import ExportReport, finish_export
 from tsfm.distill.runtime import INPUT_NAME, OUTPUT_NAME
-from tsfm.errors import CheckpointError, InputError
+from tsfm.errors import CheckpointError
+from tsfm.training import training_family
 
 
-def _load_bolt(name_or_path: str) -> Any:
-    from chronos.chronos_bolt import ChronosBoltModelForForecasting
+def _load_teacher(name_or_path: str) -> Any:
+    """The teacher forecaster, on CPU: a bundled model's name or a local folder (never the hub)."""
+    from tsfm.bundled import BUNDLED_MODELS
+    from tsfm.registry import load
 
-    from tsfm.backends.chronos import check_checkpoint_folder
-    from tsfm.bundled import BUNDLED_MODELS, bundled_model_path
-
-    folder = bundled_model_path(name_or_path) if name_or_path in BUNDLED_MODELS else Path(name_or_path)
-    config = folder / "config.json"
-    if not config.is_file() or "ChronosBoltModelForForecasting" not in config.read_text():
-        raise CheckpointError(f"{name_or_path!r} is not a local Chronos-Bolt folder (config.json of a Bolt model)")
-    check_checkpoint_folder(folder)  # no custom code, weights inside the folder
-    return ChronosBoltModelForForecasting.from_pretrained(
-        str(folder), attn_implementation="eager", trust_remote_code=False
-    ).eval()
+    if name_or_path not in BUNDLED_MODELS and not Path(name_or_path).expanduser().is_dir():
+        raise CheckpointError(f"{name_or_path!r} is not a local model folder or a bundled model's name")
+    return load(name_or_path, device="cpu", dtype="float32")
 
 
 def export_bolt_teacher(
@@ -52,39 +49,30 @@ def export_bolt_teacher(
     windows: np.ndarray | None = None,
     tolerance: float | None = None,
 ) -> ExportReport:
-    """Export a Chronos-Bolt folder (or a bundled Bolt model's name) to ``output``.
+    """Export a teacher folder (or a bundled model's name) whose family has a quantile graph to ``output``.
 
     Parameters
     ----------
     teacher
-        ``tsfm-bolt-mini`` or a folder with a Chronos-Bolt ``config.json`` and weights.
+        ``tsfm-bolt-mini`` or a model folder ``tsfm.load`` reads (today: a Chronos-Bolt checkpoint).
     horizon
-        Fixed output length, at most the model's ``prediction_length``.
+        Fixed output length, at most what one forward pass of the model produces.
     context_length
-        Fixed input length, a multiple of the model's input patch size.
+        Fixed input length (for Chronos-Bolt a multiple of its input patch size).
     quantize, windows, tolerance
         As for :func:`tsfm.distill.export.export_student`; ``windows`` is ``[n, context_length]``.
     """
-    model = _load_bolt(teacher)
-    chronos = model.chronos_config
-    if not 1 <= horizon <= chronos.prediction_length:
-        raise InputError(f"horizon must be in 1..{chronos.prediction_length} for this teacher, got {horizon}")
-    if context_length % chronos.input_patch_size or context_length < chronos.input_patch_size:
-        raise InputError(
-            f"context_length must be a positive multiple of the patch size {chronos.input_patch_size}, "
-            f"got {context_length}"
-        )
-    wrapper = _BoltQuantiles(model, horizon).eval()
+    model = _load_teacher(teacher)
+    graph = training_family(model, "teacher export").quantile_graph(model, horizon, context_length)
+    wrapper = graph.module
     if windows is None:
         from tsfm.distill.export import _synthetic_windows
 
         windows = _synthetic_windows(context_length, n=64)
     windows = np.asarray(windows, dtype=np.float32)
     metadata = {
-        "architecture": "chronos-bolt", "context_length": str(context_length), "horizon": str(horizon),
-        "quantile_levels": json.dumps([float(q) for q in chronos.quantiles]),
-        "normalisation": "Chronos-Bolt instance scaling inside the graph",
-        "padding": "left-pad shorter contexts with NaN", "teacher": str(teacher),
+        "architecture": model.family, "context_length": str(context_length), "horizon": str(horizon),
+        "quantile_levels": json.dumps(list(graph.quantile_levels)), **graph.metadata, "teacher": str(teacher),
     }
     with tempfile.TemporaryDirectory() as scratch:
         fp32 = Path(scratch) / "fp32.onnx"
@@ -100,14 +88,3 @@ def export_bolt_teacher(
 
         return finish_export(fp32, Path(output), quantize, metadata, windows, reference, tolerance)
 
-
-class _BoltQuantiles(torch.nn.Module):
-    """``context [batch, context_length]`` -> ``quantiles [batch, horizon, n_q]`` of a Bolt model."""
-
-    def __init__(self, model: Any, horizon: int) -> None:
-        super().__init__()
-        self.model, self.horizon = model, horizon
-
-    def forward(self, context: torch.Tensor) -> torch.Tensor:
-        native = self.model(context=context).quantile_preds  # [batch, n_q, prediction_length]
-        return native[:, :, : self.horizon].transpose(1, 2)

@@ -260,7 +260,7 @@ def test_when_input_is_bad_then_the_error_says_what_and_what_is_allowed(bolt, tm
 
 
 def test_when_the_model_is_a_baseline_then_fine_tuning_refuses(tmp_path):
-    with pytest.raises(InputError, match="fine-tuning needs a Chronos model"):
+    with pytest.raises(InputError, match="fine-tuning needs a neural model of a family with a training interface"):
         run(tsfm.load("seasonal-naive"), tmp_path / "out")
 
 

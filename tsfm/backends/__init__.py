@@ -2,7 +2,8 @@
 
 Each module registers its names explicitly with :func:`tsfm.registry.register_model`
 and imports its heavy dependencies (torch, chronos, statsforecast) only inside the
-factories, so listing models stays fast.
+factories, so listing models stays fast. Trainable families also register their training
+interface (:mod:`tsfm.training`) beside their loader, e.g. :mod:`tsfm.backends.chronos_training`.
 """
 
-from tsfm.backends import baselines, bundled, chronos, fracast  # noqa: F401  (registration side effect)
+from tsfm.backends import baselines, bundled, chronos, chronos_training, fracast  # noqa: F401  (registration side effect)

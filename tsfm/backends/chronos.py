@@ -523,6 +523,8 @@ def wrap_pipeline(name: str, pipeline: Any, options: LoadOptions) -> ChronosFore
     import chronos
 
     if isinstance(pipeline, chronos.ChronosBoltPipeline):
+        # Say where Bolt's input embedding (its [REG] token) is, which peft asks for and the class does not.
+        pipeline.inner_model._input_embed_layer = "shared"
         return ChronosBoltForecaster(name, pipeline, options)
     if isinstance(pipeline, chronos.Chronos2Pipeline):
         return Chronos2Forecaster(name, pipeline, options)
