@@ -163,3 +163,30 @@ def test_when_a_function_is_written_then_it_is_at_most_80_lines() -> None:
     assert not too_long, f"functions over {MAX_FUNCTION_LINES} lines; split them into named steps:\n" + "\n".join(
         too_long
     )
+
+
+# What adapters/ and distill/ know of a model family comes from tsfm.training (the per-family
+# training interface); a new family then adds its backend, its registration and its tests only.
+FAMILY_CODE = ("tsfm.backends", "chronos")
+
+
+def reaches_family_code(imp: Import) -> bool:
+    """The import names a backend module (``tsfm.backends...``) or the chronos package itself."""
+    full = f"{imp.target}.{imp.name}" if imp.name else imp.target
+    return any(name == root or name.startswith(root + ".") for root in FAMILY_CODE for name in (imp.target, full))
+
+
+def test_when_adapters_or_distill_need_a_family_then_they_import_no_backend_module() -> None:
+    reached = [
+        str(imp) for module in MODULES if layer_of(module.name) in ("tsfm.adapters", "tsfm.distill")
+        for imp in imports_of(module) if reaches_family_code(imp)
+    ]
+    assert not reached, "use tsfm.training's TrainingFamily, not a backend module:\n" + "\n".join(reached)
+
+
+def test_the_backend_check_recognises_every_way_of_importing_a_backend() -> None:
+    module = MODULES[0]
+    caught = [Import(module, 1, "tsfm.backends.chronos", "wrap_pipeline"), Import(module, 1, "tsfm", "backends"),
+              Import(module, 1, "tsfm.backends", None), Import(module, 1, "chronos.chronos_bolt", "X")]
+    assert all(reaches_family_code(imp) for imp in caught)
+    assert not reaches_family_code(Import(module, 1, "tsfm.training", "training_family"))
