@@ -62,7 +62,7 @@ def add_parsers(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument("--no-progress", action="store_true", help="no progress bar")
     p.set_defaults(handler=run_finetune, interrupt_hint=_INTERRUPT_HINT)
 
-    p = subparsers.add_parser("merge", help="merge a fine-tuning folder's LoRA adapter into a plain Chronos checkpoint")
+    p = subparsers.add_parser("merge", help="merge a fine-tuning folder's LoRA adapter into a plain model checkpoint")
     p.add_argument("folder", help="a tsfm finetune output folder")
     p.add_argument("--output", required=True, help="folder to write the merged checkpoint to")
     p.add_argument("--overwrite", action="store_true", help="replace an --output folder that holds other files")
@@ -130,7 +130,7 @@ def run_merge(args: argparse.Namespace) -> int:
     with staged_folder(args.output, "merge", args.overwrite) as stage:
         merge_adapter(args.folder, stage)
     out = args.output
-    print(f"merged checkpoint: {out} (loads with BaseChronosPipeline.from_pretrained and tsfm.load)")
+    print(f"merged checkpoint: {out} (a plain checkpoint of its family: loads with tsfm.load, needs no peft)")
     return 0
 
 
