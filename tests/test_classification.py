@@ -421,3 +421,12 @@ def test_when_ucr_set_is_multivariate_then_benchmark_keeps_every_channel(bolt_mi
     assert list(results["method"]) == ["minirocket"]
     assert results["accuracy"].iloc[0] >= 0.5  # four classes: chance is 0.25
     assert any("skip BasicMotions tsfm-in-context" in line and "univariate" in line for line in lines)
+
+
+def test_when_model_is_a_local_folder_then_the_saved_classifier_names_it_by_absolute_path(tmp_path, monkeypatch):
+    from tsfm.tasks.classification.classifier import model_spec
+
+    (tmp_path / "my-model").mkdir()
+    monkeypatch.chdir(tmp_path)
+    assert model_spec("my-model") == str((tmp_path / "my-model").resolve())  # loads from any working folder
+    assert model_spec("tsfm-bolt-mini") == "tsfm-bolt-mini"  # a registered name stays a name

@@ -66,7 +66,7 @@ class TsfmClassifier(SeriesClassifier):
         self.features = features or EmbeddingFeatures()
         self.model = resolve_model(model, needs=("embed",))
         # what a saved folder names to reload the model: the name or path given, else the model's own name
-        self.model_spec = str(model) if isinstance(model, str | Path) else str(getattr(self.model, "name", ""))
+        self.model_spec = model_spec(model) if isinstance(model, str | Path) else str(getattr(self.model, "name", ""))
         if not getattr(self.model, "has_embeddings", True):
             raise InputError(f"model {self.model.name!r} has no embeddings; pick a TSFM (e.g. tsfm-bolt-mini)")
         self.batch_size = batch_size
@@ -96,6 +96,16 @@ class TsfmClassifier(SeriesClassifier):
         from tsfm.tasks.classification.persist import save_classifier
 
         return save_classifier(self, folder, overwrite=overwrite, metadata=metadata)
+
+
+def model_spec(model: str | Path) -> str:
+    """How a saved classifier names its model: a registered name as given, a local folder as an absolute path."""
+    from tsfm.registry import list_models
+
+    path = Path(model).expanduser()
+    if str(model) in {spec.name for spec in list_models()} or not path.exists():
+        return str(model)
+    return str(path.resolve())
 
 
 def make_classifier(method: str, model: Any = None, **options: Any) -> SeriesClassifier:

@@ -146,7 +146,7 @@ def read_items(raw, targets: list[str] | None, id_column: str | None, where: str
 
 def build_classifier(args: argparse.Namespace):
     """The classifier the flags describe (model loaded only for TSFM methods)."""
-    from tsfm.tasks.classification.classifier import make_classifier
+    from tsfm.tasks.classification.classifier import make_classifier, model_spec
 
     if args.method in ("minirocket", "dtw"):
         return make_classifier(args.method)
@@ -158,7 +158,7 @@ def build_classifier(args: argparse.Namespace):
     features = {"views": tuple(v.strip() for v in args.views.split(",") if v.strip()),
                 "pooling": args.pooling, "segments": args.segments}
     classifier = make_classifier("embedding", model, head=args.head, features=features)
-    classifier.model_spec = args.model or DEFAULT_MODEL
+    classifier.model_spec = model_spec(args.model or DEFAULT_MODEL)
     return classifier
 
 

@@ -96,7 +96,7 @@ def load_classifier(folder: str | Path, model: Any = None, device: str = "auto",
         Passed to ``tsfm.load`` when the model is loaded by name.
     """
     from tsfm.registry import resolve_model
-    from tsfm.tasks.classification.classifier import TsfmClassifier
+    from tsfm.tasks.classification.classifier import TsfmClassifier, model_spec
 
     config = read_config(folder, flag)
     arrays = _read_arrays(Path(folder).expanduser(), config, flag)
@@ -108,7 +108,7 @@ def load_classifier(folder: str | Path, model: Any = None, device: str = "auto",
                            device=device, batch_size=batch_size)
     classifier = TsfmClassifier(loaded, head=config["head"], features=config["features"],
                                 min_per_class=config["min_per_class"])
-    classifier.model_spec = str(model) if isinstance(model, str | Path) else config["model"]
+    classifier.model_spec = model_spec(model) if isinstance(model, str | Path) else config["model"]
     classifier.head = head
     classifier.classes_ = np.array(config["classes"], dtype=object)
     classifier.n_channels_ = config["n_channels"]
