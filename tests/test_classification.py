@@ -384,6 +384,7 @@ BAD_CLI = [
     ("load not a folder", ["--load", "{train}"], "not a folder"),
     ("save with load", ["--load", "{tmp}", "--save", "{tmp}/x"], "--save writes a classifier"),
     ("save other method", ["--train", "{train}", "--save", "{tmp}/x", "--method", "dtw"], "--method embedding"),
+    ("load other method", ["--load", "{tmp}", "--method", "dtw"], "--load supports --method embedding"),
     ("repeated target", ["--train", "{train}", "--target", "target,target"], "distinct"),
     ("missing target", ["--train", "{train}", "--target", "volts"], "no 'volts' column"),
 ]
@@ -399,7 +400,7 @@ def test_when_classify_flags_or_files_are_bad_then_one_line_and_exit_2(task, tmp
     labelled.assign(label=labelled["label"].where(labelled["item_id"] != "tr0")).to_csv(tmp_path / "nan.csv",
                                                                                         index=False)
     paths = {"train": str(tmp_path / "train.csv"), "nan": str(tmp_path / "nan.csv"), "tmp": str(tmp_path)}
-    method = [] if "--method" in flags else ["--method", "minirocket"]
+    method = ["--method", "minirocket"] if "--train" in flags and "--method" not in flags else []  # fast to fit
     code = main(["classify", *[f.format(**paths) for f in flags], *method, "--data", paths["train"],
                  "--output", str(tmp_path / "p.csv")])
     err = capsys.readouterr().err

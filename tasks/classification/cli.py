@@ -31,7 +31,8 @@ def add_parsers(subparsers: argparse._SubParsersAction) -> None:
     """Add ``classify`` and ``classify-bench`` to a ``tsfm`` sub-parser set."""
     p = subparsers.add_parser("classify", help="label every series of a file from labelled examples")
     p.add_argument("--train", default=None, help="labelled long-format .csv/.parquet with a label column")
-    p.add_argument("--load", default=None, metavar="DIR", help="use a classifier saved by --save (no --train)")
+    p.add_argument("--load", default=None, metavar="DIR",
+                   help="use a classifier saved by --save (no --train; its views, head and model replace those flags)")
     p.add_argument("--save", default=None, metavar="DIR", help="also write the fitted classifier to this folder")
     p.add_argument("--target", default=None,
                    help="value column(s), comma-separated: several make one multivariate series per item "
@@ -45,7 +46,9 @@ def add_parsers(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument("--views", default="raw,diff", help="embedding views: raw,diff,scale2,scale4 (default: %(default)s)")
     p.add_argument("--pooling", default="mean", help="window pooling: mean or mean-max (default: %(default)s)")
     p.add_argument("--segments", type=int, default=0, help="ordered segments also embedded (default: %(default)s)")
-    p.add_argument("--label-column", default="label", help="label column of --train (default: %(default)s)")
+    p.add_argument("--label-column", default="label",
+                   help="label column of --train; in --data it gives accuracy and a confusion matrix "
+                   "(default: %(default)s)")
     p.add_argument("--id-column", default=None, help="series id column (default: item_id or unique_id)")
     p.add_argument("--chunk", type=int, default=2048, help="series classified per step (default: %(default)s)")
     p.add_argument("--device", default="auto", help="auto, cpu, cuda or cuda:N (default: %(default)s)")
@@ -168,8 +171,9 @@ def check_flags(args: argparse.Namespace) -> None:
         raise InputError("give exactly one of --train (fit on a labelled file) or --load (a saved classifier)")
     if args.save and args.load:
         raise InputError("--save writes a classifier fitted on --train; with --load it is already saved")
-    if args.save and args.method != "embedding":
-        raise InputError(f"--save supports --method embedding, got --method {args.method}")
+    if (args.save or args.load) and args.method != "embedding":
+        flag = "--save" if args.save else "--load"
+        raise InputError(f"{flag} supports --method embedding, got --method {args.method}")
     if args.chunk < 1:
         raise InputError(f"--chunk must be >= 1, got {args.chunk}")
     if args.engine != "local" and args.target is not None:
