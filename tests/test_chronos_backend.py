@@ -260,6 +260,7 @@ def test_when_the_hub_cannot_be_reached_then_checkpoint_error_says_to_pass_a_loc
         raise OSError("We couldn't connect to 'https://huggingface.co' to load the files")
 
     monkeypatch.setattr(chronos.BaseChronosPipeline, "from_pretrained", offline)
+    monkeypatch.setattr("huggingface_hub.list_repo_files", offline)
     with pytest.raises(tsfm.CheckpointError, match="Hugging Face Hub.*local folder") as raised:
         tsfm.load("someone/chronos-bolt-custom", device="cpu")
     assert "someone/chronos-bolt-custom" in str(raised.value)

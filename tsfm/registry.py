@@ -148,7 +148,8 @@ def load(
     ----------
     name
         A registered name (see ``tsfm models``), a local checkpoint folder, or
-        a hub id of a Chronos model (``org/name``) when the network allows.
+        a hub id (``org/name``) when the network allows, loaded by the family whose
+        ``config.json`` it is (:mod:`tsfm.hub`).
     device, dtype, batch_size, season_length
         See :class:`LoadOptions`.
 
@@ -166,8 +167,10 @@ def load(
     path = Path(name).expanduser()
     if path.exists():
         return _load_path(path, options)
-    if _looks_like_hub_id(name) and "chronos-hub" in _PATH_LOADERS:
-        return _PATH_LOADERS["chronos-hub"].factory(name, options)
+    if _looks_like_hub_id(name):
+        from tsfm.hub import load_hub_model  # routes by the repository's config.json (tsfm.hub)
+
+        return load_hub_model(name, options)
     known = ", ".join(_MODELS)
     raise UnknownModelError(
         f"unknown model {name!r}: not a registered name, a local folder or an org/name hub id. "
@@ -209,7 +212,7 @@ def resolve_model(model: Forecaster | str | Path, *, needs: tuple[str, ...] = ()
 def _load_path(path: Path, options: LoadOptions) -> Forecaster:
     _ensure_plugins()
     for loader in _PATH_LOADERS.values():
-        if loader.name != "chronos-hub" and loader.accepts(path):
+        if loader.accepts(path):
             return loader.factory(str(path), options)
     raise CheckpointError(
         f"{str(path)!r} is not a model checkpoint: no loader recognises it "

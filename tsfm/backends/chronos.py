@@ -48,6 +48,7 @@ from tsfm.contract import BaseForecaster
 from tsfm.covariates import Covariates
 from tsfm.devices import resolve_device, resolve_dtype
 from tsfm.errors import CheckpointError
+from tsfm.hub import hub_error, register_hub_family
 from tsfm.model_folders import check_no_custom_code, read_folder_json, resolve_reference
 from tsfm.quantiles import empirical_quantiles, interpolate_quantiles
 from tsfm.registry import LoadOptions, register_model, register_path_loader
@@ -491,7 +492,7 @@ def load_chronos(name_or_path: str, options: LoadOptions) -> ChronosForecaster:
     except OSError as exc:
         if local.exists():
             raise CheckpointError(f"could not read the checkpoint in {source!r}: {exc}") from exc
-        raise _hub_error(name_or_path, exc) from exc
+        raise hub_error(name_or_path, exc) from exc
     except _malformed_checkpoint_errors() as exc:
         raise CheckpointError(
             f"{source!r} is not a loadable Chronos checkpoint: {type(exc).__name__}: {exc}"
@@ -611,18 +612,6 @@ def is_chronos_folder(path: Path) -> bool:
     return isinstance(config, dict) and any(key in config for key in (*CHRONOS_CONFIG_KEYS, "auto_map"))
 
 
-def _hub_error(name: str, exc: OSError) -> CheckpointError:
-    reason = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
-    folder = name.split("/")[-1]
-    return CheckpointError(
-        f"could not load {name!r} from the Hugging Face Hub ({reason}), and no local folder of that "
-        "name exists. The hub could not be reached or has no such model. To use a copy downloaded "
-        f"elsewhere (e.g. `hf download {name} --local-dir {folder}`), pass its local folder "
-        f"instead: tsfm.load('/path/to/{folder}'). "
-        "Set HF_HUB_OFFLINE=1 to skip the network retries on machines without access."
-    )
-
-
 # --- registration ------------------------------------------------------------------
 
 _HUB_MODELS = {
@@ -643,5 +632,7 @@ for _name, _description in _HUB_MODELS.items():
 
 # Local folders whose config.json names a Chronos model.
 register_path_loader("chronos", accepts=is_chronos_folder)(load_chronos)
-# Never matches a path: the registry calls it for unregistered ``org/name`` hub ids.
-register_path_loader("chronos-hub", accepts=lambda path: False)(load_chronos)
+# Unregistered ``org/name`` hub ids whose config.json names a Chronos pipeline.
+register_hub_family("chronos", matches=lambda repo: any(key in (repo.config or {}) for key in CHRONOS_CONFIG_KEYS))(
+    load_chronos
+)
