@@ -15,6 +15,17 @@ SHARED_DATA = Path(__file__).resolve().parents[1].parent / "shared" / "data"
 CHRONOS_FAMILIES = ("chronos-t5", "chronos-bolt", "chronos-2")
 
 
+def _tiny_families() -> tuple[str, ...]:
+    from tsfm.testing import tiny_families
+
+    return tiny_families()
+
+
+# Every family with a registered tiny-checkpoint builder (tsfm.testing.register_tiny_builder) whose
+# package is installed: the Chronos ones and any family added beside them.
+TINY_FAMILIES = _tiny_families()
+
+
 def shared_data(*parts: str) -> Path:
     """Path under ../shared/data, or skip the test with the reason when it is absent."""
     path = SHARED_DATA.joinpath(*parts)
@@ -28,8 +39,8 @@ def tiny_checkpoints(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path
     """Family -> folder of a tiny random-weight checkpoint of that architecture."""
     from tsfm.testing import build_tiny_checkpoint
 
-    root = tmp_path_factory.mktemp("tiny-chronos")
-    return {family: build_tiny_checkpoint(family, root / family) for family in CHRONOS_FAMILIES}
+    root = tmp_path_factory.mktemp("tiny-checkpoints")
+    return {family: build_tiny_checkpoint(family, root / family) for family in TINY_FAMILIES}
 
 
 def seasonal_panel(n_series: int = 5, season: int = 12, seed: int = 0) -> list[np.ndarray]:

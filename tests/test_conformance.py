@@ -1,8 +1,9 @@
 """One conformance suite over every registered backend.
 
 Every model that ``tsfm.load`` can give offline goes through the same checks:
-tiny random-weight Chronos-T5 / Chronos-Bolt / Chronos-2 checkpoints, fracast-0
-and every classical baseline. A newly registered offline name joins automatically.
+tiny random-weight checkpoints of every family with a registered builder (Chronos-T5 / Chronos-Bolt /
+Chronos-2 and any family added beside them, see tsfm.testing.register_tiny_builder), fracast-0 and
+every classical baseline. A newly registered offline name or tiny builder joins automatically.
 """
 
 from __future__ import annotations
@@ -11,7 +12,7 @@ import numpy as np
 import pytest
 
 import tsfm
-from tests.conftest import CHRONOS_FAMILIES, seasonal_panel
+from tests.conftest import TINY_FAMILIES, seasonal_panel
 
 SEASON = 12
 HORIZON = 8
@@ -23,7 +24,7 @@ def offline_names() -> list[str]:
     return [spec.name for spec in tsfm.list_models() if "/" not in spec.name]
 
 
-MODEL_IDS = [*offline_names(), *CHRONOS_FAMILIES]
+MODEL_IDS = [*offline_names(), *TINY_FAMILIES]
 # Several to tens of seconds per check on 2 CPU cores (the fast tier, -m "not slow", skips their repeat checks;
 # the shapes check still runs each, and test_fracast_backend / test_chronos_backend test them too).
 SLOW_MODELS = {"auto-arima", "chronos-t5", "fracast-0"}
@@ -41,7 +42,7 @@ def load_model(tiny_checkpoints):
     def _load(model_id: str, batch_size: int = 256) -> tsfm.Forecaster:
         key = (model_id, batch_size)
         if key not in cache:
-            name = str(tiny_checkpoints[model_id]) if model_id in CHRONOS_FAMILIES else model_id
+            name = str(tiny_checkpoints[model_id]) if model_id in TINY_FAMILIES else model_id
             cache[key] = tsfm.load(name, device="cpu", batch_size=batch_size, season_length=SEASON)
         return cache[key]
 

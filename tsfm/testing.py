@@ -203,6 +203,32 @@ _BUILDERS: dict[str, Callable[..., Path]] = {
     "chronos-bolt": build_tiny_chronos_bolt,
     "chronos-2": build_tiny_chronos2,
 }
+_AVAILABLE: dict[str, Callable[[], bool]] = {}
+
+
+def register_tiny_builder(
+    family: str, builder: Callable[..., Path], available: Callable[[], bool] | None = None
+) -> Callable[..., Path]:
+    """Register ``builder(path, **kwargs) -> path`` for ``family``, beside the family's backend.
+
+    A family whose package is optional passes ``available`` (whether it imports here); tests build
+    its checkpoint only where it does. Every family in :func:`tiny_families` joins the conformance
+    suite (``tests/test_conformance.py``) without touching it.
+    """
+    if family in _BUILDERS:
+        raise ValueError(f"a tiny-checkpoint builder for {family!r} is already registered")
+    _BUILDERS[family] = builder
+    if available is not None:
+        _AVAILABLE[family] = available
+    return builder
+
+
+def tiny_families() -> tuple[str, ...]:
+    """Families with a registered tiny-checkpoint builder whose package is installed here."""
+    import importlib
+
+    importlib.import_module("tsfm.backends")  # backends register their builders on import
+    return tuple(family for family in _BUILDERS if _AVAILABLE.get(family, lambda: True)())
 
 
 def build_tiny_checkpoint(family: str, path: str | Path, **kwargs: Any) -> Path:
@@ -211,7 +237,8 @@ def build_tiny_checkpoint(family: str, path: str | Path, **kwargs: Any) -> Path:
     Parameters
     ----------
     family
-        ``"chronos-t5"``, ``"chronos-bolt"`` or ``"chronos-2"``.
+        ``"chronos-t5"``, ``"chronos-bolt"``, ``"chronos-2"`` or another family's registered name
+        (:func:`tiny_families`).
     path
         Folder to write into; created when absent.
     **kwargs
@@ -223,7 +250,7 @@ def build_tiny_checkpoint(family: str, path: str | Path, **kwargs: Any) -> Path:
         ``path``.
     """
     if family not in _BUILDERS:
-        raise InputError(f"family must be one of {FAMILIES}, got {family!r}")
+        raise InputError(f"family must be one of {tuple(_BUILDERS)}, got {family!r}")
     return _BUILDERS[family](path, **kwargs)
 
 
