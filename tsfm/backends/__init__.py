@@ -6,4 +6,12 @@ factories, so listing models stays fast. Trainable families also register their 
 interface (:mod:`tsfm.training`) beside their loader, e.g. :mod:`tsfm.backends.chronos_training`.
 """
 
-from tsfm.backends import baselines, bundled, chronos, chronos_training, fracast  # noqa: F401  (registration side effect)
+from tsfm.backends import (  # noqa: F401  (registration side effect)
+    baselines,
+    bundled,
+    chronos,
+    chronos_training,
+    fracast,
+    tirex,
+    tirex_testing,
+)
