@@ -39,13 +39,17 @@ register_table(ReadmeTable(
              "rel_WQL": ".3f", "seconds": ".1f"},
 ))
 
-SUITE_MODELS = ("tsfm-bolt-mini", "fracast-0", "seasonal-naive", "auto-ets")
+SUITE_MODELS = ("tsfm-bolt-mini", "fracast-0", "seasonal-naive", "auto-ets", "ensemble")
 SUITE_LABELS = {"m4_hourly": "M4 Hourly, 414 series", "etth1_ot": "ETTh1 `OT`", "m1_yearly": "M1 yearly, 181 series",
                 "shampoo_sales": "shampoo sales", "solar": "solar, half-hourly", "uschange": "uschange, 5 series"}
 
 
 def suite_table(rows: pd.DataFrame, summary: pd.DataFrame, models: tuple[str, ...] = SUITE_MODELS) -> pd.DataFrame:
-    """The README's suite layout: one row per dataset, ``MASE / WQL`` per model, then the geometric means."""
+    """The README's suite layout: one row per dataset, ``MASE / WQL`` per model, then the geometric means.
+
+    The last column is the suite's ``ensemble`` (its weights chosen on windows before the scored
+    ones) where the run has one; models absent from ``rows`` are left out.
+    """
     from tsfm.tasks.suite import SUITE
 
     horizons = {d.name: d.horizon for d in SUITE}

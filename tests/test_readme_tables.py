@@ -215,7 +215,8 @@ def test_the_finetune_table_shows_each_verdict_window_and_marks_the_kept_variant
         "test_WQL_vs_zero_shot": [1.5, 1.0, 0.5], "test_coverage_80": [0.8, 0.8, 0.8],
     }).to_csv(folder / "comparison.csv", index=False)
     (folder / "summary.json").write_text(json.dumps({
-        "kept": "lora", "verdict_ranking": ["lora", "full", "zero-shot"], "test_ranking_wql": ["lora", "zero-shot", "full"],
+        "kept": "lora", "verdict_ranking": ["lora", "full", "zero-shot"],
+        "test_ranking_wql": ["lora", "zero-shot", "full"],
         "test_ranking_mase": ["lora", "full", "zero-shot"], "kept_not_worse_than_zero_shot": True}))
     pd.DataFrame({"method": ["lora"], "trainable_parameters": [10], "trainable_share": [0.1], "file_bytes": [100],
                   "file_share_of_base": [0.01], "steps": [5], "best_step": [5], "seconds_per_100_steps": [1.0],
@@ -226,3 +227,21 @@ def test_the_finetune_table_shows_each_verdict_window_and_marks_the_kept_variant
     assert [line.split(" | ")[0] for line in lines[1:4]] == ["| zero-shot", "| LoRA (kept)", "| full fine-tuning"]
     assert "| LoRA (kept) | 0.3000 | 0.6000 | 0.4500 |" in text
     assert "official test by WQL: lora > zero-shot > full" in text
+
+
+def test_the_suite_table_has_an_ensemble_column_beside_the_members():
+    """What `tsfm suite` writes, rendered: MASE / WQL per dataset for each member and the ensemble, then the gmeans."""
+    from tsfm.tasks.readme_benchmarks import suite_table
+
+    models = ["tsfm-bolt-mini", "seasonal-naive", "ensemble"]
+    rows = pd.DataFrame({
+        "dataset": ["lynx"] * 3 + ["airline"] * 3, "model": models * 2,
+        "MASE": [1.0, 2.0, 0.9, 1.5, 1.0, 1.1], "WQL": [0.1, 0.2, 0.09, 0.05, 0.04, 0.045],
+    })
+    summary = pd.DataFrame({"model": models, "gmean_rel_MASE": [0.7, 1.0, 0.6], "gmean_rel_WQL": [0.8, 1.0, 0.65]})
+
+    table = suite_table(rows, summary)
+
+    assert list(table.columns) == ["dataset (horizon)", "tsfm-bolt-mini", "seasonal naive", "ensemble"]
+    assert list(table["dataset (horizon)"])[:2] == ["airline (12)", "lynx (8)"]
+    assert list(table["ensemble"]) == ["1.100 / 0.0450", "0.900 / 0.0900", "0.600 / 0.650"]
