@@ -12,6 +12,8 @@ from tsfm.backends import (  # noqa: F401  (registration side effect)
     chronos,
     chronos_training,
     fracast,
+    timesfm,
+    timesfm_testing,
     tirex,
     tirex_testing,
 )
