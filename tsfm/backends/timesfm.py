@@ -270,7 +270,7 @@ def load_timesfm(name_or_path: str, options: LoadOptions) -> TimesFMForecaster:
         )
     device = resolve_device(options.device)
     local = Path(name_or_path).expanduser()
-    sizes = check_timesfm_folder(local) if local.exists() else {}
+    sizes = check_timesfm_folder(local) if local.exists() else _hub_sizes(name_or_path)
     model = _from_pretrained(str(local) if local.exists() else name_or_path, sizes, local.exists())
     import torch
 
@@ -278,6 +278,24 @@ def load_timesfm(name_or_path: str, options: LoadOptions) -> TimesFMForecaster:
     model.model.device_count = 1  # one device per forecaster; batches are not split across GPUs
     model.model.to(device).eval()
     return TimesFMForecaster(name_or_path, model, options)
+
+
+def _hub_sizes(name: str) -> dict[str, int]:
+    """The sizes the hub repository's ``config.json`` names (none: the released architecture)."""
+    try:
+        import huggingface_hub
+
+        if CONFIG_FILE not in huggingface_hub.list_repo_files(name):
+            return {}
+        path = huggingface_hub.hf_hub_download(name, CONFIG_FILE)
+        config = json.loads(Path(path).read_text(encoding="utf-8"))
+    except json.JSONDecodeError as exc:
+        raise CheckpointError(f"{name!r}: its {CONFIG_FILE} on the hub is not valid JSON ({exc})") from exc
+    except Exception as exc:  # noqa: BLE001  the network boundary: connection, HTTP and not-found errors alike
+        raise hub_error(name, exc) from exc
+    if not isinstance(config, dict):
+        raise CheckpointError(f"{name!r}: its {CONFIG_FILE} on the hub is not a JSON object")
+    return sizes_of(config, f"{name}/{CONFIG_FILE}")
 
 
 def _from_pretrained(source: str, sizes: dict[str, int], local: bool) -> Any:
@@ -289,13 +307,22 @@ def _from_pretrained(source: str, sizes: dict[str, int], local: bool) -> Any:
         with architecture(sizes):
             return timesfm.TimesFM_2p5_200M_torch.from_pretrained(source, torch_compile=False)
     except (RuntimeError, KeyError, ValueError, SafetensorError) as exc:
-        reason = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
-        raise CheckpointError(f"{source!r} is not a loadable TimesFM 2.5 checkpoint: {type(exc).__name__}: {reason}") \
-            from exc
+        raise CheckpointError(
+            f"{source!r} is not a loadable TimesFM 2.5 checkpoint: {type(exc).__name__}: {_reason(exc)}"
+        ) from exc
     except OSError as exc:
         if local:
             raise CheckpointError(f"could not read the checkpoint in {source!r}: {exc}") from exc
         raise hub_error(source, exc) from exc
+
+
+def _reason(exc: Exception) -> str:
+    """``exc`` as one line: upstream's strict-load errors span many lines (one per mismatched weight)."""
+    lines = [line.strip() for line in str(exc).splitlines() if line.strip()]
+    if not lines:
+        return type(exc).__name__
+    more = f" (and {len(lines) - 2} more lines)" if len(lines) > 2 else ""
+    return " ".join(lines[:2]) + more
 
 
 def _matches_timesfm(repository: HubRepository) -> bool:

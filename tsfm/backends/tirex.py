@@ -230,10 +230,18 @@ def _from_pretrained(checkpoint: Path, device: str) -> Any:
         with contextlib.redirect_stdout(io.StringIO()):  # upstream prints "Loading weights from local directory"
             return TiRexZero.from_pretrained(str(checkpoint), backend="torch", device=device)
     except (RuntimeError, KeyError, TypeError, ValueError, AssertionError, pickle.UnpicklingError, EOFError) as exc:
-        reason = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
         raise CheckpointError(
-            f"{str(checkpoint)!r} is not a loadable TiRex checkpoint: {type(exc).__name__}: {reason}"
+            f"{str(checkpoint)!r} is not a loadable TiRex checkpoint: {type(exc).__name__}: {_reason(exc)}"
         ) from exc
+
+
+def _reason(exc: Exception) -> str:
+    """``exc`` as one line: upstream's strict-load errors span many lines (one per mismatched weight)."""
+    lines = [line.strip() for line in str(exc).splitlines() if line.strip()]
+    if not lines:
+        return type(exc).__name__
+    more = f" (and {len(lines) - 2} more lines)" if len(lines) > 2 else ""
+    return " ".join(lines[:2]) + more
 
 
 def _matches_tirex(repository: HubRepository) -> bool:
