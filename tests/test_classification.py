@@ -383,8 +383,8 @@ BAD_CLI = [
     ("nan label", ["--train", "{nan}"], "NaN labels"),
     ("load not a folder", ["--load", "{train}"], "not a folder"),
     ("save with load", ["--load", "{tmp}", "--save", "{tmp}/x"], "--save writes a classifier"),
-    ("save other method", ["--train", "{train}", "--save", "{tmp}/x", "--method", "dtw"], "--method embedding"),
-    ("load other method", ["--load", "{tmp}", "--method", "dtw"], "--load supports --method embedding"),
+    ("save other method", ["--train", "{train}", "--save", "{tmp}/x", "--method", "dtw"], "--save supports --method"),
+    ("load other method", ["--load", "{tmp}", "--method", "dtw"], "drop --method dtw"),
     ("repeated target", ["--train", "{train}", "--target", "target,target"], "distinct"),
     ("missing target", ["--train", "{train}", "--target", "volts"], "no 'volts' column"),
 ]

@@ -104,6 +104,21 @@ def validate_labels(labels: Sequence, n_series: int, min_per_class: int) -> np.n
     return text
 
 
+def check_informative(series: list[np.ndarray], names: Sequence[str] | None = None) -> None:
+    """Refuse training series of which a channel is constant (or missing) in every series: it cannot tell classes apart.
+
+    ``names`` name the channels in the message (the CLI passes its ``--target`` columns).
+    """
+    for c in range(n_channels(series)):
+        values = channel(series, c) if series[0].ndim == 2 else series
+        with np.errstate(invalid="ignore"):
+            flat = all(np.nanmax(v) == np.nanmin(v) if np.isfinite(v).any() else True for v in values)
+        if flat:
+            what = f"channel {names[c]!r}" if names else (f"channel {c}" if series[0].ndim == 2 else "the series")
+            raise InputError(f"{what} is constant in every training series, so it cannot separate classes; "
+                             "drop that channel or check the file")
+
+
 class SeriesClassifier(ABC):
     """Fit on labelled series, predict labels and class probabilities for new ones.
 
@@ -124,6 +139,7 @@ class SeriesClassifier(ABC):
         """Learn from ``series`` (list of 1-D arrays) and ``labels`` (one per series); returns ``self``."""
         checked = validate_series(series)
         text = validate_labels(labels, len(checked), self.min_per_class)
+        check_informative(checked)
         self.classes_ = np.array(sorted(set(text)), dtype=object)
         self.n_channels_ = n_channels(checked)
         self._fit(checked, text)

@@ -5,6 +5,9 @@ data and returns a tidy table (one row per dataset x method), printed side by si
 published MiniRocket accuracies where they exist. Missing data is skipped with a reason,
 never silently.
 
+- **Methods**: ``tsfm-hybrid`` (the default of ``tsfm classify``: MiniRocket features and TSFM
+  embeddings in one ridge head, :mod:`~tsfm.tasks.classification.hybrid`), ``tsfm-auto`` (the mix
+  chosen per dataset on training folds), ``tsfm-embed``, ``tsfm-in-context``, ``minirocket``, ``dtw``.
 - **UCR/UEA** (default train/test split) sets shipped in aeon, any named with ``--sets``;
   multivariate ones (UEA's BasicMotions: 6 channels) keep all their channels. By default
   GunPoint, ItalyPowerDemand, ArrowHead, OSULeaf, ACSF1. Published MiniRocket: the default-split column of
@@ -28,7 +31,7 @@ from tsfm.tasks.classification.base import SeriesClassifier
 from tsfm.tasks.classification.features import EmbeddingFeatures
 
 UCR_SETS = ("GunPoint", "ItalyPowerDemand", "ArrowHead", "OSULeaf", "ACSF1")
-METHODS = ("tsfm-embed", "tsfm-in-context", "minirocket", "dtw")
+METHODS = ("tsfm-hybrid", "tsfm-auto", "tsfm-embed", "tsfm-in-context", "minirocket", "dtw")
 # Fixed before scoring, one configuration for all UCR sets (shape position matters: segments).
 UCR_FEATURES = EmbeddingFeatures(views=("raw", "diff", "scale2"), pooling="mean", segments=4)
 # Vibration windows are stationary: no segments; a fault that shows in few windows moves the max.
@@ -44,12 +47,15 @@ def method_factories(model: Any, methods: tuple[str, ...], features: EmbeddingFe
     from tsfm.errors import InputError
     from tsfm.tasks.classification.baselines import DtwBaseline, MiniRocketBaseline
     from tsfm.tasks.classification.classifier import TsfmClassifier
+    from tsfm.tasks.classification.hybrid import AUTO_MIXES, HYBRID_MIXES, HybridClassifier
     from tsfm.tasks.classification.in_context import InContextClassifier
 
     unknown = [m for m in methods if m not in METHODS]
     if unknown:
         raise InputError(f"unknown methods {unknown}; known: {', '.join(METHODS)}")
     table = {
+        "tsfm-hybrid": lambda: HybridClassifier(model, mixes=HYBRID_MIXES, min_per_class=1),
+        "tsfm-auto": lambda: HybridClassifier(model, mixes=AUTO_MIXES, min_per_class=1),
         "tsfm-embed": lambda: TsfmClassifier(model, head=head, features=features, min_per_class=1),
         "tsfm-in-context": lambda: InContextClassifier(model, min_per_class=1),
         "minirocket": lambda: MiniRocketBaseline(min_per_class=1),

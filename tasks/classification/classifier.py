@@ -14,11 +14,14 @@ import numpy as np
 
 from tsfm.errors import InputError
 from tsfm.registry import resolve_model
-from tsfm.tasks.classification.base import SeriesClassifier, channel, n_channels
-from tsfm.tasks.classification.features import EmbeddingFeatures, embed_features
+from tsfm.tasks.classification.base import SeriesClassifier
+from tsfm.tasks.classification.features import EmbeddingFeatures, embed_channels
 from tsfm.tasks.classification.heads import Head
 
-METHODS = ("embedding", "in-context", "minirocket", "dtw")
+METHODS = ("hybrid", "auto", "embedding", "in-context", "minirocket", "dtw")
+# The default of tsfm classify, chosen by cross-validation on the training labels of the five
+# offline UCR sets (tsfm classify-bench ucr --validate; tsfm.tasks.classification.validation).
+DEFAULT_METHOD = "hybrid"
 
 
 class TsfmClassifier(SeriesClassifier):
@@ -74,12 +77,7 @@ class TsfmClassifier(SeriesClassifier):
 
     def transform(self, series: list[np.ndarray]) -> np.ndarray:
         """Feature vectors ``[n_series, D * n_channels]`` of validated series (channels concatenated)."""
-        if n_channels(series) == 1 and series[0].ndim == 1:
-            return embed_features(self.model, series, self.features, self.batch_size, self.progress)
-        return np.concatenate(
-            [embed_features(self.model, channel(series, c), self.features, self.batch_size, self.progress)
-             for c in range(n_channels(series))], axis=1,
-        )
+        return embed_channels(self.model, series, self.features, self.batch_size, self.progress)
 
     def _fit(self, series: list[np.ndarray], labels: np.ndarray) -> None:
         self.head.fit(self.transform(series), labels)
@@ -109,14 +107,20 @@ def model_spec(model: str | Path) -> str:
 
 
 def make_classifier(method: str, model: Any = None, **options: Any) -> SeriesClassifier:
-    """A classifier by method name: ``embedding``, ``in-context``, ``minirocket`` or ``dtw``.
+    """A classifier by method name, one of :data:`METHODS`.
 
-    ``model`` is needed by the first two; ``options`` go to the class's constructor.
+    ``hybrid`` and ``auto`` are :class:`~tsfm.tasks.classification.hybrid.HybridClassifier` with
+    the validated mix or the per-dataset choice of mix; ``model`` is needed by every method but
+    ``minirocket`` and ``dtw``; ``options`` go to the class's constructor.
     """
     if method not in METHODS:
         raise InputError(f"unknown classification method {method!r}; known: {', '.join(METHODS)}")
     if method == "embedding":
         return TsfmClassifier(model, **options)
+    if method in ("hybrid", "auto"):
+        from tsfm.tasks.classification.hybrid import AUTO_MIXES, HYBRID_MIXES, HybridClassifier
+
+        return HybridClassifier(model, mixes=HYBRID_MIXES if method == "hybrid" else AUTO_MIXES, **options)
     if method == "in-context":
         from tsfm.tasks.classification.in_context import InContextClassifier
 

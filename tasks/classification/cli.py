@@ -22,8 +22,9 @@ from pathlib import Path
 from tsfm.bundled import DEFAULT_MODEL
 from tsfm.engines import add_engine_flags, run_engine
 from tsfm.errors import InputError
+from tsfm.tasks.classification.classifier import DEFAULT_METHOD, METHODS
 
-_METHODS = ("embedding", "in-context", "minirocket", "dtw")
+_SAVABLE = ("hybrid", "auto", "embedding")
 _LABEL_READERS = {".csv": "read_csv", ".parquet": "read_parquet", ".pq": "read_parquet"}
 
 
@@ -41,11 +42,18 @@ def add_parsers(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument("--output", required=True, help="where to write item_id,label,p_<class>... (.csv or .parquet)")
     p.add_argument("--model", default=None,
                    help=f"TSFM name or folder (default: {DEFAULT_MODEL}; with --load: the model it names)")
-    p.add_argument("--method", default="embedding", choices=_METHODS, help="classifier (default: %(default)s)")
-    p.add_argument("--head", default="logistic", help="embedding head: logistic, ridge or knn (default: %(default)s)")
-    p.add_argument("--views", default="raw,diff", help="embedding views: raw,diff,scale2,scale4 (default: %(default)s)")
-    p.add_argument("--pooling", default="mean", help="window pooling: mean or mean-max (default: %(default)s)")
-    p.add_argument("--segments", type=int, default=0, help="ordered segments also embedded (default: %(default)s)")
+    p.add_argument("--method", default=None, choices=METHODS,
+                   help=f"classifier (default: {DEFAULT_METHOD}: MiniRocket features + TSFM embeddings, the method "
+                   "that validated best on training folds of the offline UCR sets; auto: the mix of the two chosen "
+                   "per dataset on folds of --train)")
+    p.add_argument("--head", default="logistic",
+                   help="head of --method embedding: logistic, ridge or knn (default: %(default)s)")
+    p.add_argument("--views", default="raw,diff",
+                   help="views of --method embedding: raw,diff,scale2,scale4 (default: %(default)s)")
+    p.add_argument("--pooling", default="mean",
+                   help="window pooling of --method embedding: mean or mean-max (default: %(default)s)")
+    p.add_argument("--segments", type=int, default=0,
+                   help="ordered segments also embedded by --method embedding (default: %(default)s)")
     p.add_argument("--label-column", default="label",
                    help="label column of --train; in --data it gives accuracy and a confusion matrix "
                    "(default: %(default)s)")
@@ -72,8 +80,9 @@ def add_bench_flags(p: argparse.ArgumentParser) -> None:
     p.add_argument("which", choices=["ucr", "cwru"], help="which benchmark")
     p.add_argument("--model", default=DEFAULT_MODEL, help="TSFM name or folder (default: %(default)s)")
     p.add_argument(
-        "--methods", default="tsfm-embed,tsfm-in-context,minirocket,dtw",
-        help="comma-separated: tsfm-embed, tsfm-in-context, minirocket, dtw (default: %(default)s)",
+        "--methods", default=None,
+        help="comma-separated: tsfm-hybrid (the default method of tsfm classify), tsfm-auto, tsfm-embed, "
+        "tsfm-in-context, minirocket, dtw (default: all; with --shots: tsfm-hybrid,tsfm-embed,minirocket,dtw)",
     )
     p.add_argument("--head", default="logistic", help="embedding head (default: %(default)s)")
     p.add_argument("--sets", default=None, help="UCR sets, comma-separated (default: the five shipped in aeon)")
@@ -81,6 +90,17 @@ def add_bench_flags(p: argparse.ArgumentParser) -> None:
                    help="multivariate UCR/UEA sets: keep only the first channel (for comparison; default: all)")
     p.add_argument("--shared-data", default="../shared/data", help="folder with reference/ and cwru/")
     p.add_argument("--max-windows", type=int, default=40, help="CWRU windows per recording (default: %(default)s)")
+    p.add_argument("--shots", default=None, metavar="K,K,...",
+                   help="ucr: few-shot curves at these labelled series per class, e.g. 1,5,10,all (k drawn per "
+                   "class with --seed, --draws draws averaged; all: the whole training split); writes --output "
+                   "and a plot")
+    p.add_argument("--draws", type=int, default=3,
+                   help="draws per count below all, with --shots (default: %(default)s)")
+    p.add_argument("--seed", type=int, default=0, help="seed of the first draw, with --shots (default: %(default)s)")
+    p.add_argument("--plot", default=None, help="with --shots: the curve plot, .png (default: beside --output)")
+    p.add_argument("--validate", action="store_true",
+                   help="ucr: print the training-fold accuracy of every candidate mix and of auto (how the "
+                   "default method was chosen; test labels are not read)")
     p.add_argument("--output", default=None, help="write the tidy results to this .csv")
     p.set_defaults(handler=run_bench)
 
@@ -151,13 +171,18 @@ def build_classifier(args: argparse.Namespace):
     """The classifier the flags describe (model loaded only for TSFM methods)."""
     from tsfm.tasks.classification.classifier import make_classifier, model_spec
 
-    if args.method in ("minirocket", "dtw"):
-        return make_classifier(args.method)
+    method = args.method or DEFAULT_METHOD
+    if method in ("minirocket", "dtw"):
+        return make_classifier(method)
     import tsfm
 
     model = tsfm.load(args.model or DEFAULT_MODEL, device=args.device, batch_size=args.batch_size)
-    if args.method == "in-context":
+    if method == "in-context":
         return make_classifier("in-context", model)
+    if method in ("hybrid", "auto"):
+        classifier = make_classifier(method, model)
+        classifier.model_spec = model_spec(args.model or DEFAULT_MODEL)
+        return classifier
     features = {"views": tuple(v.strip() for v in args.views.split(",") if v.strip()),
                 "pooling": args.pooling, "segments": args.segments}
     classifier = make_classifier("embedding", model, head=args.head, features=features)
@@ -171,9 +196,10 @@ def check_flags(args: argparse.Namespace) -> None:
         raise InputError("give exactly one of --train (fit on a labelled file) or --load (a saved classifier)")
     if args.save and args.load:
         raise InputError("--save writes a classifier fitted on --train; with --load it is already saved")
-    if (args.save or args.load) and args.method != "embedding":
-        flag = "--save" if args.save else "--load"
-        raise InputError(f"{flag} supports --method embedding, got --method {args.method}")
+    if args.save and (args.method or DEFAULT_METHOD) not in _SAVABLE:
+        raise InputError(f"--save supports --method {', '.join(_SAVABLE)}, got --method {args.method}")
+    if args.load and args.method is not None:
+        raise InputError(f"--load uses the method the classifier was saved with; drop --method {args.method}")
     if args.chunk < 1:
         raise InputError(f"--chunk must be >= 1, got {args.chunk}")
     if args.engine != "local" and args.target is not None:
@@ -188,15 +214,28 @@ def fitted_classifier(args: argparse.Namespace):
         saved = read_config(args.load).get("metadata", {})
         classifier = load_classifier(args.load, model=args.model, device=args.device, batch_size=args.batch_size)
         targets = parse_targets(args.target) or saved.get("target")
+        trained = saved.get("target") or ["the default value column (target or y)"]
+        if args.target is not None and saved.get("target") is not None and targets != saved["target"]:
+            unknown = [t for t in targets if t not in saved["target"]]
+            raise InputError(f"--target {args.target}: the classifier in {args.load} was trained on the columns "
+                             f"{trained}" + (f"; the training file lacks {unknown}" if unknown else " in that order"))
         if (len(targets) if targets else 1) != classifier.n_channels_:
             raise InputError(f"--target {args.target}: the classifier in {args.load} was fitted on "
-                             f"{classifier.n_channels_} channel(s) {saved.get('target')}")
+                             f"{classifier.n_channels_} channel(s) {trained}")
         return classifier, targets
+    from tsfm.tasks.classification.base import check_informative, validate_series
+    from tsfm.tasks.classification.validation import mix_name
+
     targets = parse_targets(args.target)
     raw = _read_raw(args.train, "--train")
     labels = labels_of(raw, args.label_column, args.id_column, f"--train {args.train}")
     train_ids, train_series = read_items(raw, targets, args.id_column, f"--train {args.train}")
+    if train_series:
+        check_informative(validate_series(train_series, "--train"), targets)
     classifier = build_classifier(args).fit(train_series, [labels[i] for i in train_ids])
+    if getattr(classifier, "cv_scores_", None):  # auto: say which mix the training folds chose
+        scores = ", ".join(f"{mix_name(m)} {v:.3f}" for m, v in classifier.cv_scores_.items())
+        print(f"chose {mix_name(classifier.mix_)} by accuracy on folds of --train ({scores})")
     if args.save:
         classifier.save(args.save, overwrite=args.overwrite, metadata={"target": targets})
         print(f"saved the fitted classifier to {args.save}")
@@ -281,14 +320,24 @@ def run_bench(args: argparse.Namespace) -> int:
     # oversubscribed threads on a busy CPU cost far more than they gain.
     torch.set_num_threads(1)
     threadpool_limits(1)
+    if (args.shots or args.validate) and args.which != "ucr":
+        raise InputError(f"--shots and --validate apply to the ucr benchmark, got {args.which}")
     if args.output:
         check_table_output(args.output, [args.shared_data])
-    methods = tuple(m.strip() for m in args.methods.split(",") if m.strip())
-    needs_model = any(m.startswith("tsfm") for m in methods)
+    default = "tsfm-hybrid,tsfm-embed,minirocket,dtw" if args.shots else ",".join(bench.METHODS)
+    methods = tuple(m.strip() for m in (args.methods or default).split(",") if m.strip())
+    needs_model = args.validate or any(m.startswith("tsfm") for m in methods)
     model = tsfm.load(args.model) if needs_model else None
+    sets = tuple(s.strip() for s in args.sets.split(",")) if args.sets else bench.UCR_SETS
+    if args.validate:
+        from tsfm.tasks.classification.validation import run_validation
+
+        print(run_validation(model, sets).round(3).to_string())
+        return 0
+    if args.shots:
+        return run_fewshot_bench(args, model, methods, sets)
     if args.which == "ucr":
         factories = bench.method_factories(model, methods, bench.UCR_FEATURES, args.head)
-        sets = tuple(s.strip() for s in args.sets.split(",")) if args.sets else bench.UCR_SETS
         results = bench.run_ucr(factories, sets, first_channel=args.first_channel)
         published = bench.published_minirocket(args.shared_data)
     else:
@@ -302,4 +351,38 @@ def run_bench(args: argparse.Namespace) -> int:
     if args.output:
         write_table(results, args.output)
         print(f"wrote {args.output}")
+    return 0
+
+
+def run_fewshot_bench(args: argparse.Namespace, model, methods: tuple[str, ...], sets: tuple[str, ...]) -> int:
+    """``classify-bench ucr --shots``: accuracy per labelled count, the curve table, the CSV and the plot."""
+    from tsfm.outputs import write_table
+    from tsfm.tasks.classification import benchmarks as bench
+    from tsfm.tasks.classification import fewshot
+
+    shots = fewshot.parse_shots(args.shots)
+    if args.draws < 1:
+        raise InputError(f"--draws must be >= 1, got {args.draws}")
+    plot = args.plot or (str(Path(args.output).with_suffix(".png")) if args.output else None)
+    if plot and Path(plot).suffix.lower() != ".png":
+        raise InputError(f"--plot {plot}: the plot is written as .png")
+    cached = fewshot.CachedEmbeddings(model) if model is not None else None  # each series embedded once
+    factories = bench.method_factories(cached, methods, bench.UCR_FEATURES, args.head)
+    data = {}
+    for name in sets:
+        try:
+            data[name] = bench.load_ucr(name, args.first_channel)
+        except Exception as exc:  # aeon raises several types for a set it cannot find offline
+            print(f"skip {name}: not available offline in aeon ({type(exc).__name__}: {exc})")
+    results = fewshot.run_fewshot(factories, data, shots, args.draws, args.seed)
+    if results.empty:
+        print("no benchmark data available; nothing to report")
+        return 0
+    print(f"mean accuracy over {results['dataset'].nunique()} sets (rows: labelled series per class)")
+    print(fewshot.curve_table(results).round(3).to_string())
+    if args.output:
+        write_table(results, args.output)
+        print(f"wrote {args.output}")
+    if plot:
+        print(f"wrote {fewshot.plot_curves(results, plot)}")
     return 0

@@ -157,6 +157,25 @@ def embed_features(
     return pooled
 
 
+def embed_channels(
+    model: Any,
+    series: list[np.ndarray],
+    config: EmbeddingFeatures,
+    batch_size: int = 1024,
+    progress: bool = False,
+) -> np.ndarray:
+    """Feature vectors ``[n_series, feature_dim * n_channels]``: each channel embedded, concatenated in order.
+
+    ``series`` are validated 1-D arrays, or ``[n_channels, length]`` arrays (multivariate).
+    """
+    if series[0].ndim == 1:
+        return embed_features(model, series, config, batch_size, progress)
+    return np.concatenate(
+        [embed_features(model, [values[c] for values in series], config, batch_size, progress)
+         for c in range(series[0].shape[0])], axis=1,
+    )
+
+
 def _segments(values: np.ndarray, n: int) -> list[np.ndarray]:
     if n == 0:
         return []

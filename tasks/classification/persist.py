@@ -1,4 +1,4 @@
-"""Saving a fitted embedding classifier as a folder, and loading it back safely.
+"""Saving a fitted embedding or hybrid classifier as a folder, and loading it back safely.
 
 A classifier folder is data, never code:
 
@@ -8,7 +8,11 @@ A classifier folder is data, never code:
   and the SHA-256 of the array file;
 - ``head.npz``: the head's fitted arrays (scaler mean and scale; coefficients and intercepts,
   or the standardised training features and class codes for ``knn``), read with
-  ``allow_pickle=False``;
+  ``allow_pickle=False``; a ``hybrid`` classifier (method ``hybrid``, with its kept ``mix``)
+  stores them as ``head_<name>`` beside MiniRocket's fitted arrays ``rocket_<name>``
+  (dilations, features per dilation, biases, channel choices, length), enough to transform
+  new series exactly as at fitting time; its ``model`` is ``null`` when the mix gives the
+  embeddings no weight;
 - ``.tsfm-run.json``: the marker of :mod:`tsfm.outputs` (kind ``classifier``).
 
 Loading reads the JSON, checks every field and every array's shape against it, and reloads
@@ -39,21 +43,32 @@ CONFIG, ARRAYS = "classifier.json", "head.npz"
 
 def save_classifier(classifier: Any, folder: str | Path, overwrite: bool = False,
                     metadata: dict | None = None, flag: str = "--save") -> Path:
-    """Write a fitted :class:`~tsfm.tasks.classification.classifier.TsfmClassifier` to ``folder``.
+    """Write a fitted embedding (:class:`~tsfm.tasks.classification.classifier.TsfmClassifier`) or
+    hybrid (:class:`~tsfm.tasks.classification.hybrid.HybridClassifier`) classifier to ``folder``.
 
     The folder is staged and swapped in whole (:func:`tsfm.outputs.staged_folder`): a folder of
     another kind is refused unless ``overwrite``.
     """
+    from tsfm.tasks.classification.hybrid import HybridClassifier
+
     if classifier.classes_ is None:
         raise InputError(f"{type(classifier).__name__} is not fitted; call fit(series, labels) first")
-    if not classifier.model_spec:
+    hybrid = isinstance(classifier, HybridClassifier)
+    uses_model = not hybrid or classifier.mix_[1] > 0
+    if uses_model and not classifier.model_spec:
         raise InputError("the classifier's model has no name to save; build it from a model name or folder")
     arrays = classifier.head.state()
+    config = {"format": FORMAT, "version": VERSION, "method": "hybrid" if hybrid else "embedding",
+              "model": classifier.model_spec if uses_model else None, "head": classifier.head.name,
+              "features": classifier.features.to_dict()}
+    if hybrid:
+        arrays = {f"head_{k}": v for k, v in arrays.items()}
+        if classifier.rocket is not None:
+            arrays |= {f"rocket_{k}": v for k, v in classifier.rocket.state().items()}
+        config |= {"mix": list(classifier.mix_), "mixes": [list(m) for m in classifier.mixes]}
     with staged_folder(folder, KIND, overwrite=overwrite, flag=flag) as stage:
         np.savez(stage / ARRAYS, **arrays)
-        config = {
-            "format": FORMAT, "version": VERSION, "method": "embedding", "model": classifier.model_spec,
-            "head": classifier.head.name, "features": classifier.features.to_dict(),
+        config |= {
             "classes": [str(c) for c in classifier.classes_], "n_channels": int(classifier.n_channels_),
             "min_per_class": classifier.min_per_class, "metadata": metadata or {},
             "arrays": ARRAYS, "sha256": _sha256(stage / ARRAYS),
@@ -100,6 +115,8 @@ def load_classifier(folder: str | Path, model: Any = None, device: str = "auto",
 
     config = read_config(folder, flag)
     arrays = _read_arrays(Path(folder).expanduser(), config, flag)
+    if config["method"] == "hybrid":
+        return _load_hybrid(folder, config, arrays, model, device, batch_size, flag)
     try:
         head = Head.from_state(config["head"], arrays, len(config["classes"]))
     except InputError as exc:
@@ -115,17 +132,45 @@ def load_classifier(folder: str | Path, model: Any = None, device: str = "auto",
     return classifier
 
 
+def _load_hybrid(folder: str | Path, config: dict, arrays: dict[str, np.ndarray], model: Any,
+                 device: str, batch_size: int, flag: str) -> Any:
+    """A fitted :class:`~tsfm.tasks.classification.hybrid.HybridClassifier` from checked config and arrays."""
+    from tsfm.registry import resolve_model
+    from tsfm.tasks.classification.classifier import model_spec
+    from tsfm.tasks.classification.hybrid import HybridClassifier
+    from tsfm.tasks.classification.rocket import RocketFeatures
+
+    mix = tuple(config["mix"])
+    parts = {p: {k[len(p) + 1:]: v for k, v in arrays.items() if k.startswith(p + "_")} for p in ("head", "rocket")}
+    try:
+        head = Head.from_state("ridge", parts["head"], len(config["classes"]))
+        rocket = RocketFeatures.from_state(parts["rocket"]) if mix[0] > 0 else None
+    except InputError as exc:
+        raise InputError(f"{flag} {str(folder)!r}: {ARRAYS}: {exc}") from None
+    spec = model if model is not None else config["model"]
+    loaded = resolve_model(spec, needs=("embed",), device=device, batch_size=batch_size) if mix[1] > 0 else None
+    classifier = HybridClassifier(loaded, mixes=[mix], features=config["features"],
+                                  min_per_class=config["min_per_class"])
+    classifier.model_spec = model_spec(model) if isinstance(model, str | Path) else (config["model"] or "")
+    classifier.mixes = tuple(tuple(m) for m in config["mixes"])
+    classifier.head, classifier.rocket, classifier.mix_ = head, rocket, mix
+    classifier.classes_ = np.array(config["classes"], dtype=object)
+    classifier.n_channels_ = config["n_channels"]
+    return classifier
+
+
 def _check_config(config: object) -> None:
     if not isinstance(config, dict):
         raise InputError(f"expected a JSON object, got {type(config).__name__}")
     if config.get("format") != FORMAT or config.get("version") != VERSION:
         raise InputError(f"format {config.get('format')!r} version {config.get('version')!r}; "
                          f"this tsfm reads {FORMAT!r} version {VERSION}")
-    if config.get("method") != "embedding":
-        raise InputError(f"method {config.get('method')!r}; saved classifiers use the 'embedding' method")
-    if config.get("head") not in HEADS:
-        raise InputError(f"head {config.get('head')!r}; allowed: {list(HEADS)}")
-    if not isinstance(config.get("model"), str) or not config["model"]:
+    if config.get("method") not in ("embedding", "hybrid"):
+        raise InputError(f"method {config.get('method')!r}; saved classifiers use 'embedding' or 'hybrid'")
+    if config.get("head") not in (HEADS if config["method"] == "embedding" else ("ridge",)):
+        raise InputError(f"head {config.get('head')!r}; allowed: {list(HEADS)} ('ridge' for hybrid)")
+    needs_model = config["method"] == "embedding" or _check_mix(config)[1] > 0
+    if needs_model and (not isinstance(config.get("model"), str) or not config["model"]):
         raise InputError(f"model {config.get('model')!r}: must name the embedding model")
     classes = config.get("classes")
     if not isinstance(classes, list) or len(classes) < 2 or len(set(map(str, classes))) != len(classes) \
@@ -144,6 +189,17 @@ def _check_config(config: object) -> None:
         raise InputError(f"arrays must be {ARRAYS!r} with its sha256")
     if not isinstance(config.get("metadata", {}), dict):
         raise InputError("metadata must be a JSON object")
+
+
+def _check_mix(config: dict) -> tuple[float, float]:
+    """The kept ``mix`` of a hybrid config (and its candidate ``mixes``), checked."""
+    from tsfm.tasks.classification.hybrid import check_mixes
+
+    mix, mixes = config.get("mix"), config.get("mixes")
+    if not isinstance(mix, list) or not isinstance(mixes, list):
+        raise InputError(f"mix {mix!r} and mixes {mixes!r} must be lists of (rocket, embedding) weights")
+    check_mixes(mixes)
+    return check_mixes([mix])[0]
 
 
 def _read_arrays(folder: Path, config: dict, flag: str) -> dict[str, np.ndarray]:
