@@ -25,7 +25,7 @@ import tsfm  # noqa: E402
 from tests.conftest import seasonal_panel  # noqa: E402
 from tsfm import hub  # noqa: E402
 from tsfm.backends import ttm  # noqa: E402
-from tsfm.backends.ttm_quantiles import backtest_origins, residual_quantiles  # noqa: E402
+from tsfm.backends.ttm_quantiles import backtest_origins, fallback_scales, residual_quantiles  # noqa: E402
 from tsfm.covariates import Covariates  # noqa: E402
 from tsfm.training import training_family  # noqa: E402
 
@@ -98,6 +98,14 @@ def test_when_there_is_no_backtest_window_then_the_spread_grows_like_a_random_wa
     np.testing.assert_allclose(width / width[0], np.sqrt([1, 2, 3, 4]))
     assert backtest_origins(np.arange(20.0), 24, 5, 4) == []
     assert backtest_origins(np.arange(100.0), 24, 5, 16) == [76, 52, 28]
+
+
+def test_when_series_are_scaled_together_then_each_gets_its_own_scale():
+    gappy = np.array([1.0, np.nan, 3.0, 6.0])
+    scales = fallback_scales([np.array([1.0, 2.0, 4.0, 7.0]), np.full(4, 5.0), gappy, np.array([2.0])])
+    np.testing.assert_allclose(scales, [np.std([1.0, 2.0, 3.0]), 5.0, np.std([2.0, 3.0]), 2.0])
+    values, observed, loc, scale = ttm.standardise([np.full(10, 7.0)], 8)
+    assert observed.all() and loc[0, 0] == 7.0 and scale[0, 0] == 7.0 and not values.any()
 
 
 def test_when_more_backtest_windows_are_used_then_more_series_values_are_read(model):

@@ -38,7 +38,7 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from tsfm.backends.ttm_quantiles import backtest_origins, fallback_scale, residual_quantiles
+from tsfm.backends.ttm_quantiles import backtest_origins, fallback_scales, random_walk_quantiles, residual_quantiles
 from tsfm.contract import BaseForecaster
 from tsfm.devices import resolve_device, resolve_dtype
 from tsfm.errors import CheckpointError
@@ -139,20 +139,18 @@ class TTMForecaster(BaseForecaster):
             jobs.append(series)
             jobs.extend(series[:cut] for cut in cuts)
         points = self.forecast_points(jobs, horizon)  # [n_jobs, horizon]
-        quantiles = np.empty((len(context), horizon, len(levels)))
-        means = np.empty((len(context), horizon))
-        row = 0
+        first = np.cumsum([0] + [1 + len(cuts) for cuts in origins[:-1]])  # row of each series' forecast
+        means = points[first]  # [n_series, horizon]
+        scales = fallback_scales(context)
+        quantiles = random_walk_quantiles(means, scales, levels)  # [n_series, horizon, n_q]; kept without backtests
         for index, (series, cuts) in enumerate(zip(context, origins, strict=True)):
-            point = points[row]
+            if not cuts:
+                continue
             residuals = np.full((len(cuts), horizon), np.nan)
             for j, cut in enumerate(cuts):
                 target = series[cut : cut + horizon]
-                residuals[j, : len(target)] = target - points[row + 1 + j, : len(target)]
-            quantiles[index] = residual_quantiles(
-                point, residuals, fallback_scale(series), levels, self.bias_correction
-            )
-            means[index] = point
-            row += 1 + len(cuts)
+                residuals[j, : len(target)] = target - points[first[index] + 1 + j, : len(target)]
+            quantiles[index] = residual_quantiles(means[index], residuals, scales[index], levels, self.bias_correction)
         return quantiles, means
 
     def forecast_points(self, contexts: list[np.ndarray], horizon: int) -> np.ndarray:
@@ -212,27 +210,26 @@ def standardise(contexts: list[np.ndarray], length: int) -> tuple[np.ndarray, np
     Each series is cut to its last ``length`` values and standardised by the mean and standard
     deviation of its observed values (a constant series by its absolute level, or 1). Interior gaps
     are filled by linear interpolation and left padding and leading gaps set to 0 (the mean);
-    ``observed`` is False at every position that was not observed.
+    ``observed`` is False at every position that was not observed. A series whose last ``length``
+    values are all missing is read from its last ``length`` observed values instead.
     """
-    values = np.zeros((len(contexts), length), dtype=np.float32)
-    observed = np.zeros((len(contexts), length), dtype=bool)
-    loc = np.zeros((len(contexts), 1))
-    scale = np.ones((len(contexts), 1))
+    raw = np.full((len(contexts), length), np.nan)  # [b, length], left-padded with NaN
     for row, series in enumerate(contexts):
         tail = np.asarray(series[-length:], dtype=np.float64)
-        if not np.isfinite(tail).any():  # only missing values in reach: the last observed ones instead
+        if not np.isfinite(tail).any():
             tail = np.asarray(series, dtype=np.float64)[np.isfinite(series)][-length:]
-        finite = np.isfinite(tail)
-        level = tail[finite].mean()
-        spread = tail[finite].std()
-        spread = spread if spread > 0 else (abs(level) if level != 0 else 1.0)
-        positions = np.flatnonzero(finite)
-        filled = np.interp(np.arange(len(tail)), positions, tail[positions])
-        filled[: positions[0]] = level  # leading gap: the mean, not the first value carried back
-        values[row, length - len(tail) :] = (filled - level) / spread
-        observed[row, length - len(tail) :] = finite
-        loc[row], scale[row] = level, spread
-    return values, observed, loc, scale
+        raw[row, length - len(tail) :] = tail
+    observed = np.isfinite(raw)
+    count = observed.sum(axis=1, keepdims=True)
+    loc = np.where(observed, raw, 0.0).sum(axis=1, keepdims=True) / count  # [b, 1]
+    spread = np.sqrt((np.where(observed, raw - loc, 0.0) ** 2).sum(axis=1, keepdims=True) / count)
+    scale = np.where(spread > 0, spread, np.where(loc != 0, np.abs(loc), 1.0))
+    values = np.where(observed, (raw - loc) / scale, 0.0)
+    for row in np.flatnonzero(~observed.all(axis=1)):  # interior gaps: linear interpolation
+        positions = np.flatnonzero(observed[row])
+        inside = np.arange(positions[0], positions[-1] + 1)
+        values[row, inside] = np.interp(inside, positions, values[row, positions])
+    return values.astype(np.float32), observed, loc, scale
 
 
 def check_ttm_folder(folder: Path) -> dict[str, Any]:

@@ -50,14 +50,46 @@ def backtest_origins(series: np.ndarray, horizon: int, n_windows: int, min_conte
     return origins
 
 
-def fallback_scale(series: np.ndarray) -> float:
-    """A positive scale of one-step changes: std of the first differences (or of the level) of ``series``."""
-    values = series[np.isfinite(series)]
-    steps = np.diff(values)
-    for candidate in (np.std(steps) if len(steps) > 1 else 0.0, np.std(values), np.mean(np.abs(values))):
-        if np.isfinite(candidate) and candidate > 0:
-            return float(candidate)
-    return 1.0
+def fallback_scales(series: list[np.ndarray]) -> np.ndarray:
+    """A positive scale of one-step changes per series, ``[n]``.
+
+    The standard deviation of the first differences of the observed values; where that is 0 (or
+    there is one value) the standard deviation of the values, then their mean absolute value, then 1.
+    Series without missing values of one length are computed together.
+    """
+    scales = np.ones(len(series))
+    for length in {len(one) for one in series}:
+        rows = [i for i, one in enumerate(series) if len(one) == length]
+        block = np.stack([series[i] for i in rows])  # [k, length]
+        clean = np.isfinite(block).all(axis=1)
+        if clean.any():
+            scales[np.array(rows)[clean]] = _first_positive(block[clean])
+        for i in np.array(rows)[~clean]:
+            values = series[i][np.isfinite(series[i])]
+            scales[i] = _first_positive(values[None, :])[0]
+    return scales
+
+
+def _first_positive(block: np.ndarray) -> np.ndarray:
+    """Row-wise: std of first differences, else std of values, else mean |value|, else 1."""
+    steps = np.diff(block, axis=1)
+    candidates = [steps.std(axis=1) if steps.shape[1] > 1 else np.zeros(len(block)), block.std(axis=1),
+                  np.abs(block).mean(axis=1), np.ones(len(block))]
+    out = candidates[-1].copy()
+    for candidate in reversed(candidates[:-1]):
+        out = np.where(np.isfinite(candidate) & (candidate > 0), candidate, out)
+    return out
+
+
+def normal_shape(levels: np.ndarray) -> np.ndarray:
+    """Standard normal quantiles at ``levels``: the fallback's shape, ``[n_q]``."""
+    return np.array([NormalDist().inv_cdf(float(q)) for q in levels])
+
+
+def random_walk_quantiles(point: np.ndarray, scales: np.ndarray, levels: np.ndarray) -> np.ndarray:
+    """The fallback for series without backtests: ``point [n, h] + scale * sqrt(step) * z`` -> ``[n, h, n_q]``."""
+    steps = np.sqrt(np.arange(1, point.shape[1] + 1, dtype=np.float64))
+    return point[..., None] + scales[:, None, None] * steps[None, :, None] * normal_shape(levels)[None, None, :]
 
 
 def residual_quantiles(
@@ -73,7 +105,7 @@ def residual_quantiles(
         Observed minus forecast on the backtest windows, ``[n_windows, horizon]`` (NaN where the
         target was missing); zero windows selects the random-walk fallback.
     scale
-        :func:`fallback_scale` of the series: the fallback's one-step spread, and a floor (a
+        :func:`fallback_scales` of the series: the fallback's one-step spread, and a floor (a
         millionth of it) for the spread of residuals that are all zero.
     levels
         Quantile levels in (0, 1), ascending.
@@ -83,13 +115,10 @@ def residual_quantiles(
         errors as they are, so their median shifts every quantile (the 0.5 quantile is the point
         forecast corrected by the series' typical backtest error) and their skew is kept.
     """
-    horizon = len(point)
-    steps = np.arange(1, horizon + 1, dtype=np.float64)
     squared = residuals**2  # [n_windows, horizon]
     counts = np.cumsum(np.isfinite(squared).sum(axis=0))
     if len(residuals) == 0 or counts[-1] == 0:
-        shape = np.array([NormalDist().inv_cdf(float(q)) for q in levels])
-        return point[:, None] + scale * np.sqrt(steps)[:, None] * shape[None, :]
+        return random_walk_quantiles(point[None, :], np.array([scale]), levels)[0]
     sums = np.cumsum(np.nansum(squared, axis=0))
     spread = np.sqrt(sums / np.maximum(counts, 1))  # [horizon]
     spread = np.maximum(np.where(counts > 0, spread, np.nan), 1e-6 * scale)
@@ -105,7 +134,7 @@ def residual_quantiles(
 def _pooled_quantiles(values: np.ndarray, levels: np.ndarray) -> np.ndarray:
     """Empirical quantiles of ``values`` at ``levels``; outside ``[1/n, 1 - 1/n]`` a Laplace tail."""
     if len(values) < 3:  # too few to resolve anything but a spread: symmetric normal shape
-        return np.array([NormalDist().inv_cdf(float(q)) for q in levels]) * max(np.abs(values).max(), 1e-12)
+        return normal_shape(levels) * max(np.abs(values).max(), 1e-12)
     low, high = 1.0 / len(values), 1.0 - 1.0 / len(values)
     grid = np.unique(np.concatenate([levels[(levels >= low) & (levels <= high)], [low, 0.5, high]]))
     native = np.quantile(values, grid)[None, None, :]  # [1, 1, n_grid]

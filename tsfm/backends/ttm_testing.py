@@ -68,3 +68,55 @@ def build_tiny_ttm(
 
 
 register_tiny_builder("ttm", build_tiny_ttm, available=ttm_available)
+
+
+def wrapper_overhead(
+    checkpoint: str | Path, n_series: int = 256, context_length: int = 512, horizon: int = 96, repeats: int = 7
+) -> dict[str, float]:
+    """Seconds of tsfm's ``predict_quantiles`` against upstream's own forward on the same batch.
+
+    Both paths get ``n_series`` synthetic float64 series of ``context_length`` values (one batch).
+    Upstream: a float32 tensor of the series and ``TinyTimeMixerForPrediction(past_values=...)`` under
+    ``no_grad``. tsfm: ``predict_quantiles`` with ``backtest_windows=0`` (one forward, as upstream) and,
+    reported apart, with the default backtests that make its quantiles (one extra forward per window).
+    The medians of ``repeats`` interleaved runs are returned, with ``overhead = tsfm / upstream - 1``.
+    """
+    import time
+
+    import numpy as np
+    import torch
+
+    import tsfm
+
+    model = tsfm.load(str(checkpoint), device="cpu", batch_size=n_series)
+    rng = np.random.default_rng(0)
+    t = np.arange(context_length)
+    series = [100 + 10 * np.sin(2 * np.pi * t / 24) + np.cumsum(rng.normal(0, 1, context_length))
+              for _ in range(n_series)]
+    point = copy_with_windows(model, 0)
+
+    def upstream() -> None:
+        with torch.no_grad():
+            batch = torch.tensor(np.stack(series), dtype=torch.float32)[..., None]  # [n, T, 1]
+            model.module(past_values=batch).prediction_outputs[:, :horizon, 0].numpy()
+
+    paths = {"upstream": upstream, "tsfm": lambda: point.predict_quantiles(series, horizon),
+             "tsfm_with_backtests": lambda: model.predict_quantiles(series, horizon)}
+    times: dict[str, list[float]] = {name: [] for name in paths}
+    for _ in range(repeats + 1):  # the first round warms up
+        for name, run in paths.items():
+            started = time.perf_counter()
+            run()
+            times[name].append(time.perf_counter() - started)
+    medians = {name: float(np.median(values[1:])) for name, values in times.items()}
+    medians["overhead"] = medians["tsfm"] / medians["upstream"] - 1
+    return medians
+
+
+def copy_with_windows(model: object, windows: int) -> object:
+    """A shallow copy of a TTM forecaster (same module) with ``backtest_windows`` set."""
+    import copy
+
+    clone = copy.copy(model)
+    clone.backtest_windows = windows
+    return clone
