@@ -16,6 +16,7 @@ from tsfm.backends import (  # noqa: F401  (registration side effect)
     timesfm_testing,
     tirex,
     tirex_testing,
+    tirex_training,
     ttm,
     ttm_testing,
     ttm_training,
