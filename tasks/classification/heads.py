@@ -88,7 +88,7 @@ class Head:
         if scores.shape[1] > 1:
             return _softmax(scores)
         if self.name == "logistic":  # binary logistic regression: sklearn's sigmoid of one score
-            positive = 1.0 / (1.0 + np.exp(-scores))
+            positive = 1.0 / (1.0 + np.exp(-np.clip(scores, -500.0, 500.0)))  # no overflow warning
             return np.concatenate([1.0 - positive, positive], axis=1)
         return _softmax(np.concatenate([-scores, scores], axis=1))
 
