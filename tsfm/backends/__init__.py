@@ -14,6 +14,7 @@ from tsfm.backends import (  # noqa: F401  (registration side effect)
     fracast,
     timesfm,
     timesfm_testing,
+    timesfm_training,
     tirex,
     tirex_testing,
     tirex_training,
