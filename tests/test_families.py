@@ -254,13 +254,45 @@ def test_when_a_half_precision_dtype_is_asked_then_the_option_is_refused(family,
 # --- wrapper overhead at the released sizes (slow: builds 35M and 231M random-weight models) -----
 
 
-def _best_of(call, repeats: int) -> float:
-    times = []
-    for _ in range(repeats):
-        start = time.perf_counter()
-        call()
-        times.append(time.perf_counter() - start)
-    return min(times)
+def _interleaved_best(upstream, ours, repeats: int) -> tuple[float, float]:
+    """Best wall time of each call over ``repeats`` alternating runs (alternation spreads a busy machine's noise)."""
+    import torch
+
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)  # one core each, as measured; the machine is shared
+    times: dict[str, list[float]] = {"upstream": [], "ours": []}
+    try:
+        for _ in range(repeats):
+            for key, call in (("upstream", upstream), ("ours", ours)):
+                start = time.perf_counter()
+                call()
+                times[key].append(time.perf_counter() - start)
+    finally:
+        torch.set_num_threads(threads)
+    return min(times["upstream"]), min(times["ours"])
+
+
+def _wrapper_only(model, owner, name: str, answer, call) -> float:
+    """Best time of ``call`` with ``owner.name`` (the package's predict call) answering ``answer`` at once.
+
+    What remains is tsfm's own work around the package's call (validation, batching, level mapping):
+    the wrapper's overhead, measured without the model's compute and its noise on a shared machine.
+    """
+    original = owner.__dict__.get(name)
+    setattr(owner, name, lambda *args, **kwargs: answer)
+    try:
+        return min(_timed(call) for _ in range(5))
+    finally:
+        if original is None:
+            delattr(owner, name)
+        else:
+            setattr(owner, name, original)
+
+
+def _timed(call) -> float:
+    start = time.perf_counter()
+    call()
+    return time.perf_counter() - start
 
 
 @pytest.mark.slow
@@ -275,15 +307,18 @@ def test_tirex_wrapper_overhead_at_the_released_size(tmp_path):
     upstream = TiRexZero.from_pretrained(str(folder / "model.ckpt"), backend="torch", device="cpu")
     model = tsfm.load(str(folder), device="cpu")
     assert sum(p.numel() for p in upstream.parameters()) > 30e6
-    panel = [s.astype(np.float32) for s in seasonal_panel(n_series=int(os.environ.get("TSFM_OVERHEAD_SERIES", 32)))]
+    panel = [s.astype(np.float32) for s in seasonal_panel(n_series=int(os.environ.get("TSFM_OVERHEAD_SERIES", 8)))]
     padded = np.full((len(panel), max(map(len, panel))), np.nan, dtype=np.float32)
     for row, series in enumerate(panel):
         padded[row, padded.shape[1] - len(series):] = series
     horizon, repeats = 64, int(os.environ.get("TSFM_OVERHEAD_REPEATS", 3))
-    theirs = _best_of(lambda: upstream.forecast(padded, prediction_length=horizon, output_type="numpy"), repeats)
-    ours = _best_of(lambda: model.predict_quantiles(panel, horizon, NATIVE), repeats)
+    theirs, ours = _interleaved_best(lambda: upstream.forecast(padded, prediction_length=horizon, output_type="numpy"),
+                                     lambda: model.predict_quantiles(panel, horizon, NATIVE), repeats)
+    answer = upstream.forecast(padded, prediction_length=horizon, output_type="numpy")
+    own = _wrapper_only(model, model.model, "forecast", answer, lambda: model.predict_quantiles(panel, horizon, NATIVE))
     print(f"\ntirex-35M {len(panel)} series h={horizon}: upstream {theirs:.3f}s tsfm {ours:.3f}s "
-          f"overhead {100 * (ours / theirs - 1):+.1f}%")
+          f"(end to end {100 * (ours / theirs - 1):+.1f}%); tsfm's own work {1000 * own:.1f} ms "
+          f"= {100 * own / theirs:.3f}% of the package's call")
     np.testing.assert_allclose(model.predict_quantiles(panel, horizon, NATIVE).quantiles,
                                np.sort(upstream.forecast(padded, prediction_length=horizon, output_type="numpy")[0],
                                        axis=-1), rtol=1e-5, atol=1e-5)
@@ -299,7 +334,7 @@ def test_timesfm_wrapper_overhead_at_the_released_size(tmp_path):
     model = tsfm.load(str(folder), device="cpu")
     upstream = model.model  # the same upstream object: tsfm adds validation, compile and level mapping around it
     assert sum(p.numel() for p in upstream.model.parameters()) > 200e6
-    panel = [s.astype(np.float32) for s in seasonal_panel(n_series=int(os.environ.get("TSFM_OVERHEAD_SERIES", 32)))]
+    panel = [s.astype(np.float32) for s in seasonal_panel(n_series=int(os.environ.get("TSFM_OVERHEAD_SERIES", 8)))]
     horizon, repeats = 128, int(os.environ.get("TSFM_OVERHEAD_REPEATS", 3))
     config = model.forecast_config(max(map(len, panel)), horizon, len(panel))
 
@@ -307,9 +342,11 @@ def test_timesfm_wrapper_overhead_at_the_released_size(tmp_path):
         upstream.compile(config)
         return upstream.forecast(horizon=horizon, inputs=list(panel))
 
-    theirs = _best_of(upstream_call, repeats)
-    ours = _best_of(lambda: model.predict_quantiles(panel, horizon, NATIVE), repeats)
+    theirs, ours = _interleaved_best(upstream_call, lambda: model.predict_quantiles(panel, horizon, NATIVE), repeats)
+    answer = upstream_call()
+    own = _wrapper_only(model, upstream, "forecast", answer, lambda: model.predict_quantiles(panel, horizon, NATIVE))
     print(f"\ntimesfm-2.5-200M {len(panel)} series h={horizon}: upstream {theirs:.3f}s tsfm {ours:.3f}s "
-          f"overhead {100 * (ours / theirs - 1):+.1f}%")
+          f"(end to end {100 * (ours / theirs - 1):+.1f}%); tsfm's own work {1000 * own:.1f} ms "
+          f"= {100 * own / theirs:.3f}% of the package's call")
     np.testing.assert_allclose(model.predict_quantiles(panel, horizon, NATIVE).quantiles,
                                np.sort(upstream_call()[1][..., 1:], axis=-1), rtol=1e-5, atol=1e-4)
