@@ -336,7 +336,8 @@ def test_when_cli_saves_then_load_classifies_without_train_and_reports_accuracy(
     _labelled(test, y_test, "te").to_csv(tmp_path / "test.csv", index=False)
     common = ["--data", str(tmp_path / "test.csv"), "--device", "cpu"]
     assert main(["classify", "--train", str(tmp_path / "train.csv"), "--save", str(tmp_path / "clf"),
-                 "--output", str(tmp_path / "fit.csv"), "--views", "raw", "--head", "ridge", *common]) == 0
+                 "--output", str(tmp_path / "fit.csv"), "--method", "embedding", "--views", "raw", "--head", "ridge",
+                 *common]) == 0
     assert main(["classify", "--load", str(tmp_path / "clf"), "--output", str(tmp_path / "load.csv"), *common]) == 0
     fitted, loaded = pd.read_csv(tmp_path / "fit.csv"), pd.read_csv(tmp_path / "load.csv")
     pd.testing.assert_frame_equal(fitted, loaded)
@@ -367,7 +368,7 @@ def test_when_cli_gets_several_targets_then_each_item_is_one_multichannel_series
     _channels(train, y_train, "tr", rng).to_csv(tmp_path / "train.csv", index=False)
     _channels(test, y_test, "te", rng).to_csv(tmp_path / "test.csv", index=False)
     assert main(["classify", "--train", str(tmp_path / "train.csv"), "--data", str(tmp_path / "test.csv"),
-                 "--target", "noise,wave", "--views", "raw", "--save", str(tmp_path / "clf"),
+                 "--target", "noise,wave", "--method", "embedding", "--views", "raw", "--save", str(tmp_path / "clf"),
                  "--output", str(tmp_path / "p.csv"), "--device", "cpu"]) == 0
     assert "accuracy" in capsys.readouterr().out
     # the saved classifier remembers its columns: a query file without one of them is refused
