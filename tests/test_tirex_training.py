@@ -27,6 +27,7 @@ def _config(steps: int) -> FinetuneConfig:
                           lr=3e-3, min_context=32)
 
 
+@pytest.mark.slow  # tens of seconds on 2 busy cores; the LoRA test below is the fast variant
 def test_when_tirex_is_fully_fine_tuned_then_its_loss_falls_and_the_saved_checkpoint_loads_back(
     tiny_checkpoints, tmp_path
 ):
