@@ -233,3 +233,11 @@ def test_when_fine_tuned_then_the_saved_model_loads_back_as_a_ttm(model, tmp_pat
         assert 0 < result.report["runs"]["lora"]["trainable_share"] < 1
     loaded = tsfm.load(str(tmp_path / "out"), device="cpu")
     assert loaded.predict_quantiles(panel, 8).quantiles.shape == (4, 8, 9)
+
+
+def test_when_loaded_in_bfloat16_then_the_weights_are_bf16_and_the_forecast_stays_close(folder, model):
+    half = tsfm.load(str(folder), device="cpu", dtype="bfloat16")
+    panel = seasonal_panel(n_series=2)
+    assert next(half.module.parameters()).dtype == torch.bfloat16
+    np.testing.assert_allclose(half.predict_quantiles(panel, 8).mean, model.predict_quantiles(panel, 8).mean,
+                               rtol=0.05)
