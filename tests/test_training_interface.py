@@ -201,7 +201,7 @@ def test_when_a_chronos_model_is_rebuilt_around_a_copy_of_its_module_then_it_for
 def test_when_a_family_has_no_quantile_graph_then_teacher_export_names_the_ones_that_do(tiny_checkpoints, tmp_path):
     from tsfm.distill.teacher_export import export_bolt_teacher
 
-    with pytest.raises(InputError, match=r"chronos-2 model cannot be exported .*that can: \['chronos-bolt'\]"):
+    with pytest.raises(InputError, match=r"chronos-2 model cannot be exported .*that can: \[.*'chronos-bolt'.*\]"):
         export_bolt_teacher(str(tiny_checkpoints["chronos-2"]), tmp_path / "t.onnx", horizon=4, context_length=64)
 
 

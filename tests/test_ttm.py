@@ -241,3 +241,34 @@ def test_when_loaded_in_bfloat16_then_the_weights_are_bf16_and_the_forecast_stay
     assert next(half.module.parameters()).dtype == torch.bfloat16
     np.testing.assert_allclose(half.predict_quantiles(panel, 8).mean, model.predict_quantiles(panel, 8).mean,
                                rtol=0.05)
+
+
+def test_when_the_teacher_graph_is_built_then_it_matches_the_forecaster_on_full_windows(model):
+    graph = training_family(model).quantile_graph(model, 8, 64)
+    windows = np.stack([50 + 10 * np.sin(np.arange(64) / 3.0 + i) + np.random.default_rng(i).normal(0, 1, 64)
+                        for i in range(3)])
+    with torch.no_grad():
+        quantiles = graph.module(torch.tensor(windows, dtype=torch.float32)).numpy()  # [3, 8, 9]
+    forecast = model.predict_quantiles(list(windows), 8, graph.quantile_levels)
+    assert graph.quantile_levels == (0.1, 0.2, 0.3, 0.4, 0.5, 0.6, 0.7, 0.8, 0.9)
+    np.testing.assert_allclose(quantiles[..., 4], forecast.mean, rtol=1e-4, atol=1e-3)
+    width = quantiles[..., -1] - quantiles[..., 0]
+    np.testing.assert_allclose(width, forecast.quantiles[..., -1] - forecast.quantiles[..., 0], rtol=0.05)
+    padded = np.concatenate([np.full((3, 16), np.nan), windows[:, 16:]], axis=1)  # shorter series, NaN-padded
+    with torch.no_grad():
+        assert np.isfinite(graph.module(torch.tensor(padded, dtype=torch.float32)).numpy()).all()
+
+
+@pytest.mark.parametrize(("horizon", "context", "message"), [(25, 64, "horizon must be in 1..24"),
+                                                             (8, 40, "context_length must be in 41..64")])
+def test_when_the_teacher_graph_shape_is_impossible_then_the_error_names_the_range(model, horizon, context, message):
+    with pytest.raises(tsfm.InputError, match=message):
+        training_family(model).quantile_graph(model, horizon, context)
+
+
+@pytest.mark.slow
+def test_when_exported_as_a_teacher_then_the_onnx_file_matches_the_graph(folder, tmp_path):
+    from tsfm.distill.teacher_export import export_bolt_teacher
+
+    report = export_bolt_teacher(str(folder), tmp_path / "ttm.onnx", horizon=8, context_length=64)
+    assert (tmp_path / "ttm.onnx").is_file() and report is not None

@@ -10,6 +10,8 @@ max horizon     the native ``prediction_length`` (96 for R2 512-96)
 LoRA targets    ``fc1`` and ``fc2``: the two layers of every patch- and feature-mixing MLP of the
                 backbone and decoder (48 of its 51 ``nn.Linear`` layers)
 save            ``save_pretrained``: ``config.json`` + ``model.safetensors``, a TTM folder
+teacher graph   the forecast and its backtest quantiles in one fixed-shape module
+                (:mod:`tsfm.backends.ttm_graph`), so ``tsfm export`` writes a TTM teacher to ONNX
 ==============  ===================================================================================
 
 In training windows missing values are set to the window's mean (0 after standardising) rather than
@@ -23,8 +25,9 @@ from __future__ import annotations
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from tsfm.errors import InputError
 from tsfm.registry import LoadOptions
-from tsfm.training import TrainingFamily, register_training_family
+from tsfm.training import QuantileGraph, TrainingFamily, register_training_family
 
 if TYPE_CHECKING:
     from torch import nn
@@ -55,6 +58,25 @@ class TTMTraining(TrainingFamily):
     def save(self, module: nn.Module, folder: Path) -> Path:
         module.save_pretrained(str(folder))  # config.json (model_type tinytimemixer) + model.safetensors
         return Path(folder) / "model.safetensors"
+
+    def quantile_graph(self, model: Any, horizon: int, context_length: int) -> QuantileGraph:
+        """The forecast and its backtest quantiles as one fixed-shape module (:mod:`tsfm.backends.ttm_graph`)."""
+        import copy
+
+        from tsfm.backends.ttm_graph import GRAPH_LEVELS, BacktestQuantileGraph
+
+        if not 1 <= horizon <= model.prediction_length:
+            raise InputError(f"horizon must be in 1..{model.prediction_length} for this teacher, got {horizon}")
+        windows = model.backtest_windows
+        if not windows * horizon < context_length <= model.context_length:
+            raise InputError(
+                f"context_length must be in {windows * horizon + 1}..{model.context_length} for horizon {horizon} "
+                f"and {windows} backtest windows, got {context_length}"
+            )
+        module = copy.deepcopy(model.module).float().cpu().eval()
+        metadata = {"normalisation": "per-window standardisation and backtest quantiles inside the graph",
+                    "padding": "left-pad shorter contexts with NaN"}
+        return QuantileGraph(BacktestQuantileGraph(module, horizon, windows).eval(), GRAPH_LEVELS, metadata)
 
 
 def _standardised_mse(module: Any, horizon: int, target_clamp: float) -> nn.Module:
