@@ -23,7 +23,8 @@ def add_parsers(subparsers: argparse._SubParsersAction) -> None:
     p = subparsers.add_parser(
         "finetune",
         help="LoRA or full fine-tuning on your series, judged against zero-shot and baselines",
-        description="Fine-tune a Chronos model on the training part of each series, stop early on the "
+        description="Fine-tune a model of any trainable family (Chronos, TiRex, TimesFM 2.5, TinyTimeMixer) "
+        "on the training part of each series, stop early on the "
         "WINDOWS windows of HORIZON values after it, and judge zero-shot vs fine-tuned vs baselines on the "
         "last WINDOWS windows of each series, which nothing was trained or stopped on: a variant is kept "
         "only if it wins on the pooled WQL and on a majority of those windows. "
@@ -32,7 +33,8 @@ def add_parsers(subparsers: argparse._SubParsersAction) -> None:
     from tsfm.cli_support import add_data_flags
 
     add_data_flags(p)
-    p.add_argument("--model", default=None, help="Chronos model name, folder or hub id (default: the bundled model)")
+    p.add_argument("--model", default=None,
+                   help="model name, folder or hub id of a trainable family (default: the bundled model)")
     p.add_argument("--method", default="lora", help="lora, full, or both as lora,full (default: %(default)s)")
     p.add_argument("--output", required=True, help="output folder")
     p.add_argument("--steps", type=int, default=None, help="most optimiser steps (default: 300)")
