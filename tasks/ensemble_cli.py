@@ -30,8 +30,8 @@ def add_parsers(sub: argparse._SubParsersAction) -> None:
     """Add ``ensemble`` to a ``tsfm`` sub-parser set."""
     p = sub.add_parser(
         "ensemble",
-        help="weight several models on rolling validation windows (top-k or greedy selection); saves a folder "
-        "that tsfm.load, forecast and evaluate accept",
+        help="weight several models on rolling validation windows (joint-top-k, top-k or greedy selection); "
+        "saves a folder that tsfm.load, forecast and evaluate accept",
         description="Validation windows are cut from the end of --data: pass only data you will not score "
         "the ensemble on (e.g. the training part), so its weights are not chosen on the test.",
     )
@@ -72,14 +72,16 @@ def add_selection_flags(p: argparse.ArgumentParser) -> None:
 
     p.add_argument(
         "--method", default=DEFAULT_METHOD, choices=METHODS,
-        help="top-k: equal weights over the --top-k members of lowest validation loss; greedy: greedy ensemble "
+        help="joint-top-k: equal weights over the --top-k members ranked on validation WQL and MASE together, "
+        "one set of weights for quantiles and point; top-k: the same ranked on WQL alone; greedy: greedy ensemble "
         "selection (--max-iter, --shrinkage, --tolerance) (default: %(default)s)",
     )
-    p.add_argument("--top-k", type=int, default=DEFAULT_TOP_K, help="members kept by top-k (default: %(default)s)")
+    p.add_argument("--top-k", type=int, default=DEFAULT_TOP_K,
+                   help="members kept by joint-top-k and top-k (default: %(default)s)")
     p.add_argument(
         "--point-min-windows", type=_optional_count, default=DEFAULT_POINT_MIN_WINDOWS,
-        help="scored validation windows (series x origins) from which the point forecast (median, mean) gets "
-        "weights of its own, chosen on MASE; 'none': never (default: %(default)s)",
+        help="top-k and greedy: scored validation windows (series x origins) from which the point forecast "
+        "(median, mean) gets weights of its own, chosen on MASE; 'none': never (default: %(default)s)",
     )
 
 

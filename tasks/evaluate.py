@@ -30,7 +30,9 @@ from tsfm.tasks.plots import plot_forecasts
 REFERENCE = "seasonal-naive"
 KIND = "evaluate"  # the kind of run named in the output folder's marker
 ENSEMBLE = "ensemble"  # the name of the ensemble's row
-VALIDATION_WINDOWS = 5  # windows before the scored ones that the ensemble's weights are chosen on (where they fit)
+VALIDATION_WINDOWS = 5  # windows a horizon apart before the scored ones that the ensemble is chosen on (where they fit)
+DENSE_WINDOWS = 20  # with few series: windows a quarter of a horizon apart, over the same span
+MIN_VALIDATION_ROWS = 30  # series x windows under which the validation windows are made dense
 
 
 @dataclass
@@ -162,7 +164,7 @@ def _fit_ensemble(
     # Validation windows every member can forecast: a member refusing a short context would be
     # retried series by series (slow: fracast-0 spent 8 minutes so on M1 yearly) and left out there.
     fewest = max([config.season_length + 1] + [int(getattr(m, "min_observations", 1) or 1) for m in members])
-    validation = RollingWindows(config.horizon, VALIDATION_WINDOWS, config.step, min_train_length=fewest)
+    validation = validation_windows(len(series), config.horizon, config.stride, fewest)
     try:
         fitted = fit_ensemble(
             list(members), holdout(series, scored), validation, config.quantile_levels, config.season_length,
@@ -171,6 +173,25 @@ def _fit_ensemble(
     except InputError as exc:
         return None, f"no ensemble: {exc}"
     return fitted, ""
+
+
+def validation_windows(n_series: int, horizon: int, step: int, min_train_length: int) -> RollingWindows:
+    """The windows an evaluation's ensemble is chosen on, before the scored ones.
+
+    :data:`VALIDATION_WINDOWS` windows ``step`` apart; where that makes fewer than
+    :data:`MIN_VALIDATION_ROWS` (series x windows), as on a single series, :data:`DENSE_WINDOWS`
+    windows :func:`dense_step` apart over the same span, so the choice rests on more origins
+    (overlapping, but each one a forecast the members make).
+    """
+    if n_series * VALIDATION_WINDOWS >= MIN_VALIDATION_ROWS:
+        return RollingWindows(horizon, VALIDATION_WINDOWS, step, min_train_length=min_train_length)
+    return RollingWindows(horizon, DENSE_WINDOWS, dense_step(step), min_train_length=min_train_length)
+
+
+def dense_step(step: int) -> int:
+    """The largest divisor of ``step`` that is at most a quarter of it (1 below 8), so every
+    ``step``-apart origin is among the dense ones."""
+    return max(d for d in range(1, step + 1) if step % d == 0 and 4 * d <= max(step, 4))
 
 
 def write_report(

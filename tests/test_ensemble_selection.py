@@ -45,7 +45,7 @@ def sharp_but_biased_and_centred_but_wide():
 def test_when_top_k_selects_then_the_k_best_members_share_the_weight_equally():
     members = [KnowingForecaster("off-by-3", offset=3.0, width=1.0), KnowingForecaster("exact", width=1.0),
                KnowingForecaster("off-by-1", offset=1.0, width=1.0)]
-    ensemble = fit_ensemble(members, known_panel(), CONFIG, LEVELS, SEASON, top_k=2)
+    ensemble = fit_ensemble(members, known_panel(), CONFIG, LEVELS, SEASON, method="top-k", top_k=2)
 
     assert dict(zip([m.name for m in ensemble.members], ensemble.weights.tolist())) == {"exact": 0.5, "off-by-1": 0.5}
     report = ensemble.report.set_index("member")
@@ -53,9 +53,26 @@ def test_when_top_k_selects_then_the_k_best_members_share_the_weight_equally():
     assert ensemble.selection["method"] == "top-k" and ensemble.selection["top_k"] == 2
 
 
+def test_when_one_member_has_the_sharpest_quantiles_but_a_biased_median_then_joint_top_k_ranks_on_both():
+    # sharp: WQL 0.0076 but MASE 0.25; balanced: WQL 0.0079 and MASE 0.10 (scored with season 1).
+    members = [KnowingForecaster("sharp", offset=0.25, width=0.3), KnowingForecaster("balanced", offset=0.1, width=3.0),
+               KnowingForecaster("poor", offset=1.0, width=3.0)]
+    results = [score(m, known_panel(), CONFIG, LEVELS, 1) for m in members]
+
+    on_wql = select_weights(results, method="top-k", top_k=1)
+    joint = select_weights(results, method="joint-top-k", top_k=1)
+    default = select_weights(results, top_k=2)
+
+    assert on_wql.weights.tolist() == [1.0, 0.0, 0.0]
+    assert joint.weights.tolist() == [0.0, 1.0, 0.0]
+    assert joint.point_weights is joint.weights  # one set of weights for quantiles and point
+    assert default.weights.tolist() == [0.5, 0.5, 0.0]  # the default: joint-top-k over the best 2
+
+
 def test_when_the_best_quantiles_and_the_best_median_come_from_different_members_then_each_gets_its_own_weights():
     panel = known_panel(n_series=12)  # 12 series x 3 windows = 36 validation windows >= 30
-    ensemble = fit_ensemble(sharp_but_biased_and_centred_but_wide(), panel, CONFIG, LEVELS, SEASON, top_k=1)
+    ensemble = fit_ensemble(sharp_but_biased_and_centred_but_wide(), panel, CONFIG, LEVELS, SEASON, method="top-k",
+                            top_k=1)
 
     names = [m.name for m in ensemble.members]
     assert dict(zip(names, ensemble.weights)) == {"sharp": 1.0, "centred": 0.0}
@@ -73,7 +90,7 @@ def test_when_the_best_quantiles_and_the_best_median_come_from_different_members
 def test_when_the_validation_is_too_small_for_point_weights_then_the_quantile_weights_serve_both(point_min_windows):
     members = sharp_but_biased_and_centred_but_wide()
     results = [score(m, known_panel(n_series=12), CONFIG, LEVELS, SEASON) for m in members]
-    selection = select_weights(results, top_k=1, point_min_windows=point_min_windows)
+    selection = select_weights(results, method="top-k", top_k=1, point_min_windows=point_min_windows)
 
     assert selection.rows == 36 and not selection.separate_point
     assert selection.point_weights is selection.weights
@@ -167,7 +184,7 @@ def test_when_a_file_predates_point_weights_then_the_weights_serve_both(tmp_path
 
 
 @pytest.mark.parametrize(("kwargs", "message"), [
-    ({"method": "best"}, r"method must be one of \['top-k', 'greedy'\], got 'best'"),
+    ({"method": "best"}, r"method must be one of \['joint-top-k', 'top-k', 'greedy'\], got 'best'"),
     ({"top_k": 0}, r"top_k must be a positive integer, got 0"),
     ({"point_min_windows": 0}, r"point_min_windows must be a positive integer or None, got 0"),
     ({"per_series": "yes"}, r"per_series must be a SeriesWeighting or None, got str"),

@@ -97,7 +97,7 @@ class RecordingNaive(tsfm.BaseForecaster):
 
 
 def test_when_evaluate_adds_the_ensemble_then_its_weights_never_see_a_scored_window():
-    from tsfm.tasks.evaluate import VALIDATION_WINDOWS, evaluate
+    from tsfm.tasks.evaluate import DENSE_WINDOWS, evaluate
 
     length, horizon, windows = 80, 5, 2
     frame = pd.DataFrame({"item_id": "a", "timestamp": pd.date_range("2000-01-01", periods=length, freq="D"),
@@ -107,12 +107,42 @@ def test_when_evaluate_adds_the_ensemble_then_its_weights_never_see_a_scored_win
                       ensemble=True)
 
     earliest_scored = length - windows * horizon
-    validation_calls = model.calls[:VALIDATION_WINDOWS]  # fit_ensemble's windows, before the backtest
-    assert [c[0] for c in validation_calls] == [earliest_scored - k * horizon for k in range(VALIDATION_WINDOWS, 0, -1)]
-    assert all(c[0] >= earliest_scored for c in model.calls[VALIDATION_WINDOWS:]), "then only the scored windows"
+    # One series: the validation windows are dense (one step apart), and every one of them, its
+    # target included, ends before the earliest scored window starts.
+    validation_calls = model.calls[:DENSE_WINDOWS]  # fit_ensemble's windows, before the backtest
+    last_origin = earliest_scored - horizon
+    assert [c[0] for c in validation_calls] == list(range(last_origin - DENSE_WINDOWS + 1, last_origin + 1))
+    assert all(c[0] + horizon <= earliest_scored for c in validation_calls)
+    assert all(c[0] >= earliest_scored for c in model.calls[DENSE_WINDOWS:]), "then only the scored windows"
     assert "ensemble" in set(report.leaderboard["model"])
     assert set(report.result.scores.loc[report.result.scores["model"] == "ensemble", "window"]) == {0, 1}
     assert report.ensemble.weights.sum() == pytest.approx(1.0)
+    assert report.ensemble.selection["method"] == "joint-top-k"
+
+
+def test_when_there_are_many_series_then_the_validation_windows_are_a_horizon_apart_before_the_scored_ones():
+    from tsfm.tasks.evaluate import VALIDATION_WINDOWS, evaluate
+
+    length, horizon, n_series = 60, 5, 8  # 8 series x 5 windows = 40 validation rows: no need to densify
+    frame = pd.DataFrame({
+        "item_id": np.repeat([f"s{i}" for i in range(n_series)], length),
+        "timestamp": np.tile(pd.date_range("2000-01-01", periods=length, freq="D"), n_series),
+        "target": np.concatenate([np.sin(np.arange(length) + i) for i in range(n_series)]),
+    })
+    model = RecordingNaive()
+    evaluate(frame, [model], horizon, season_length=7, plot_series=0, progress=False, ensemble=True)
+
+    earliest_scored = length - horizon
+    validation_calls = model.calls[:VALIDATION_WINDOWS]
+    assert [c[0] for c in validation_calls] == [earliest_scored - k * horizon for k in range(VALIDATION_WINDOWS, 0, -1)]
+    assert all(len(c) == n_series for c in validation_calls)
+    assert all(c[0] >= earliest_scored for c in model.calls[VALIDATION_WINDOWS:])
+
+
+def test_dense_validation_steps_divide_the_step_so_every_horizon_apart_origin_is_among_them():
+    from tsfm.tasks.evaluate import dense_step
+
+    assert [dense_step(s) for s in (1, 6, 8, 12, 24, 48)] == [1, 1, 2, 3, 6, 12]
 
 
 def test_when_no_validation_window_fits_before_the_scored_ones_then_members_are_ranked_alone():
@@ -135,7 +165,7 @@ def test_when_a_member_needs_long_contexts_then_the_ensembles_validation_windows
     model.min_observations = 45
     report = evaluate(frame, [model], 5, season_length=7, plot_series=0, progress=False, ensemble=True)
 
-    # 55 values precede the scored window: validation origins 40, 45, 50, of which 40 is too early for
-    # the member's 45 observations; then the backtest scores origin 55.
-    assert [c[0] for c in model.calls[:3]] == [45, 50, 55]
+    # 55 values precede the scored window: dense validation origins 31 .. 50, of which those before 45
+    # are too early for the member's 45 observations; then the backtest scores origin 55.
+    assert [c[0] for c in model.calls[:7]] == [45, 46, 47, 48, 49, 50, 55]
     assert report.ensemble is not None

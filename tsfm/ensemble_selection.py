@@ -1,10 +1,12 @@
 """How an ensemble's weights are chosen from validation forecasts (see :mod:`tsfm.ensemble`).
 
-Two methods: ``"top-k"`` (equal weights over the members of lowest validation loss) and
-``"greedy"`` (Caruana's selection with replacement, with a tolerance and shrinkage toward equal
-weights). Each chooses the quantile weights on pooled WQL and, where the validation holds enough
-windows, the point weights on mean MASE. :func:`series_weights` adds, optionally, weights per
-series, shrunk toward these and kept only where they clearly beat them on that series' windows.
+Three methods: ``"joint-top-k"`` (default: equal weights over the ``top_k`` members ranked on
+WQL and MASE together, one set of weights for the quantiles and the point forecast),
+``"top-k"`` (equal weights over the members of lowest pooled WQL) and ``"greedy"`` (Caruana's
+selection with replacement, with a tolerance and shrinkage toward equal weights). ``"top-k"``
+and ``"greedy"`` choose the quantile weights on pooled WQL and, where the validation holds
+enough windows, the point weights on mean MASE. :func:`series_weights` adds,
+optionally, weights per series, shrunk toward these and kept only where they clearly beat them on that series' windows.
 """
 
 from __future__ import annotations
@@ -21,8 +23,8 @@ from tsfm.errors import InputError
 from tsfm.metrics import pinball, seasonal_scale
 from tsfm.rolling import ValidationResult
 
-METHODS = ("top-k", "greedy")
-DEFAULT_METHOD = "top-k"
+METHODS = ("joint-top-k", "top-k", "greedy")
+DEFAULT_METHOD = "joint-top-k"
 DEFAULT_TOP_K = 2
 DEFAULT_MAX_ITER = 100  # AutoGluon's ensemble_size
 DEFAULT_SHRINKAGE = 0.5
@@ -101,6 +103,9 @@ def select_weights(
         )
     y = results[0].targets[common]  # [rows, horizon]
     scale = float(np.nansum(np.abs(y))) or 1.0
+    if method == "joint-top-k":
+        weights, counts, trajectory, keep = _joint_top_k(results, common, alive, top_k)
+        return Selection(weights, counts, trajectory, dropped, int(common.sum()), keep, weights, counts)
     if method == "greedy":
         choose = lambda c, loss: _greedy(c, loss, alive, max_iter, tolerance, shrinkage)  # noqa: E731
     else:
@@ -153,6 +158,45 @@ def _top_k(
     counts = np.zeros(n, dtype=np.int64)
     counts[ranked] = 1
     return counts / counts.sum(), counts, [float(losses[m]) for m in ranked], len(ranked)
+
+
+def _joint_top_k(
+    results: Sequence[ValidationResult], common: np.ndarray, alive: Sequence[int], top_k: int
+) -> tuple[np.ndarray, np.ndarray, list[float], int]:
+    """Equal weights over the ``top_k`` members ranked by :func:`_criterion` on the ``common`` windows.
+
+    Returns what :func:`_top_k` returns: the weights, the 0/1 counts, the chosen members' criterion
+    in rank order and how many were chosen.
+    """
+    n = len(results)
+    members = [(r.forecasts, r.point) for m, r in enumerate(results) if m in alive]
+    scores = _criterion(results, common, members)
+    order = np.argsort(scores, kind="stable")[:top_k]  # ties: the earlier member
+    counts = np.zeros(n, dtype=np.int64)
+    counts[[alive[i] for i in order]] = 1
+    return counts / counts.sum(), counts, [float(scores[i]) for i in order], len(order)
+
+
+def _criterion(
+    results: Sequence[ValidationResult], rows: np.ndarray, forecasts: Sequence[tuple[np.ndarray, np.ndarray]]
+) -> np.ndarray:
+    """For each ``(quantiles, point)`` over every window: sqrt(WQL / best WQL x MASE / best MASE) on ``rows``.
+
+    WQL is pooled over ``rows``, MASE the mean over them; each is divided by the lowest among the
+    forecasts, so the two count alike whatever their scales. MASE is left out where no row of
+    ``rows`` has a scale (WQL alone decides).
+    """
+    first = results[0]
+    levels = np.asarray(first.quantile_levels)
+    y = first.targets[rows]  # [rows, horizon]
+    scale = float(np.nansum(np.abs(y))) or 1.0
+    wql = np.array([_pinball(y, q[rows], levels) / scale for q, _ in forecasts])
+    mase_loss = _mase_loss(first, rows)
+    ratio = wql / max(wql.min(), 1e-12)
+    if mase_loss is None:
+        return ratio
+    mase = np.array([mase_loss(p[rows]) for _, p in forecasts])
+    return np.sqrt(ratio * mase / max(mase.min(), 1e-12))
 
 
 def _mase_loss(first: ValidationResult, rows: np.ndarray) -> Any:
