@@ -6,7 +6,11 @@ the earliest scored window (:func:`tsfm.rolling.holdout`); the forecasts are cac
 ``--cache`` so selection rules can be compared without running the models again. Each rule sees
 the validation forecasts only; the scored windows judge it. The table gives, per rule and
 dataset, MASE and WQL relative to that dataset's best member (on the scored windows: a bar no
-rule can see) and to seasonal naive, and their geometric means::
+rule can see) and to seasonal naive, and their geometric means. ``default`` is the product's
+rule (``joint-top-k`` on :func:`tsfm.tasks.evaluate.validation_windows`); ``top-2@5`` the one
+before it (top-2 on WQL, 5 windows a horizon apart); ``@d20`` / ``@d40`` the latest 20 / 40
+dense windows; ``c-``, ``r-`` and ``nested`` rank members on the joint criterion, on mean
+per-window ranks, or choose 1, 2 or 3 members by nested validation::
 
     python -m tsfm.tasks.ensemble_rules --shared-data ../shared/data --cache /tmp/rules-cache
 
@@ -272,7 +276,14 @@ def rules() -> dict[str, Rule]:
         return rule
 
     five, d20, d40 = _product_windows, lambda v: _dense_windows(v, 20), lambda v: _dense_windows(v, 40)
+    def default(val: list[ValidationResult]) -> list[ValidationResult]:
+        """The windows evaluate/quickstart/suite now use (:func:`tsfm.tasks.evaluate.validation_windows`)."""
+        from tsfm.tasks.evaluate import MIN_VALIDATION_ROWS, VALIDATION_WINDOWS
+
+        return five(val) if len(val[0].item_ids) * VALIDATION_WINDOWS >= MIN_VALIDATION_ROWS else d20(val)
+
     return {
+        "default": product(default),
         "top-2@5": product(five, method="top-k", top_k=2), "greedy@5": product(five, method="greedy"),
         "joint-top-2@5": product(five, method="joint-top-k"),
         "top-2@d20": product(d20, method="top-k", top_k=2), "joint-top-2@d20": product(d20, method="joint-top-k"),
