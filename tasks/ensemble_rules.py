@@ -12,7 +12,7 @@ before it (top-2 on WQL, 5 windows a horizon apart); ``@d20`` / ``@d40`` the lat
 dense windows; ``c-``, ``r-`` and ``nested`` rank members on the joint criterion, on mean
 per-window ranks, or choose 1, 2 or 3 members by nested validation::
 
-    python -m tsfm.tasks.ensemble_rules --shared-data ../shared/data --cache /tmp/rules-cache
+    tsfm bench ensemble-rules --shared-data ../shared/data --cache /tmp/rules-cache
 
 Dense validation windows: origins ``step = largest divisor of the horizon <= horizon / 4``
 apart (every horizon-apart window of the product is among them), as many as fit up to
@@ -336,6 +336,3 @@ def main(argv: Sequence[str] | None = None) -> int:
         print(summarise(table).round(3).to_string(index=False))
     return 0
 
-
-if __name__ == "__main__":
-    raise SystemExit(main())
