@@ -28,3 +28,16 @@ class CheckpointError(TsfmError, ValueError):
 
 class CovariatesIgnoredWarning(UserWarning):
     """Covariates were passed to a model that cannot use them; it forecast from the target alone."""
+
+
+def one_line(exc: BaseException) -> str:
+    """``exc``'s message on one line: its first two non-empty lines, and how many more there were.
+
+    Upstream strict-load errors list one mismatched weight per line; an error the CLI prints on
+    one line keeps the first mismatch and says how many follow.
+    """
+    lines = [line.strip() for line in str(exc).splitlines() if line.strip()]
+    if not lines:
+        return type(exc).__name__
+    more = f" (and {len(lines) - 2} more lines)" if len(lines) > 2 else ""
+    return " ".join(lines[:2]) + more

@@ -47,7 +47,7 @@ import numpy as np
 
 from tsfm.contract import BaseForecaster
 from tsfm.devices import resolve_device
-from tsfm.errors import CheckpointError, InputError
+from tsfm.errors import CheckpointError, InputError, one_line
 from tsfm.hub import HubRepository, hub_error, register_hub_family
 from tsfm.quantiles import DEFAULT_QUANTILE_LEVELS, interpolate_quantiles
 from tsfm.registry import LoadOptions, register_model, register_path_loader
@@ -308,21 +308,12 @@ def _from_pretrained(source: str, sizes: dict[str, int], local: bool) -> Any:
             return timesfm.TimesFM_2p5_200M_torch.from_pretrained(source, torch_compile=False)
     except (RuntimeError, KeyError, ValueError, SafetensorError) as exc:
         raise CheckpointError(
-            f"{source!r} is not a loadable TimesFM 2.5 checkpoint: {type(exc).__name__}: {_reason(exc)}"
+            f"{source!r} is not a loadable TimesFM 2.5 checkpoint: {type(exc).__name__}: {one_line(exc)}"
         ) from exc
     except OSError as exc:
         if local:
             raise CheckpointError(f"could not read the checkpoint in {source!r}: {exc}") from exc
         raise hub_error(source, exc) from exc
-
-
-def _reason(exc: Exception) -> str:
-    """``exc`` as one line: upstream's strict-load errors span many lines (one per mismatched weight)."""
-    lines = [line.strip() for line in str(exc).splitlines() if line.strip()]
-    if not lines:
-        return type(exc).__name__
-    more = f" (and {len(lines) - 2} more lines)" if len(lines) > 2 else ""
-    return " ".join(lines[:2]) + more
 
 
 def _matches_timesfm(repository: HubRepository) -> bool:

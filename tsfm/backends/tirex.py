@@ -37,7 +37,7 @@ import numpy as np
 
 from tsfm.contract import BaseForecaster
 from tsfm.devices import resolve_device
-from tsfm.errors import CheckpointError, InputError
+from tsfm.errors import CheckpointError, InputError, one_line
 from tsfm.hub import HubRepository, hub_error, register_hub_family
 from tsfm.quantiles import interpolate_quantiles
 from tsfm.registry import LoadOptions, register_model, register_path_loader
@@ -231,17 +231,8 @@ def _from_pretrained(checkpoint: Path, device: str) -> Any:
             return TiRexZero.from_pretrained(str(checkpoint), backend="torch", device=device)
     except (RuntimeError, KeyError, TypeError, ValueError, AssertionError, pickle.UnpicklingError, EOFError) as exc:
         raise CheckpointError(
-            f"{str(checkpoint)!r} is not a loadable TiRex checkpoint: {type(exc).__name__}: {_reason(exc)}"
+            f"{str(checkpoint)!r} is not a loadable TiRex checkpoint: {type(exc).__name__}: {one_line(exc)}"
         ) from exc
-
-
-def _reason(exc: Exception) -> str:
-    """``exc`` as one line: upstream's strict-load errors span many lines (one per mismatched weight)."""
-    lines = [line.strip() for line in str(exc).splitlines() if line.strip()]
-    if not lines:
-        return type(exc).__name__
-    more = f" (and {len(lines) - 2} more lines)" if len(lines) > 2 else ""
-    return " ".join(lines[:2]) + more
 
 
 def _matches_tirex(repository: HubRepository) -> bool:
