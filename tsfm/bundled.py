@@ -19,7 +19,8 @@ MODELS_DIR = Path(__file__).resolve().parent / "models"
 
 BUNDLED_MODELS = {
     "tsfm-bolt-mini": (
-        "Chronos-Bolt architecture, 1.8M params, pretrained by this project on synthetic series only; "
+        "Chronos-Bolt architecture, 1.8M params, pretrained by this project on synthetic series and a "
+        "small real-series corpus (second generation); "
         "context 512, horizon 64, 9 quantiles (bundled, offline)"
     ),
     "tsfm-chronos2-mini": (
