@@ -30,6 +30,7 @@ from __future__ import annotations
 
 import math
 import tempfile
+import warnings
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -209,7 +210,9 @@ def _run_generators(config: SyntheticConfig, rng: np.random.Generator, names: np
 
 def mean_scale(series: np.ndarray) -> np.ndarray:
     """Divide each series (last axis) by its mean absolute value, ignoring NaN (all-zero rows: by 1)."""
-    scale = np.nanmean(np.abs(series), axis=-1, keepdims=True)
+    with np.errstate(invalid="ignore"), warnings.catch_warnings():
+        warnings.simplefilter("ignore", RuntimeWarning)  # an all-NaN row's mean is NaN: scaled by 1 below
+        scale = np.nanmean(np.abs(series), axis=-1, keepdims=True)
     return series / np.where(np.isfinite(scale) & (scale > 0), scale, 1.0)
 
 
