@@ -209,7 +209,7 @@ def _write_plant(path) -> None:
     pd.concat(frames).to_csv(path, index=False)
 
 
-@pytest.mark.parametrize("detector", ["robust-zscore", pytest.param("embedding", marks=pytest.mark.slow)])
+@pytest.mark.parametrize("detector", ["drift", "robust-zscore", pytest.param("embedding", marks=pytest.mark.slow)])
 def test_when_detect_runs_then_it_writes_scores_with_the_contract_columns_and_a_plot(tmp_path, detector):
     from tsfm.tasks.cli import main
 
@@ -219,10 +219,11 @@ def test_when_detect_runs_then_it_writes_scores_with_the_contract_columns_and_a_
                  "--reference-fraction", "0.7", "--output", str(out)])
     assert code == 0
     table = pd.read_csv(out)
-    assert list(table.columns) == ["item_id", "timestamp", "score", "is_anomaly"]
+    assert list(table.columns) == ["item_id", "timestamp", "score", "is_anomaly", "channels"]
     assert len(table) == 800 and set(table["item_id"]) == {"pump-1", "pump-2"}
     flagged = table[table["is_anomaly"] == 1]
     assert flagged["timestamp"].isin(table["timestamp"].iloc[300:330]).mean() > 0.5
+    assert flagged["channels"].str.startswith("a").mean() > 0.5  # the fault is on a
     assert (tmp_path / "out" / "scores.png").stat().st_size > 0
 
 

@@ -2,9 +2,10 @@
 
 Every detector is fitted on a normal reference and returns one score per time step::
 
-    from tsfm.tasks.anomaly import EmbeddingDetector
-    detector = EmbeddingDetector("tsfm-bolt-mini").fit(reference)   # [time] or [time, channels]
-    result = detector.detect(series)                                # scores, is_anomaly, threshold
+    from tsfm.tasks.anomaly import DriftDetector
+    detector = DriftDetector().fit(reference)   # [time] or [time, channels]
+    result = detector.detect(series)            # scores, is_anomaly, threshold, channel_scores
+    result.drivers(["flow", "temperature"])     # the channels behind each alarm
 """
 
 from tsfm.tasks.anomaly.base import AnomalyDetector, Detection
@@ -15,11 +16,13 @@ from tsfm.tasks.anomaly.baselines import (
     residual_detector,
 )
 from tsfm.tasks.anomaly.detectors import EmbeddingDetector, ForecastDetector
+from tsfm.tasks.anomaly.drift import DriftDetector
 from tsfm.tasks.anomaly.thresholds import best_f1_threshold, conformal_threshold
 
 __all__ = [
     "AnomalyDetector",
     "Detection",
+    "DriftDetector",
     "EmbeddingDetector",
     "ForecastDetector",
     "IsolationForestDetector",

@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import warnings
 from abc import ABC, abstractmethod
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 import numpy as np
@@ -53,6 +54,31 @@ class Detection:
     is_anomaly: np.ndarray
     threshold: float
     channel_scores: np.ndarray
+
+    def drivers(self, names: Sequence[str] | None = None, top: int = 3) -> list[str]:
+        """The channels behind each alarm: ``[time]`` strings, ``""`` where there is none.
+
+        At an alarm, the channels whose calibrated score exceeds the threshold, highest first (the
+        highest one alone when none does, as under ``combine="mean"``), at most ``top``, joined by
+        ``"+"``. ``names`` label the channels (default ``"0"``, ``"1"``, ...). A detector that scores
+        all channels jointly (one column of channel scores) names them all.
+        """
+        n_columns = self.channel_scores.shape[1]
+        if names is None:
+            names = [str(c) for c in range(n_columns)]
+        names = list(names)
+        if n_columns == 1 and len(names) > 1:
+            joint = "+".join(names)
+            return [joint if flag else "" for flag in self.is_anomaly]
+        if len(names) != n_columns:
+            raise InputError(f"{len(names)} channel names for {n_columns} channels of scores")
+        out = [""] * len(self.is_anomaly)
+        for t in np.flatnonzero(self.is_anomaly):
+            row = self.channel_scores[t]
+            order = np.argsort(-row, kind="stable")
+            above = [c for c in order if row[c] > self.threshold] or [int(order[0])]
+            out[t] = "+".join(names[c] for c in above[:top])
+        return out
 
 
 def robust_spread(values: np.ndarray, centre: np.ndarray) -> np.ndarray:
@@ -161,9 +187,7 @@ class AnomalyDetector(ABC):
         raw = self._score(ref)  # [time, k]
         # Windows that end just after the fitted part nearly repeat its last windows: skip them.
         calibration = raw[n_fit + (self.warmup if self.learns else 0):]
-        self._centre = np.nanmedian(calibration, axis=0)  # [k]
-        self._scale = robust_spread(calibration, self._centre)
-        self._centre = np.where(np.isfinite(self._centre), self._centre, 0.0)
+        self._centre, self._scale = self._channel_calibration(calibration)
         combined = self._combine(self._calibrate(calibration))
         self.calibration_scores_ = combined[np.isfinite(combined)]
         if self.calibration_scores_.size == 0:
@@ -198,6 +222,13 @@ class AnomalyDetector(ABC):
             raise InputError(f"labels must have one entry per time step ({scores.shape[0]}), got shape {truth.shape}")
         self.threshold_ = best_f1_threshold(scores, truth.astype(bool))
         return self.threshold_
+
+    def _channel_calibration(self, calibration: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """Each channel's centre and scale ``[k]`` from its raw scores on the held-out part ``[time, k]``:
+        the median and the robust spread, so that channels in different units become comparable."""
+        centre = np.nanmedian(calibration, axis=0)  # [k]
+        scale = robust_spread(calibration, centre)
+        return np.where(np.isfinite(centre), centre, 0.0), scale
 
     def _calibrate(self, raw: np.ndarray) -> np.ndarray:
         return (raw - self._centre) / self._scale  # [time, k]

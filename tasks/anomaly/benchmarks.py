@@ -46,9 +46,10 @@ class BenchmarkDataMissing(InputError):
 
 
 def _factory(name: str, model: Forecaster | str) -> Callable[..., AnomalyDetector]:
-    from tsfm.tasks.anomaly import baselines, detectors
+    from tsfm.tasks.anomaly import baselines, detectors, drift
 
     table: dict[str, Callable[..., AnomalyDetector]] = {
+        "drift": lambda **kw: drift.DriftDetector(**kw),
         "forecast": lambda **kw: detectors.ForecastDetector(model, **kw),
         "embedding": lambda **kw: detectors.EmbeddingDetector(model, **kw),
         "isolation-forest": lambda **kw: baselines.IsolationForestDetector(**kw),
@@ -63,7 +64,7 @@ def _factory(name: str, model: Forecaster | str) -> Callable[..., AnomalyDetecto
     return table[name]
 
 
-DETECTORS = ("forecast", "embedding", "isolation-forest", "zscore", "robust-zscore", "matrix-profile",
+DETECTORS = ("drift", "forecast", "embedding", "isolation-forest", "zscore", "robust-zscore", "matrix-profile",
              "residual-naive", "residual-seasonal-naive")
 
 

@@ -4,8 +4,10 @@
 column and one or more value columns (``--target a,b,c``; several columns are one
 multivariate series per item). The normal reference is ``--reference FILE`` (same columns;
 rows of the same item, or of a single item used for all), or else the first
-``--reference-fraction`` of each item. It writes ``item_id,timestamp,score,is_anomaly`` and a
-PNG beside it.
+``--reference-rows`` rows or ``--reference-fraction`` of each item. It writes
+``item_id,timestamp,score,is_anomaly,channels`` (``channels``: the columns behind each alarm) and
+a PNG beside it. The default detector, ``drift``, is the one that won the validation of
+:mod:`tsfm.tasks.anomaly.validation` (``tsfm detect-bench skab --validate``).
 """
 
 from __future__ import annotations
@@ -17,9 +19,11 @@ from tsfm.bundled import DEFAULT_MODEL
 from tsfm.engines import add_engine_flags, run_engine
 from tsfm.errors import InputError
 
-DETECTOR_NAMES = ("forecast", "embedding", "isolation-forest", "zscore", "robust-zscore", "matrix-profile",
+DETECTOR_NAMES = ("drift", "forecast", "embedding", "isolation-forest", "zscore", "robust-zscore", "matrix-profile",
                   "residual-naive", "residual-seasonal-naive")
-BENCH_DEFAULT_DETECTORS = "embedding,forecast,isolation-forest,robust-zscore,matrix-profile"
+DEFAULT_DETECTOR = "drift"  # chosen by tsfm detect-bench skab --validate (tsfm.tasks.anomaly.validation)
+BENCH_DEFAULT_DETECTORS = ("drift,embedding,forecast,zscore,robust-zscore,matrix-profile,isolation-forest,"
+                           "residual-seasonal-naive")
 
 
 def add_parsers(subparsers: argparse._SubParsersAction) -> None:
@@ -27,16 +31,20 @@ def add_parsers(subparsers: argparse._SubParsersAction) -> None:
     p = subparsers.add_parser("detect", help="anomaly scores and alarms for every series of a file, and a plot")
     p.add_argument("--data", required=True, help=".csv or .parquet: [item_id,] [timestamp,] value column(s)")
     p.add_argument("--model", default=DEFAULT_MODEL, help="model of forecast/embedding (default: %(default)s)")
-    p.add_argument("--detector", default="embedding", choices=DETECTOR_NAMES, help="detector (default: %(default)s)")
+    p.add_argument("--detector", default=DEFAULT_DETECTOR, choices=DETECTOR_NAMES,
+                   help="detector (default: %(default)s, chosen by tsfm detect-bench skab --validate)")
     p.add_argument("--reference", default=None, help="file of normal operation, same columns as --data")
     p.add_argument("--reference-fraction", type=float, default=0.2,
                    help="without --reference: leading share of each item taken as normal (default: %(default)s)")
+    p.add_argument("--reference-rows", type=int, default=None,
+                   help="without --reference: the first N rows of each item are normal (replaces --reference-fraction)")
     p.add_argument("--target", default=None, help="comma-separated value columns (default: target or y)")
     p.add_argument("--id-column", default=None, help="series id column (default: item_id or unique_id, if present)")
     p.add_argument("--timestamp-column", default=None, help="timestamp column (default: timestamp or ds, if present)")
     p.add_argument("--alpha", type=float, default=0.01, help="target false-alarm rate of the threshold")
     p.add_argument("--smooth", type=int, default=1, help="causal moving average of the score (default: none)")
     p.add_argument("--combine", default="max", choices=("max", "mean"), help="how channel scores combine")
+    add_drift_flags(p)
     p.add_argument("--output", required=True, help="scores file (.csv or .parquet); the plot goes beside it (.png)")
     p.add_argument("--no-plot", action="store_true", help="write the scores only, no .png beside them")
     add_engine_flags(p)
@@ -44,6 +52,36 @@ def add_parsers(subparsers: argparse._SubParsersAction) -> None:
 
     p = subparsers.add_parser("detect-bench", help="anomaly benchmarks (SKAB, NAB, UCR) beside published figures")
     add_bench_flags(p)
+
+
+def add_drift_flags(p: argparse.ArgumentParser) -> None:
+    """Settings of the ``drift`` detector (their defaults are the validated ones)."""
+    from tsfm.tasks.anomaly.drift import DriftDetector
+
+    defaults = DriftDetector()
+    p.add_argument("--span", type=int, default=defaults.span,
+                   help="drift: span of each channel's exponentially weighted mean (default: %(default)s)")
+    p.add_argument("--track", type=float, default=defaults.track,
+                   help="drift: rate at which a stable channel's baseline follows normal points (default: %(default)s)")
+    p.add_argument("--wander", type=float, default=defaults.wander,
+                   help="drift: low-frequency share above which a channel is scored by its innovations "
+                        "(default: %(default)s)")
+
+
+def detector_options(args: argparse.Namespace) -> dict:
+    """Constructor options of ``args.detector`` from the flags of ``tsfm detect``."""
+    options = {"alpha": args.alpha, "smooth": args.smooth, "combine": args.combine}
+    if args.detector == "drift":
+        options |= {"span": args.span, "track": args.track, "wander": args.wander}
+    return options
+
+
+def check_reference_flags(args: argparse.Namespace) -> None:
+    """``--reference-fraction`` in (0, 1) and ``--reference-rows`` >= 1, as one line each."""
+    if not 0.0 < args.reference_fraction < 1.0:
+        raise InputError(f"--reference-fraction must be in (0, 1), got {args.reference_fraction}")
+    if args.reference_rows is not None and args.reference_rows < 1:
+        raise InputError(f"--reference-rows must be >= 1, got {args.reference_rows}")
 
 
 def bench_main(argv: Sequence[str] | None = None) -> int:
@@ -63,6 +101,9 @@ def add_bench_flags(p: argparse.ArgumentParser) -> None:
     p.add_argument("--alpha", type=float, default=None, help="threshold false-alarm target (default: the benchmark's)")
     p.add_argument("--max-files", type=int, default=None, help="NAB: score this many files, spread over categories")
     p.add_argument("--max-rows", type=int, default=None, help="NAB: truncate each file to this many rows")
+    p.add_argument("--validate", action="store_true",
+                   help="skab: choose the default detector on two halves of the experiments, each scored with "
+                        "the other's choice (tsfm.tasks.anomaly.validation)")
     p.add_argument("--output", default=None, help="optional .csv for the table")
     p.set_defaults(handler=run_bench)
 
@@ -83,23 +124,23 @@ def run_detect(args: argparse.Namespace) -> int:
     if picture is not None:
         check_not_input(picture, inputs, "--output (its plot)")
         check_file_target(picture, "--output (its plot)")
-    if not 0.0 < args.reference_fraction < 1.0:
-        raise InputError(f"--reference-fraction must be in (0, 1), got {args.reference_fraction}")
+    check_reference_flags(args)
     columns = [c.strip() for c in args.target.split(",") if c.strip()] if args.target else None
     items, channels = read_items(args.data, columns, args.id_column, args.timestamp_column)
     references = read_items(args.reference, channels, args.id_column, args.timestamp_column)[0] if args.reference \
         else None
     model = resolve_model(args.model) if args.detector in ("forecast", "embedding") else args.model
     results = []
+    options = detector_options(args)
     for item_id, stamps, values in items:
-        reference = _reference_for(item_id, values, references, args.reference_fraction)
-        detector = make_detector(args.detector, model, alpha=args.alpha, smooth=args.smooth, combine=args.combine)
+        reference = _reference_for(item_id, values, references, args.reference_fraction, args.reference_rows)
+        detector = make_detector(args.detector, model, **options)
         try:
             detector.fit(reference)
         except InputError as exc:
             raise InputError(f"item {item_id!r}: {exc}") from None
         results.append((item_id, stamps, values, detector.detect(values)))
-    write_scores(results, output)
+    write_scores(results, output, channels)
     if picture is not None:
         plot_detections(results, channels, picture)
     flagged = sum(int(r[3].is_anomaly.sum()) for r in results)
@@ -108,9 +149,9 @@ def run_detect(args: argparse.Namespace) -> int:
     return 0
 
 
-def _reference_for(item_id, values, references, fraction):
+def _reference_for(item_id, values, references, fraction, rows=None):
     if references is None:
-        return values[: max(1, int(len(values) * fraction))]
+        return leading_reference(values, fraction, rows)
     by_id = {ref_id: ref_values for ref_id, _, ref_values in references}
     if item_id in by_id:
         return by_id[item_id]
@@ -119,10 +160,19 @@ def _reference_for(item_id, values, references, fraction):
     raise InputError(f"--reference has no rows for item {item_id!r} (its items: {sorted(by_id)[:5]} ...)")
 
 
+def leading_reference(values, fraction: float, rows: int | None = None):
+    """The first ``rows`` rows of an item (when given) or its leading ``fraction``, at least one row."""
+    count = rows if rows is not None else int(len(values) * fraction)
+    return values[: max(1, count)]
+
+
 def run_bench(args: argparse.Namespace) -> int:
     """Handler of ``tsfm detect-bench``."""
     from tsfm.outputs import check_table_output, write_table
     from tsfm.tasks.anomaly.bench_run import run_benchmark
+
+    if args.validate:
+        return run_validation(args)
 
     names = [d.strip() for d in args.detectors.split(",") if d.strip()]
     unknown = sorted(set(names) - set(DETECTOR_NAMES))
@@ -140,6 +190,36 @@ def run_bench(args: argparse.Namespace) -> int:
 
     with pd.option_context("display.width", 200, "display.max_columns", 20):
         print(table.round(3).to_string(index=False))
+    if args.output:
+        write_table(table, args.output)
+        print(f"table: {args.output}")
+    return 0
+
+
+def run_validation(args: argparse.Namespace) -> int:
+    """``tsfm detect-bench skab --validate``: the two-fold choice of the default detector."""
+    from pathlib import Path
+
+    import pandas as pd
+
+    from tsfm.outputs import check_table_output, write_table
+    from tsfm.tasks.anomaly import benchmarks as bm
+    from tsfm.tasks.anomaly.validation import validate
+
+    if args.benchmark != "skab":
+        raise InputError("--validate chooses the default on SKAB only: run tsfm detect-bench skab --validate")
+    if args.output:
+        check_table_output(args.output, [args.shared_data])
+    try:
+        table, summary = validate(Path(args.shared_data) / "skab")
+    except bm.BenchmarkDataMissing as exc:
+        print(f"skipped skab: {exc}")
+        return 0
+    with pd.option_context("display.width", 250, "display.max_columns", 30, "display.max_rows", 500,
+                           "display.max_colwidth", 80):
+        print(table.round(3).sort_values("F1_all", ascending=False).to_string(index=False))
+        print()
+        print(summary.round(3).to_string(index=False))
     if args.output:
         write_table(table, args.output)
         print(f"table: {args.output}")

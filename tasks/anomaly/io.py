@@ -63,13 +63,19 @@ def read_items(
     return items, list(targets)
 
 
-def write_scores(results: Sequence[tuple[str, np.ndarray, np.ndarray, Detection]], output: Path) -> None:
-    """Write ``item_id,timestamp,score,is_anomaly`` rows for every item (atomically)."""
+def scores_frame(item_id: str, stamps: np.ndarray, found: Detection, channels: Sequence[str]) -> pd.DataFrame:
+    """``item_id,timestamp,score,is_anomaly,channels`` rows of one item; ``channels`` names the columns
+    behind each alarm (``a+b``, highest score first; empty where there is no alarm)."""
+    return pd.DataFrame({"item_id": item_id, "timestamp": stamps, "score": found.scores,
+                         "is_anomaly": found.is_anomaly.astype(int), "channels": found.drivers(channels)})
+
+
+def write_scores(
+    results: Sequence[tuple[str, np.ndarray, np.ndarray, Detection]], output: Path, channels: Sequence[str],
+) -> None:
+    """Write :func:`scores_frame` rows for every item (atomically)."""
     from tsfm.outputs import write_table
 
-    table = pd.concat([
-        pd.DataFrame({"item_id": item_id, "timestamp": stamps, "score": found.scores,
-                      "is_anomaly": found.is_anomaly.astype(int)})
-        for item_id, stamps, _, found in results
-    ], ignore_index=True)
+    table = pd.concat([scores_frame(item_id, stamps, found, channels) for item_id, stamps, _, found in results],
+                      ignore_index=True)
     write_table(table, output)

@@ -132,17 +132,17 @@ def classify_work(args: argparse.Namespace):
 
 def detect_work(args: argparse.Namespace):
     """:class:`DetectWork`; a ``--reference`` file is read here and sent to every actor."""
+    from tsfm.tasks.anomaly.cli import check_reference_flags, detector_options
     from tsfm.tasks.anomaly.io import read_items
     from tsfm.tasks.fleet.partitions import fingerprint
     from tsfm.tasks.fleet.work import DetectWork
 
-    if not 0.0 < args.reference_fraction < 1.0:
-        raise InputError(f"--reference-fraction must be in (0, 1), got {args.reference_fraction}")
+    check_reference_flags(args)
     columns = _columns(args, names(args.target), need_timestamp=False)
     references, reference_id = None, None
     if args.reference:
         items, _ = read_items(args.reference, list(columns.targets), args.id_column, args.timestamp_column)
         reference_id = fingerprint([Path(args.reference)])
         references = {item_id: values for item_id, _, values in items}
-    options = {"alpha": args.alpha, "smooth": args.smooth, "combine": args.combine}
-    return DetectWork(columns, args.model, args.detector, options, args.reference_fraction, references, reference_id)
+    return DetectWork(columns, args.model, args.detector, detector_options(args), args.reference_fraction, references,
+                      reference_id, args.reference_rows)

@@ -135,7 +135,7 @@ class ClassifyWork(Work):
 
 
 class DetectWork(Work):
-    """``tsfm detect``: ``item_id, timestamp, score, is_anomaly`` for every step of every series."""
+    """``tsfm detect``: ``item_id, timestamp, score, is_anomaly, channels`` for every step of every series."""
 
     kind = "detect"
     needs_timestamp = False
@@ -143,15 +143,18 @@ class DetectWork(Work):
     def __init__(
         self, columns: Columns, model: str, detector: str, options: dict, reference_fraction: float = 0.2,
         references: dict[str, np.ndarray] | None = None, reference_id: str | None = None,
+        reference_rows: int | None = None,
     ) -> None:
         super().__init__(columns, model)
         self.detector, self.options = detector, dict(options)
         self.reference_fraction, self.references = reference_fraction, references
+        self.reference_rows = reference_rows
         self.reference_id = reference_id  # fingerprint of the --reference file: another file, another job
 
     def describe(self) -> dict:
         return {**super().describe(), "detector": self.detector, **self.options,
-                "reference_fraction": self.reference_fraction, "reference": self.reference_id}
+                "reference_fraction": self.reference_fraction, "reference_rows": self.reference_rows,
+                "reference": self.reference_id}
 
     def setup(self) -> None:
         from tsfm.registry import resolve_model
@@ -161,6 +164,7 @@ class DetectWork(Work):
 
     def run(self, block: pd.DataFrame) -> pd.DataFrame:
         from tsfm.tasks.anomaly.benchmarks import make_detector
+        from tsfm.tasks.anomaly.io import scores_frame
 
         c, tables = self.columns, []
         for item_id, rows in block.groupby(block[c.id].astype(str), sort=False):
@@ -171,14 +175,14 @@ class DetectWork(Work):
                 detector.fit(self._reference(item_id, values))
             except InputError as exc:
                 raise InputError(f"item {item_id!r}: {exc}") from None
-            found = detector.detect(values)
-            tables.append(pd.DataFrame({"item_id": item_id, "timestamp": stamps, "score": found.scores,
-                                        "is_anomaly": found.is_anomaly.astype(int)}))
+            tables.append(scores_frame(item_id, stamps, detector.detect(values), c.targets))
         return pd.concat(tables, ignore_index=True)
 
     def _reference(self, item_id: str, values: np.ndarray) -> np.ndarray:
         if self.references is None:
-            return values[: max(1, int(len(values) * self.reference_fraction))]
+            from tsfm.tasks.anomaly.cli import leading_reference
+
+            return leading_reference(values, self.reference_fraction, self.reference_rows)
         if item_id in self.references:
             return self.references[item_id]
         if len(self.references) == 1:
