@@ -24,7 +24,8 @@ from tsfm.errors import InputError
 
 def add_parsers(sub: argparse._SubParsersAction) -> None:
     """Add ``distill``, ``export`` and ``distill-report`` to the ``tsfm`` sub-parsers."""
-    from tsfm.cli_support import add_data_flags
+    from tsfm.cli_support import add_data_flags, add_max_history_flag, seconds_option
+    from tsfm.distill.gate import DEFAULT_GATE_TIME_BUDGET  # light: numpy, pandas, the registry
 
     p = sub.add_parser("distill", help="distil a teacher model into a small student (writes a student folder)")
     add_data_flags(p)
@@ -64,6 +65,10 @@ def add_parsers(sub: argparse._SubParsersAction) -> None:
                    help="baseline gate: season of MASE and seasonal naive (default: from the data's frequency)")
     p.add_argument("--force", action="store_true",
                    help="export even when the model loses to a classical baseline on --data (the gate is recorded)")
+    add_max_history_flag(p, "baseline gate: ")
+    p.add_argument("--time-budget", type=seconds_option, default=DEFAULT_GATE_TIME_BUDGET, metavar="SECONDS",
+                   help="baseline gate: seconds it may take before it stops with an error and nothing is "
+                   "exported; 'none' for no limit (default: %(default)g)")
     p.set_defaults(handler=run_export)
 
     p = sub.add_parser("distill-report", help="size, CPU latency and accuracy of teacher, student, ONNX files, naive")
@@ -168,7 +173,8 @@ def _gate(args: argparse.Namespace, frame, ids, series, student: bool):
     season = args.season_length or tsdata.default_season_length(tsdata.infer_frequency(frame))
     model = load(args.student, device="cpu")
     horizon = model.config.horizon if student else args.horizon
-    gate = baseline_gate(model, series, horizon, season, args.windows, args.metric, ids)
+    gate = baseline_gate(model, series, horizon, season, args.windows, args.metric, ids,
+                         max_history=args.max_history, time_budget=args.time_budget)
     print(gate.to_frame().to_string(index=False))
     if not gate.passed and not args.force:
         raise GateRefusedError(f"refused: {gate.line()}; pass --force to export anyway")

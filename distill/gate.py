@@ -8,16 +8,23 @@ user forces it; either way the comparison travels with the file: as the JSON met
 :data:`GATE_KEY` of the ONNX file (read back by ``tsfm.distill.runtime``'s
 ``OnnxRuntimeModel.gate``) and as the table ``<file>.gate.csv`` beside it.
 
-Baselines are fitted on at most the last :data:`GATE_MAX_HISTORY` values of each window's history
-(the cap ``tsfm evaluate`` uses by default), so the gate finishes on long series; the model
-being exported sees its whole context, as it would in use. MASE's scale uses the whole history.
+Baselines are fitted on at most the last ``max_history`` values of each window's history
+(:data:`tsfm.rolling.DEFAULT_MAX_HISTORY`, the cap of every backtest and validation, applied by
+:func:`tsfm.rolling.history_cap`), so the gate finishes on long series; the model being exported
+sees its whole context, as it would in use. MASE's scale uses the whole history. Each model
+forecasts all its windows in one batched call (:func:`tsfm.rolling.score`).
+
+The gate never runs on silently: past ``time_budget`` seconds (:data:`DEFAULT_GATE_TIME_BUDGET`)
+it stops, ends the baselines' worker processes, and raises :class:`GateTimeoutError` naming what
+it had scored and how to let it finish.
 """
 
 from __future__ import annotations
 
 import json
+import time
 from collections.abc import Sequence
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -28,17 +35,24 @@ from tsfm.contract import Forecaster
 from tsfm.errors import InputError, TsfmError
 from tsfm.quantiles import DEFAULT_QUANTILE_LEVELS
 from tsfm.registry import load
-from tsfm.rolling import RollingWindows, score
+from tsfm.rolling import DEFAULT_MAX_HISTORY, RollingWindows, check_max_history, score
+from tsfm.time_limits import TimeLimitReached, time_limit
 
 GATE_KEY = "tsfm_gate"  # ONNX metadata_props entry holding the comparison as JSON
 GATE_BASELINES = ("seasonal-naive", "naive", "auto-ets")
 GATE_METRICS = ("WQL", "MASE")
 DEFAULT_GATE_WINDOWS = 3
-GATE_MAX_HISTORY = 2000  # = tsfm.tasks.backtest.DEFAULT_MAX_HISTORY (distill may not import tasks)
+# Seconds the whole gate may take: auto-ets fits 0.7-1.4 s per window of an M4 Hourly series, so
+# 10 minutes is some 150-300 such series x 3 windows per free core; a larger panel needs a larger budget.
+DEFAULT_GATE_TIME_BUDGET = 600.0
 
 
 class GateRefusedError(TsfmError):
     """The model loses to a classical baseline on the gate's windows and the export was not forced."""
+
+
+class GateTimeoutError(TsfmError):
+    """The gate ran past its time budget before every model was scored; nothing was exported."""
 
 
 @dataclass(frozen=True)
@@ -59,6 +73,8 @@ class GateResult:
         Season of MASE and of seasonal naive.
     forced
         Whether the export went ahead although the model lost.
+    max_history
+        Most values of each window's history the baselines were fitted on (``None``: all).
     """
 
     metric: str
@@ -67,6 +83,7 @@ class GateResult:
     config: RollingWindows
     season_length: int
     forced: bool = False
+    max_history: int | None = DEFAULT_MAX_HISTORY
 
     @property
     def score(self) -> float:
@@ -108,7 +125,7 @@ class GateResult:
             "metric": self.metric, "passed": self.passed, "forced": self.forced, "model": self.model,
             "score": _finite_or_none(self.score), "best_baseline": self.best_baseline,
             "baseline_score": _finite_or_none(self.baseline_score), "config": self.config.to_dict(),
-            "season_length": self.season_length, "baseline_max_history": GATE_MAX_HISTORY, "scores": rows,
+            "season_length": self.season_length, "baseline_max_history": self.max_history, "scores": rows,
         }
 
     def to_frame(self) -> pd.DataFrame:
@@ -126,6 +143,8 @@ def baseline_gate(
     metric: str = "WQL",
     item_ids: Sequence[str] | None = None,
     baselines: Sequence[str] = GATE_BASELINES,
+    max_history: int | None = DEFAULT_MAX_HISTORY,
+    time_budget: float | None = DEFAULT_GATE_TIME_BUDGET,
 ) -> GateResult:
     """Score ``model`` and the classical ``baselines`` on the last ``windows`` rolling windows of ``series``.
 
@@ -143,22 +162,55 @@ def baseline_gate(
         Rolling origins per series (where the series allow).
     metric
         ``"WQL"`` or ``"MASE"``, the figure compared.
+    max_history
+        Most values (the last ones) of each window's history a baseline is fitted on; ``None``: all.
+    time_budget
+        Seconds the whole gate may take; ``None``: no limit.
 
     Raises
     ------
     InputError
-        For an unknown metric, or when no window fits the data (naming the length needed).
+        For an unknown metric or a bad budget, or when no window fits the data (naming the length needed).
+    GateTimeoutError
+        When the gate runs past ``time_budget``: it names the models scored and the one it stopped in.
     """
     if metric not in GATE_METRICS:
         raise InputError(f"metric must be one of {list(GATE_METRICS)}, got {metric!r}")
+    check_max_history(max_history)
+    if time_budget is not None and (isinstance(time_budget, bool) or not isinstance(time_budget, (int, float))
+                                    or not 0 < time_budget < float("inf")):
+        raise InputError(f"time_budget must be a positive number of seconds or None, got {time_budget!r}")
     config = RollingWindows(horizon, windows, min_train_length=season_length + 1)
-    capped = replace(config, max_context=GATE_MAX_HISTORY)  # same origins, baselines fit the last values only
-    rows = [_row(score(model, series, config, DEFAULT_QUANTILE_LEVELS, season_length, item_ids), "exported")]
-    for name in baselines:
-        baseline = load(name, season_length=season_length)
-        rows.append(_row(score(baseline, series, capped, DEFAULT_QUANTILE_LEVELS, season_length, item_ids),
-                         "baseline"))
-    return GateResult(metric, model.name, pd.DataFrame(rows), config, season_length)
+    rows: list[dict[str, Any]] = []
+    timings: list[str] = []
+    current = model.name
+    start = time.monotonic()
+    try:
+        with time_limit(time_budget):
+            for role, candidate in [("exported", model), *(("baseline", name) for name in baselines)]:
+                current = candidate if isinstance(candidate, str) else candidate.name
+                began = time.monotonic()
+                scored = candidate if role == "exported" else load(candidate, season_length=season_length)
+                result = score(scored, series, config, DEFAULT_QUANTILE_LEVELS, season_length, item_ids, max_history)
+                rows.append(_row(result, role))
+                timings.append(f"{current} {time.monotonic() - began:.0f} s")
+    except TimeLimitReached:
+        raise GateTimeoutError(_over_budget(time_budget, timings, current, time.monotonic() - start, series,
+                                            config)) from None
+    return GateResult(metric, model.name, pd.DataFrame(rows), config, season_length, max_history=max_history)
+
+
+def _over_budget(
+    budget: float | None, timings: list[str], current: str, elapsed: float, series: Sequence[np.ndarray],
+    config: RollingWindows,
+) -> str:
+    done = f"scored {', '.join(timings)}; " if timings else ""
+    return (
+        f"baseline gate stopped after {elapsed:.0f} s, over its time budget of {budget:g} s: {done}{current} "
+        f"had not finished its windows of {len(series)} series ({config.windows} per series, horizon "
+        f"{config.horizon}); pass --time-budget SECONDS with more time (or 'none'), fewer --windows, or --data "
+        "with fewer or shorter series"
+    )
 
 
 def stamp_onnx(path: str | Path, gate: GateResult) -> None:

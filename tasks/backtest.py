@@ -14,7 +14,8 @@ covariates' past up to its cut-off and, for known-future covariates, their value
 over the window's horizon, taken from the data: they are known in advance.
 
 A backtest does not hang silently: classical baselines are fitted on at most the last
-``max_history`` values (:data:`DEFAULT_MAX_HISTORY`), and a per-model ``time_budget`` stops a
+``max_history`` values (:data:`tsfm.rolling.DEFAULT_MAX_HISTORY`, the cap of every validation,
+ensemble and export gate, applied through :func:`tsfm.rolling.history_cap`), and a per-model ``time_budget`` stops a
 model after the window that exceeds it, with a note in the leaderboard.
 """
 
@@ -35,13 +36,10 @@ from tsfm.covariates import Covariates
 from tsfm.errors import InputError
 from tsfm.forecast import Forecast
 from tsfm.quantiles import DEFAULT_QUANTILE_LEVELS
-from tsfm.rolling import RollingWindows
+from tsfm.rolling import DEFAULT_MAX_HISTORY, RollingWindows, capped_contexts, check_max_history, history_cap
 from tsfm.validation import validate_horizon, validate_quantile_levels, validate_season_length
 
 COVERAGE_BAND = (0.1, 0.9)  # the 80% central interval reported as coverage_80
-# Values a classical baseline is fitted on at most (its context's last ones): 83 days of hourly
-# data, 5 years of daily, 38 of weekly; auto-ets/auto-theta fit in seconds per series there.
-DEFAULT_MAX_HISTORY = 2000
 
 
 @dataclass(frozen=True)
@@ -174,9 +172,10 @@ def run_backtest(
         Most values a classical baseline (``kind == "baseline"``) is fitted on: the last ones of
         each context; ``None`` fits the whole history. Automatic models fit in time that grows
         with the length (auto-theta did not finish one window of seven 17,420-step series in 33
-        minutes); the default, :data:`DEFAULT_MAX_HISTORY`, is many seasons of any common
-        frequency. MASE's scale still uses the whole history. Windows with covariates are not
-        capped (the covariates' past must match the context).
+        minutes); the default, :data:`tsfm.rolling.DEFAULT_MAX_HISTORY`, is many seasons of any
+        common frequency. MASE's scale still uses the whole history. Windows with covariates are
+        not capped (the covariates' past must match the context). An ensemble caps its own
+        baseline members (it was fitted with the same cap, see :func:`tsfm.ensemble.fit_ensemble`).
     time_budget
         Seconds of forecasting per model; ``None`` = no limit. Checked after each window: a model
         past it scores no further window and ``notes`` says so (the leaderboard's ``note``).
@@ -197,12 +196,12 @@ def run_backtest(
     bar = tqdm(total=len(models) * len(windows), desc="backtest", disable=not progress, unit="window")
     for model in models:
         seconds[model.name] = 0.0
-        cap = max_history if getattr(model, "kind", None) == "baseline" else None
+        cap = history_cap(model, max_history)  # baselines only, as every validation caps them
         with warnings.catch_warnings(record=True) as caught:  # a model warns once, not once per window
             warnings.simplefilter("always")
             for window, extra in zip(windows, extras, strict=True):
                 bar.set_postfix_str(f"{model.name} window {window.index}")
-                contexts = _capped(window.contexts, cap) if not extra else window.contexts
+                contexts = capped_contexts(window.contexts, cap) if not extra else window.contexts
                 start = time.perf_counter()
                 forecast = model.predict_quantiles(contexts, config.horizon, config.quantile_levels, **extra)
                 seconds[model.name] += time.perf_counter() - start
@@ -224,15 +223,8 @@ def run_backtest(
     return BacktestResult(config, scores, seconds, windows[-1], last, skipped, notes)
 
 
-def _capped(contexts: list[np.ndarray], cap: int | None) -> list[np.ndarray]:
-    """The last ``cap`` values of each context (all of them when ``cap`` is None)."""
-    return contexts if cap is None else [c[-cap:] for c in contexts]
-
-
 def _check_limits(max_history: int | None, time_budget: float | None) -> None:
-    if max_history is not None and (isinstance(max_history, bool) or not isinstance(max_history, int)
-                                    or max_history < 1):
-        raise InputError(f"max_history must be a positive integer or None, got {max_history!r}")
+    check_max_history(max_history)
     if time_budget is not None and (isinstance(time_budget, bool) or not isinstance(time_budget, (int, float))
                                     or not time_budget > 0):
         raise InputError(f"time_budget must be a positive number of seconds or None, got {time_budget!r}")

@@ -11,7 +11,7 @@ import contextlib
 from collections.abc import Iterator
 from pathlib import Path
 
-from tsfm.cli_support import add_data_flags, add_model_flags, names, parse_levels, read_series
+from tsfm.cli_support import add_data_flags, add_max_history_flag, add_model_flags, names, parse_levels, read_series
 from tsfm.errors import InputError
 
 # RollingWindows names its fields; on the command line they are these flags.
@@ -47,6 +47,7 @@ def add_parsers(sub: argparse._SubParsersAction) -> None:
         help="fewest values before a window's origin; shorter windows are skipped (default: 1)",
     )
     p.add_argument("--max-context", type=int, default=None, help="longest context given to members (default: all)")
+    add_max_history_flag(p)
     add_selection_flags(p)
     p.add_argument("--max-iter", type=int, default=100, help="greedy selection steps (default: %(default)s)")
     p.add_argument(
@@ -113,7 +114,7 @@ def run_ensemble(args: argparse.Namespace) -> int:
             members, series, config, parse_levels(args.quantiles), season, max_iter=args.max_iter,
             shrinkage=args.shrinkage, tolerance=args.tolerance, point_min_windows=args.point_min_windows,
             method=args.method, top_k=args.top_k, item_ids=ids, name=args.name, device=args.device,
-            batch_size=args.batch_size,
+            batch_size=args.batch_size, max_history=args.max_history,
         )
     print(
         f"\n{len(series)} series, {args.windows} validation window(s) each, horizon {args.horizon}, "

@@ -22,8 +22,8 @@ from tsfm.errors import InputError
 from tsfm.outputs import check_folder_output, staged_folder, write_table
 from tsfm.quantiles import DEFAULT_QUANTILE_LEVELS
 from tsfm.registry import load, resolve_model
-from tsfm.rolling import RollingWindows, holdout
-from tsfm.tasks.backtest import DEFAULT_MAX_HISTORY, BacktestConfig, BacktestResult, Window, run_backtest
+from tsfm.rolling import DEFAULT_MAX_HISTORY, RollingWindows, holdout
+from tsfm.tasks.backtest import BacktestConfig, BacktestResult, Window, run_backtest
 from tsfm.tasks.leaderboard import leaderboard
 from tsfm.tasks.plots import plot_forecasts
 
@@ -107,7 +107,7 @@ def evaluate(
     loaded = _load_models(models, device, batch_size, season_length)
     item_ids, series = tsdata.to_series(frame)
     _check_plot_series(plot_series, item_ids)
-    fitted, note = _fit_ensemble(loaded, series, item_ids, config) if ensemble else (None, "")
+    fitted, note = _fit_ensemble(loaded, series, item_ids, config, max_history) if ensemble else (None, "")
     result = run_backtest(
         loaded + ([fitted] if fitted is not None else []), series, config, item_ids, progress=progress,
         covariates=extra, max_history=max_history, time_budget=time_budget,
@@ -151,14 +151,16 @@ def _check_plot_series(plot_series: int | Sequence[str], item_ids: list[str]) ->
 
 
 def _fit_ensemble(
-    members: Sequence[Forecaster], series: Sequence[np.ndarray], item_ids: Sequence[str], config: BacktestConfig
+    members: Sequence[Forecaster], series: Sequence[np.ndarray], item_ids: Sequence[str], config: BacktestConfig,
+    max_history: int | None = DEFAULT_MAX_HISTORY,
 ) -> tuple[EnsembleForecaster | None, str]:
     """The ensemble of ``members`` weighted on windows before the scored ones, or None and why not.
 
     The scored windows are those of :func:`~tsfm.tasks.backtest.make_windows` (origins at least
     ``season_length + 1`` values in); :func:`~tsfm.rolling.holdout` keeps each series' values
     before its earliest one, so no scored observation reaches the weights. Validation windows start
-    where every member has the observations it needs (its ``min_observations``).
+    where every member has the observations it needs (its ``min_observations``). Classical
+    baselines are fitted on the last ``max_history`` values, as in the backtest.
     """
     scored = RollingWindows(config.horizon, config.windows, config.step, min_train_length=config.season_length + 1)
     # Validation windows every member can forecast: a member refusing a short context would be
@@ -168,7 +170,7 @@ def _fit_ensemble(
     try:
         fitted = fit_ensemble(
             list(members), holdout(series, scored), validation, config.quantile_levels, config.season_length,
-            item_ids=item_ids, name=ENSEMBLE,
+            item_ids=item_ids, name=ENSEMBLE, max_history=max_history,
         )
     except InputError as exc:
         return None, f"no ensemble: {exc}"

@@ -13,6 +13,7 @@ from tsfm.bundled import DEFAULT_MODEL
 from tsfm.cli_support import (
     add_covariate_flags,
     add_data_flags,
+    add_max_history_flag,
     add_model_flags,
     covariate_options,
     load_data,
@@ -83,27 +84,12 @@ def add_ensemble_flag(p: argparse.ArgumentParser) -> None:
 
 def add_limit_flags(p: argparse.ArgumentParser) -> None:
     """``--max-history`` and ``--time-budget``: a backtest that never hangs silently."""
-    from tsfm.tasks.backtest import DEFAULT_MAX_HISTORY  # light: numpy, pandas, tqdm
-
-    p.add_argument(
-        "--max-history", type=_history_option, default=DEFAULT_MAX_HISTORY,
-        help="most values (the last ones) a classical baseline is fitted on per window; 'all' for no cap "
-        "(default: %(default)s)",
-    )
+    add_max_history_flag(p)
     p.add_argument(
         "--time-budget", type=float, default=None, metavar="SECONDS",
         help="seconds of forecasting per model; a model past it stops after its current window and the "
         "leaderboard's note says so (default: no limit)",
     )
-
-
-def _history_option(text: str) -> int | None:
-    if text.strip().lower() in ("all", "none"):
-        return None
-    try:
-        return int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected a positive integer or 'all', got {text!r}") from None
 
 
 def run_evaluate(args: argparse.Namespace) -> int:

@@ -372,6 +372,8 @@ def _edit(spec: dict, path: str, value) -> dict:
         ("config", {"horizon": -1}, "key 'config' is not a RollingWindows config"),
         ("name", "", "key 'name' must be a non-empty string"),
         ("selection", [1], "key 'selection' must be an object"),
+        ("baseline_max_history", 0, "key 'baseline_max_history' must be a positive integer or null"),
+        ("baseline_max_history", "all", "key 'baseline_max_history' must be a positive integer or null"),
     ],
 )
 def test_when_ensemble_json_is_hand_edited_then_loading_names_the_key(saved, path, value, message):
@@ -393,3 +395,42 @@ def test_when_a_saved_member_is_unknown_then_loading_names_the_key_and_the_value
     file.write_text(json.dumps(_edit(json.loads(file.read_text()), "members.0.ref", "no-such-model")))
     with pytest.raises(CheckpointError, match=r"members\[0\].ref 'no-such-model' is neither a registered model"):
         tsfm.load(str(saved))
+
+
+class RecordingBaseline(KnowingForecaster):
+    """A baseline that records the length of every context it is given, call by call."""
+
+    def __init__(self, name: str) -> None:
+        super().__init__(name)
+        self.lengths: list[list[int]] = []
+
+    def _predict_quantiles(self, context, horizon, levels):
+        self.lengths.append([len(c) for c in context])
+        last = np.array([c[-1] for c in context])  # [n]
+        point = np.repeat(last[:, None], horizon, 1)  # [n, horizon]
+        return point[:, :, None] + (np.asarray(levels) - 0.5), point
+
+
+def test_when_a_baseline_member_is_validated_and_forecasts_then_it_fits_the_backtests_capped_history(tmp_path):
+    from tsfm.rolling import DEFAULT_MAX_HISTORY
+
+    long = [np.arange(DEFAULT_MAX_HISTORY + 500, dtype=float) + 1000.0 * i for i in range(2)]
+    baseline, other = RecordingBaseline("capped"), RecordingBaseline("pretrained-like")
+    other.kind = "tsfm"
+    ensemble = fit_ensemble([baseline, other], long, CONFIG, LEVELS, SEASON, top_k=2)
+    assert baseline.lengths == [[DEFAULT_MAX_HISTORY] * 6], "one batched call of 2 series x 3 windows, each capped"
+    assert other.lengths == [[DEFAULT_MAX_HISTORY + 500 - HORIZON * k for k in (3, 3, 2, 2, 1, 1)]]
+    ensemble.predict_quantiles(long, HORIZON, LEVELS)
+    assert baseline.lengths[-1] == [DEFAULT_MAX_HISTORY] * 2 and other.lengths[-1] == [DEFAULT_MAX_HISTORY + 500] * 2
+    assert ensemble.to_dict()["baseline_max_history"] == DEFAULT_MAX_HISTORY
+    uncapped = fit_ensemble([RecordingBaseline("all")], long, CONFIG, LEVELS, SEASON, max_history=None)
+    assert uncapped.members[0].lengths[0][0] == DEFAULT_MAX_HISTORY + 500 - 3 * HORIZON
+
+
+def test_when_a_folder_written_before_the_cap_loads_then_its_baselines_see_the_whole_history(saved):
+    file = saved / FILE_NAME
+    spec = json.loads(file.read_text())
+    assert spec["baseline_max_history"] == 2000
+    del spec["baseline_max_history"]  # as earlier versions wrote it: fitted and forecast on everything
+    file.write_text(json.dumps(spec))
+    assert tsfm.load(str(saved)).max_history is None

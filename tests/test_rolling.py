@@ -6,10 +6,10 @@ import numpy as np
 import pytest
 
 import tsfm
-from tsfm import metrics
+from tsfm import metrics, rolling
 from tsfm.contract import BaseForecaster
 from tsfm.errors import InputError
-from tsfm.rolling import RollingWindows, holdout, score
+from tsfm.rolling import DEFAULT_MAX_HISTORY, RollingWindows, history_cap, holdout, score
 
 LEVELS = (0.1, 0.5, 0.9)
 
@@ -133,10 +133,65 @@ def test_when_two_models_are_scored_then_their_windows_and_contexts_are_identica
             np.testing.assert_array_equal(ca, cb)
 
 
-def test_when_scoring_then_each_window_index_is_one_batched_call():
+def test_when_scoring_then_every_window_of_every_series_is_one_batched_call():
+    spy = SpyForecaster()
+    result = score(spy, marked_panel(), RollingWindows(horizon=4, windows=3), LEVELS)
+    assert [len(call) for call in spy.calls] == [12], "4 series x 3 windows, one call"
+    for context, w in zip(spy.calls[0], result.windows, strict=True):  # in the order of the windows
+        np.testing.assert_array_equal(context, w.context)
+
+
+def test_when_batched_then_forecasts_and_scores_equal_one_call_per_window_index():
+    series = marked_panel()
+    config = RollingWindows(horizon=4, windows=3, step=2)
+    result = score(SpyForecaster(), series, config, LEVELS, season_length=2)
+    reference = SpyForecaster()
+    for k in range(config.windows):  # the per-window path: all series' window k in one call
+        rows = [r for r, w in enumerate(result.windows) if w.window == k]
+        forecast = reference.predict_quantiles([result.windows[r].context for r in rows], 4, LEVELS)
+        np.testing.assert_array_equal(result.forecasts[rows], forecast.quantiles)
+        np.testing.assert_array_equal(result.point[rows], forecast.median)
+    assert [len(call) for call in reference.calls] == [4, 4, 4]
+
+
+@pytest.mark.parametrize(
+    ("name", "exact"),
+    [("seasonal-naive", True), ("auto-ets", True), ("tsfm-bolt-mini", False),
+     pytest.param("fracast-0", True, marks=pytest.mark.slow)],
+)
+def test_when_a_real_model_is_batched_then_it_forecasts_as_one_call_per_window_index(name, exact):
+    rng = np.random.default_rng(4)
+    series = [20 + 5 * np.sin(2 * np.pi * np.arange(n) / 12) + rng.normal(0, 1, n) for n in (60, 75, 90)]
+    config = RollingWindows(horizon=6, windows=4, step=3, min_train_length=24)
+    model = tsfm.load(name, season_length=12, device="cpu")
+    result = score(model, series, config, LEVELS, season_length=12)  # 12 windows: auto-ets fits them in workers
+    for k in range(config.windows):
+        rows = [r for r, w in enumerate(result.windows) if w.window == k]
+        forecast = model.predict_quantiles([result.windows[r].context for r in rows], 6, LEVELS)
+        if exact:  # classical fits per context, and fracast-0's fixed 2048-step padding: bit for bit
+            np.testing.assert_array_equal(result.forecasts[rows], forecast.quantiles)
+        else:  # float32 matrix products over batches of another shape: rounding only
+            np.testing.assert_allclose(result.forecasts[rows], forecast.quantiles, rtol=0, atol=1e-5 * 30)
+
+
+def test_when_a_panel_has_more_windows_than_one_batch_holds_then_whole_window_indices_share_calls(monkeypatch):
+    monkeypatch.setattr(rolling, "MAX_BATCH_CONTEXTS", 9)
+    spy = SpyForecaster()
+    result = score(spy, marked_panel(), RollingWindows(horizon=4, windows=5), LEVELS)
+    assert [len(call) for call in spy.calls] == [8, 8, 4], "two window indices of 4 series per call, never split"
+    seen = [c for call in spy.calls for c in call]
+    assert [len(c) for c in seen] == [len(w.context) for w in result.windows]
+    monkeypatch.setattr(rolling, "MAX_BATCH_CONTEXTS", 2)  # fewer than one window index: one call per index
     spy = SpyForecaster()
     score(spy, marked_panel(), RollingWindows(horizon=4, windows=3), LEVELS)
     assert [len(call) for call in spy.calls] == [4, 4, 4]
+
+
+def test_when_a_batch_fails_then_each_window_index_and_then_each_series_is_retried():
+    spy = SpyForecaster(fail_on_series=2)
+    result = score(spy, marked_panel(), RollingWindows(horizon=4, windows=2), LEVELS)
+    assert [len(call) for call in spy.calls] == [8, 4, 1, 1, 1, 1, 4, 1, 1, 1, 1]
+    assert list(result.scores["error"] != "") == [False, False, True, False] * 2
 
 
 def test_when_scored_then_metrics_match_the_metrics_module_and_pooled_wql_pools_all_windows():
@@ -218,3 +273,29 @@ def test_when_series_are_bad_then_split_says_what_is_wrong(series, message):
 def test_when_the_config_round_trips_through_a_dict_then_it_is_equal():
     config = RollingWindows(horizon=8, windows=5, step=2, min_train_length=30, max_context=512)
     assert RollingWindows(**config.to_dict()) == config
+
+
+class TsfmSpy(SpyForecaster):
+    kind = "tsfm"
+
+
+def test_when_a_baseline_is_scored_then_it_fits_only_the_last_max_history_values_and_mase_keeps_the_whole_scale():
+    series = marked_panel((40, 57))
+    config = RollingWindows(horizon=4, windows=2)
+    baseline, pretrained = SpyForecaster("capped"), TsfmSpy("whole")
+    capped = score(baseline, series, config, LEVELS, max_history=5)
+    whole = score(pretrained, series, config, LEVELS, max_history=5)
+    for context, w in zip(baseline.calls[0], capped.windows, strict=True):
+        np.testing.assert_array_equal(context, w.context[-5:])
+    for context, w in zip(pretrained.calls[0], whole.windows, strict=True):
+        np.testing.assert_array_equal(context, w.context)
+    uncapped = score(SpyForecaster("all"), series, config, LEVELS, max_history=None)
+    np.testing.assert_array_equal(capped.scores["MASE"], uncapped.scores["MASE"])  # last value: same forecast
+
+
+def test_when_the_history_cap_is_asked_then_only_baselines_get_it_and_bad_caps_are_named():
+    assert history_cap(SpyForecaster()) == DEFAULT_MAX_HISTORY == 2000
+    assert history_cap(SpyForecaster(), None) is None
+    assert history_cap(TsfmSpy(), 10) is None
+    with pytest.raises(InputError, match="max_history must be a positive integer or None, got 0"):
+        history_cap(SpyForecaster(), 0)

@@ -107,13 +107,13 @@ def test_when_evaluate_adds_the_ensemble_then_its_weights_never_see_a_scored_win
                       ensemble=True)
 
     earliest_scored = length - windows * horizon
-    # One series: the validation windows are dense (one step apart), and every one of them, its
-    # target included, ends before the earliest scored window starts.
-    validation_calls = model.calls[:DENSE_WINDOWS]  # fit_ensemble's windows, before the backtest
+    # One series: the validation windows are dense (one step apart), all forecast in one batched
+    # call, and every one of them, its target included, ends before the earliest scored window starts.
+    validation_call = model.calls[0]  # fit_ensemble's windows, before the backtest
     last_origin = earliest_scored - horizon
-    assert [c[0] for c in validation_calls] == list(range(last_origin - DENSE_WINDOWS + 1, last_origin + 1))
-    assert all(c[0] + horizon <= earliest_scored for c in validation_calls)
-    assert all(c[0] >= earliest_scored for c in model.calls[DENSE_WINDOWS:]), "then only the scored windows"
+    assert validation_call == list(range(last_origin - DENSE_WINDOWS + 1, last_origin + 1))
+    assert all(n + horizon <= earliest_scored for n in validation_call)
+    assert all(c[0] >= earliest_scored for c in model.calls[1:]), "then only the scored windows"
     assert "ensemble" in set(report.leaderboard["model"])
     assert set(report.result.scores.loc[report.result.scores["model"] == "ensemble", "window"]) == {0, 1}
     assert report.ensemble.weights.sum() == pytest.approx(1.0)
@@ -133,10 +133,10 @@ def test_when_there_are_many_series_then_the_validation_windows_are_a_horizon_ap
     evaluate(frame, [model], horizon, season_length=7, plot_series=0, progress=False, ensemble=True)
 
     earliest_scored = length - horizon
-    validation_calls = model.calls[:VALIDATION_WINDOWS]
-    assert [c[0] for c in validation_calls] == [earliest_scored - k * horizon for k in range(VALIDATION_WINDOWS, 0, -1)]
-    assert all(len(c) == n_series for c in validation_calls)
-    assert all(c[0] >= earliest_scored for c in model.calls[VALIDATION_WINDOWS:])
+    validation_call = model.calls[0]  # every validation window of every series, one batched call
+    origins = [earliest_scored - k * horizon for k in range(VALIDATION_WINDOWS, 0, -1)]
+    assert validation_call == [origin for origin in origins for _ in range(n_series)]
+    assert all(c[0] >= earliest_scored for c in model.calls[1:])
 
 
 def test_dense_validation_steps_divide_the_step_so_every_horizon_apart_origin_is_among_them():
@@ -167,5 +167,5 @@ def test_when_a_member_needs_long_contexts_then_the_ensembles_validation_windows
 
     # 55 values precede the scored window: dense validation origins 31 .. 50, of which those before 45
     # are too early for the member's 45 observations; then the backtest scores origin 55.
-    assert [c[0] for c in model.calls[:7]] == [45, 46, 47, 48, 49, 50, 55]
+    assert model.calls[0] == [45, 46, 47, 48, 49, 50] and model.calls[1] == [55]
     assert report.ensemble is not None

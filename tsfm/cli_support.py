@@ -76,6 +76,43 @@ def plot_series_option(text: str | None) -> int | list[str] | None:
     return names(text) or []
 
 
+def add_max_history_flag(p: argparse.ArgumentParser, prefix: str = "") -> None:
+    """``--max-history``: most values a classical baseline is fitted on (:func:`tsfm.rolling.history_cap`)."""
+    from tsfm.rolling import DEFAULT_MAX_HISTORY  # light: numpy, pandas
+
+    p.add_argument(
+        "--max-history", type=history_option, default=DEFAULT_MAX_HISTORY,
+        help=f"{prefix}most values (the last ones) a classical baseline is fitted on per window; 'all' for no "
+        "cap (default: %(default)s)",
+    )
+
+
+def history_option(text: str) -> int | None:
+    """``--max-history``: a positive integer, or ``all`` (``None``: no cap)."""
+    if text.strip().lower() in ("all", "none"):
+        return None
+    try:
+        value = int(text)
+    except ValueError:
+        value = 0
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"expected a positive integer or 'all', got {text!r}")
+    return value
+
+
+def seconds_option(text: str) -> float | None:
+    """A time budget: a positive number of seconds, or ``none`` (``None``: no limit)."""
+    if text.strip().lower() == "none":
+        return None
+    try:
+        value = float(text)
+    except ValueError:
+        value = float("nan")
+    if not 0 < value < float("inf"):
+        raise argparse.ArgumentTypeError(f"expected a positive number of seconds or 'none', got {text!r}")
+    return value
+
+
 def add_data_flags(p: argparse.ArgumentParser, horizon: bool = True) -> None:
     """``--data`` and its column names, and ``--horizon`` unless ``horizon=False``."""
     p.add_argument("--data", required=True, help=DATA_HELP)

@@ -40,8 +40,12 @@ weights of their own, shrunk toward the global ones; the contract's ``predict_qu
 no item ids, so the ensemble takes them as an extra keyword, ``item_ids``, and uses the global
 weights for series it is not told about.
 
+Classical baseline members are fitted on at most the last ``max_history`` values of each context
+(:data:`tsfm.rolling.DEFAULT_MAX_HISTORY` by default), in validation and in every forecast alike,
+as every backtest fits them (:func:`tsfm.rolling.history_cap`).
+
 Saved folders hold one ``ensemble.json`` (members by name or path, weights and point weights,
-weights per series, quantile levels,
+weights per series, quantile levels, the baseline members' history cap,
 season length, the windows' config, the selection settings and the validation scores);
 :mod:`tsfm.ensemble_folder` reads them back for ``tsfm.load(folder)``.
 """
@@ -79,8 +83,11 @@ from tsfm.outputs import staged_folder, write_json
 from tsfm.quantiles import DEFAULT_QUANTILE_LEVELS
 from tsfm.registry import list_models, load
 from tsfm.rolling import (
+    DEFAULT_MAX_HISTORY,
     RollingWindows,
     ValidationResult,
+    capped_contexts,
+    history_cap,
     pooled_metrics,
     predict_robustly,
     score,
@@ -126,6 +133,10 @@ class EnsembleForecaster(BaseForecaster):
         Validation table, one row per candidate member and one for the ensemble.
     selection
         How the weights were chosen (method and settings), recorded when saved.
+    max_history
+        Most values (the last ones) of each context the classical baseline members are fitted on,
+        as :func:`fit_ensemble` validated them and every backtest fits baselines
+        (:func:`tsfm.rolling.history_cap`); ``None``: the whole context. Other members see it whole.
     """
 
     kind = "ensemble"
@@ -137,9 +148,12 @@ class EnsembleForecaster(BaseForecaster):
         report: pd.DataFrame | None = None, selection: dict[str, Any] | None = None,
         point_weights: Sequence[float] | None = None,
         series_weights: Mapping[str, tuple[Sequence[float], Sequence[float]]] | None = None,
+        max_history: int | None = DEFAULT_MAX_HISTORY,
     ) -> None:
         super().__init__(name)
         self.members = _checked_members(members)
+        self.caps = [history_cap(m, max_history) for m in self.members]  # baselines' caps; checks max_history
+        self.max_history = max_history
         self.weights = _normalised(weights, len(self.members))
         self.point_weights = self.weights if point_weights is None else _normalised(
             point_weights, len(self.members), "point_weights")
@@ -205,10 +219,11 @@ class EnsembleForecaster(BaseForecaster):
     ) -> tuple[np.ndarray, np.ndarray]:
         """Each member once on the whole batch; covariates only to the members that use them."""
         quantiles, means, usable, failures = [], [], [], []
-        for member in self.members:
+        for member, cap in zip(self.members, self.caps):
             uses = covariates is not None and getattr(member, "supports_covariates", False)
             extra = {"covariates": covariates} if uses else {}
-            q, mean, _, errors = predict_robustly(member, context, horizon, levels, point="mean", **extra)
+            contexts = capped_contexts(context, cap)  # baselines: the values they were validated on
+            q, mean, _, errors = predict_robustly(member, contexts, horizon, levels, point="mean", **extra)
             quantiles.append(q)  # [n, horizon, n_q]
             means.append(mean)  # [n, horizon]
             usable.append([not e for e in errors])
@@ -248,6 +263,7 @@ class EnsembleForecaster(BaseForecaster):
             "format": FORMAT, "version": VERSION, "name": self.name,
             "members": _member_entries(self.refs, self.weights, self.point_weights),
             "quantile_levels": list(self.quantile_levels), "season_length": self.season_length,
+            "baseline_max_history": self.max_history,
             "config": self.config.to_dict() if self.config is not None else None,
             "selection": self.selection,
             "series_weights": {item: {"weights": w.tolist(), "point_weights": pw.tolist()}
@@ -286,6 +302,7 @@ def fit_ensemble(
     name: str = "ensemble",
     device: str = "auto",
     batch_size: int = 256,
+    max_history: int | None = DEFAULT_MAX_HISTORY,
 ) -> EnsembleForecaster:
     """Score every member on the validation windows of ``series`` and weight them by greedy selection.
 
@@ -316,6 +333,9 @@ def fit_ensemble(
         Also choose weights per series where its windows give strong evidence (see
         :class:`~tsfm.ensemble_selection.SeriesWeighting`); they are used when the ensemble is
         given ``item_ids`` (``predict_quantiles(..., item_ids=...)``). ``None``: global weights only.
+    max_history
+        Most values of a context a baseline member is fitted on (the last ones), in validation and
+        forecasts alike, as in a backtest (:func:`tsfm.rolling.history_cap`); ``None``: all.
 
     Returns
     -------
@@ -325,13 +345,12 @@ def fit_ensemble(
         row for the ensemble itself (scored on the windows its weights were chosen on, so optimistic).
     """
     check_selection_options(max_iter, shrinkage, tolerance, point_min_windows, method, top_k)
-    if per_series is not None and not isinstance(per_series, SeriesWeighting):
-        raise InputError(f"per_series must be a SeriesWeighting or None, got {type(per_series).__name__}")
+    _check_per_series(per_series)
     levels = validate_quantile_levels(quantile_levels)
     season = validate_season_length(season_length)
     models, refs = _resolve_members(members, season, device, batch_size)
     check_member_levels(models, levels)
-    results = [score(m, series, config, levels, season, item_ids) for m in models]
+    results = [score(m, series, config, levels, season, item_ids, max_history) for m in models]
     selection = select_weights(results, max_iter, shrinkage, tolerance, point_min_windows, method, top_k)
     own = series_weights(results, selection, per_series, max_iter, tolerance, shrinkage) if per_series else {}
     ens_scores = _ensemble_scores(results, selection, name)
@@ -339,16 +358,26 @@ def fit_ensemble(
     if per_series is not None:
         settings["per_series"] = {**asdict(per_series), "series_with_own_weights": len(own)}
     report = _report(results, refs, selection, ens_scores)
-    positive = (selection.weights > 0) | (selection.point_weights > 0)
-    for w, pw in own.values():
-        positive |= (w > 0) | (pw > 0)
-    used = np.flatnonzero(positive)
+    used = _used_members(selection, own)
     point_weights = selection.point_weights[used] if selection.separate_point else None
     return EnsembleForecaster(
         [models[i] for i in used], selection.weights[used], levels, name=name, refs=[refs[i] for i in used],
         season_length=season, config=config, report=report, selection=settings, point_weights=point_weights,
-        series_weights={item: (w[used], pw[used]) for item, (w, pw) in own.items()},
+        series_weights={item: (w[used], pw[used]) for item, (w, pw) in own.items()}, max_history=max_history,
     )
+
+
+def _check_per_series(per_series: object) -> None:
+    if per_series is not None and not isinstance(per_series, SeriesWeighting):
+        raise InputError(f"per_series must be a SeriesWeighting or None, got {type(per_series).__name__}")
+
+
+def _used_members(selection: Selection, own: Mapping[str, tuple[np.ndarray, np.ndarray]]) -> np.ndarray:
+    """Positions of the members with a positive weight anywhere: quantiles, point, or some series' own."""
+    positive = (selection.weights > 0) | (selection.point_weights > 0)
+    for w, pw in own.values():
+        positive |= (w > 0) | (pw > 0)
+    return np.flatnonzero(positive)
 
 
 def combine(values: np.ndarray, weights: np.ndarray, usable: np.ndarray) -> np.ndarray:

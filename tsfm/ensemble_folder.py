@@ -58,6 +58,7 @@ def load_ensemble(path: str, options: LoadOptions) -> EnsembleForecaster:
         season_length=spec["season_length"], config=config, report=pd.DataFrame(spec["validation"]),
         selection=spec["selection"], point_weights=_point_weights(spec["members"]),
         series_weights={item: (v["weights"], v["point_weights"]) for item, v in spec["series_weights"].items()},
+        max_history=spec["baseline_max_history"],
     )
 
 
@@ -115,6 +116,9 @@ def _read_spec(folder: Path) -> dict[str, Any]:
     if not isinstance(spec.get("selection", {}), dict):
         raise bad("selection", "an object")
     _check_series_weights(file, spec.setdefault("series_weights", {}), len(members))
+    cap = spec.setdefault("baseline_max_history", None)  # absent in files written before: the whole history
+    if cap is not None and (isinstance(cap, bool) or not isinstance(cap, int) or cap < 1):
+        raise bad("baseline_max_history", "a positive integer or null")
     spec.setdefault("validation", [])
     spec.setdefault("selection", {})
     return spec

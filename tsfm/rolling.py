@@ -16,10 +16,22 @@ Nothing leaks: a window's context ends where its target starts, and :func:`holdo
 per series, only the values before its earliest scoring window, for fitting, tuning or early
 stopping on data no scoring window overlaps.
 
-:func:`score` forecasts every window with one model, one ``predict_quantiles`` call per window
-index (all series' window ``k`` together), and keeps both the per-window scores and the
-forecasts themselves (for ensembles). A model that raises on a batch is retried series by
-series; the series it still fails on get NaN scores and their reasons are recorded.
+:func:`score` forecasts every window with one model in one ``predict_quantiles`` call (every
+window of every series together; panels of more than :data:`MAX_BATCH_CONTEXTS` windows in a
+few calls of whole window indices), and keeps both the per-window scores and the forecasts
+themselves (for ensembles). Batching changes no context (each is still ``series[:origin]``), and
+a forecaster of the contract forecasts a series the same alone or in any batch (the conformance
+suite checks it), so the forecasts are those of one call per window index: bit for bit for the
+classical baselines and fracast-0, and within float32 rounding for the Chronos family (under 1e-6
+of the series' scale on the suite's small sets, as much as its own ``batch_size`` moves them).
+A call that raises is retried one window index at a time, and a window index that raises series
+by series, so one bad series fails alone; the series a model still fails on get NaN scores and
+their reasons are recorded.
+
+Classical baselines (``kind == "baseline"``) fit a model to each context; they are fitted on at
+most its last ``max_history`` values (:data:`DEFAULT_MAX_HISTORY`, the cap every backtest, ensemble
+and export gate shares through :func:`history_cap`), since automatic models fit in time that grows
+with the length. Pretrained models read their whole context, cut to their own context length.
 """
 
 from __future__ import annotations
@@ -40,6 +52,12 @@ from tsfm.quantiles import DEFAULT_QUANTILE_LEVELS
 from tsfm.validation import validate_quantile_levels, validate_season_length
 
 COVERAGE_BAND = (0.1, 0.9)  # the central 80% interval reported as coverage_80
+# Values a classical baseline is fitted on at most (its context's last ones): 83 days of hourly
+# data, 5 years of daily, 38 of weekly; auto-ets/auto-theta fit in seconds per series there.
+DEFAULT_MAX_HISTORY = 2000
+# Most contexts of one batched call of :func:`forecast_windows` (whole window indices are never
+# split: a window index with more series is one call, as without batching).
+MAX_BATCH_CONTEXTS = 4096
 SCORE_COLUMNS = (
     "item", "item_id", "window", "origin", "model", "MASE", "WQL", "coverage_80",
     "quantile_loss", "abs_target", "seconds", "error",
@@ -318,6 +336,32 @@ def pooled_metrics(scores: pd.DataFrame) -> dict[str, float]:
     }
 
 
+def history_cap(model: Forecaster, max_history: int | None = DEFAULT_MAX_HISTORY) -> int | None:
+    """Most values of a context ``model`` is given: ``max_history`` for a classical baseline, else None.
+
+    Classical baselines (``kind == "baseline"``) fit a model to each context, in time that grows
+    with its length (auto-theta did not finish one window of seven 17,420-step series in 33
+    minutes), and gain little from values more than many seasons old. Pretrained models, ensembles
+    (which cap their own baseline members) and anything else read the whole context, cut to their
+    own context length. Every backtest, validation, ensemble and export gate caps through this one
+    function, so a baseline is fitted on the same values wherever it is scored.
+    """
+    check_max_history(max_history)
+    return max_history if getattr(model, "kind", None) == "baseline" else None
+
+
+def check_max_history(max_history: object) -> None:
+    """Refuse a history cap that is not a positive integer or None, naming the value."""
+    if max_history is not None and (isinstance(max_history, bool) or not isinstance(max_history, numbers.Integral)
+                                    or max_history < 1):
+        raise InputError(f"max_history must be a positive integer or None, got {max_history!r}")
+
+
+def capped_contexts(contexts: Sequence[np.ndarray], cap: int | None) -> list[np.ndarray]:
+    """The last ``cap`` values of each context (views; all of them when ``cap`` is None)."""
+    return list(contexts) if cap is None else [c[-cap:] for c in contexts]
+
+
 def score(
     model: Forecaster,
     series: Sequence[np.ndarray],
@@ -325,6 +369,7 @@ def score(
     quantile_levels: Sequence[float] = DEFAULT_QUANTILE_LEVELS,
     season_length: int = 1,
     item_ids: Sequence[str] | None = None,
+    max_history: int | None = DEFAULT_MAX_HISTORY,
 ) -> ValidationResult:
     """Forecast and score every validation window of ``series`` with ``model``.
 
@@ -342,6 +387,10 @@ def score(
         Season of MASE's in-sample scale.
     item_ids
         Names of the series, default their positions.
+    max_history
+        Most values (the last ones) of each context a classical baseline is fitted on
+        (:func:`history_cap`); ``None``: all. Other models are not affected. MASE's scale
+        always uses the whole history.
 
     Returns
     -------
@@ -350,9 +399,10 @@ def score(
     """
     levels = validate_quantile_levels(quantile_levels)
     season = validate_season_length(season_length)
+    cap = history_cap(model, max_history)
     arrays, ids = _as_arrays(series, item_ids)
     windows = config.split(arrays, ids)
-    quantiles, point, seconds, errors = forecast_windows(model, windows, config.horizon, levels)
+    quantiles, point, seconds, errors = forecast_windows(model, windows, config.horizon, levels, cap)
     scores = score_forecasts(windows, quantiles, point, levels, season, model.name, ids, seconds, errors)
     return ValidationResult(
         model.name, config, tuple(float(x) for x in levels), season, windows, quantiles, point, scores,
@@ -361,15 +411,22 @@ def score(
 
 
 def forecast_windows(
-    model: Forecaster, windows: Sequence[Window], horizon: int, levels: np.ndarray
+    model: Forecaster, windows: Sequence[Window], horizon: int, levels: np.ndarray, max_history: int | None = None,
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray, list[str]]:
-    """Forecast ``windows`` with one call per window index.
+    """Forecast ``windows`` in as few calls as :data:`MAX_BATCH_CONTEXTS` allows.
+
+    Consecutive window indices are grouped into one ``predict_quantiles`` call of at most
+    :data:`MAX_BATCH_CONTEXTS` contexts (a window index holding more is one call of its own), in
+    the order of ``windows``. A call that raises or returns a non-finite forecast is done again
+    one window index at a time, each through :func:`predict_robustly` (series by series where a
+    window index fails), so the forecasts and failures are those of one call per window index.
+    ``max_history`` cuts every context to its last values (see :func:`history_cap`).
 
     Returns
     -------
     tuple
         ``quantiles [n, horizon, n_q]`` and ``point [n, horizon]`` (NaN rows where the model
-        failed), ``seconds [n]`` (each call's time shared among its series) and one error
+        failed), ``seconds [n]`` (each call's time shared among its windows) and one error
         message per window (``""`` where it succeeded).
     """
     n = len(windows)
@@ -377,13 +434,43 @@ def forecast_windows(
     point = np.full((n, horizon), np.nan)
     seconds = np.zeros(n)
     errors = [""] * n
-    for k in sorted({w.window for w in windows}):
-        rows = [r for r, w in enumerate(windows) if w.window == k]
-        q, p, s, e = predict_robustly(model, [windows[r].context for r in rows], horizon, levels)
-        quantiles[rows], point[rows], seconds[rows] = q, p, s
-        for r, message in zip(rows, e):
-            errors[r] = message
+    for batch in _window_batches(windows):
+        rows = [r for index in batch for r in index]
+        if len(batch) > 1:
+            contexts = capped_contexts([windows[r].context for r in rows], max_history)
+            start = time.perf_counter()
+            try:
+                quantiles[rows], point[rows] = _checked_forecast(model, contexts, horizon, levels, "median", {})
+                seconds[rows] = (time.perf_counter() - start) / len(rows)
+                continue
+            except Exception:  # a model's failure: found again window index by window index below
+                seconds[rows] = (time.perf_counter() - start) / len(rows)
+        for index in batch:
+            contexts = capped_contexts([windows[r].context for r in index], max_history)
+            q, p, s, e = predict_robustly(model, contexts, horizon, levels)
+            quantiles[index], point[index], seconds[index] = q, p, seconds[index] + s
+            for r, message in zip(index, e):
+                errors[r] = message
     return quantiles, point, seconds, errors
+
+
+def _window_batches(windows: Sequence[Window]) -> list[list[list[int]]]:
+    """Rows of ``windows`` per window index, those indices grouped into batches of at most
+    :data:`MAX_BATCH_CONTEXTS` rows (an index with more rows is a batch alone), in order."""
+    by_index: dict[int, list[int]] = {}
+    for r, w in enumerate(windows):
+        by_index.setdefault(w.window, []).append(r)
+    batches: list[list[list[int]]] = []
+    size = 0
+    for k in sorted(by_index):
+        rows = by_index[k]
+        if batches and size + len(rows) <= MAX_BATCH_CONTEXTS:
+            batches[-1].append(rows)
+            size += len(rows)
+        else:
+            batches.append([rows])
+            size = len(rows)
+    return batches
 
 
 def predict_robustly(
