@@ -9,7 +9,8 @@ repeat their last day almost exactly can pull a model's mean far above its typic
 
 Datasets come from two places: the forecasting sets shipped inside aeon (always available) and
 the public files under a ``shared_data`` folder (M4 Hourly, ETTh1), used when that folder has them.
-None of these is in the bundled models' pretraining data (synthetic only). aeon's ``pbs`` is left
+None of these is in the bundled models' pretraining data (excluded by name and by content, see
+:mod:`tsfm.pretraining.contamination`). aeon's ``pbs`` is left
 out: its last three years are all zero, so scaled errors are undefined there.
 """
 

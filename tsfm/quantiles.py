@@ -95,7 +95,7 @@ def extrapolate_tails(values: np.ndarray, native_levels: np.ndarray, levels: np.
     tsfm-chronos2-mini's 0.1..0.9 quantiles to 0.01 and 0.99 left 0.8 % and 98.6 % of
     the outcomes below them with Laplace tails (1.6 % and 96.8 % with normal tails),
     next to 0.9 % and 98.5 % for the model's own 0.01 and 0.99 quantiles; for
-    tsfm-bolt-mini 1.0 % and 97.6 % (normal: 2.2 % and 94.5 %).
+    tsfm-bolt-mini (first-generation weights) 1.0 % and 97.6 % (normal: 2.2 % and 94.5 %).
 
     Parameters
     ----------
