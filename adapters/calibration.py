@@ -40,12 +40,12 @@ import pandas as pd
 from tqdm.auto import tqdm
 
 from tsfm.contract import BaseForecaster, Forecaster
-from tsfm.errors import CheckpointError, InputError
+from tsfm.errors import CheckpointError, InputError, TsfmError
 from tsfm.metrics import series_scale
 from tsfm.model_folders import loading, read_folder_json, resolve_reference
 from tsfm.quantiles import DEFAULT_QUANTILE_LEVELS
 from tsfm.registry import LoadOptions, load, register_path_loader
-from tsfm.rolling import RollingWindows
+from tsfm.rolling import RollingWindows, Window, forecast_windows
 from tsfm.validation import validate_horizon, validate_quantile_levels
 
 METHODS = ("split", "adaptive")
@@ -144,14 +144,47 @@ def calibration_windows(
         windows = rolling.split(series, item_ids)
     except InputError as exc:
         raise InputError(_too_short("the calibration set is too short", series, item_ids, rolling, exc)) from None
+    levels = np.asarray(config.quantile_levels, dtype=float)
+    quantiles = _forecast_all(model, windows, horizon, levels, "calibration", item_ids, progress)  # [n, horizon, n_q]
     out = []
-    for k in tqdm(sorted({w.window for w in windows}), desc="calibration windows", disable=not progress):
-        group = [w for w in windows if w.window == k]
-        forecast = model.predict_quantiles([w.context for w in group], horizon, config.quantile_levels)
-        scales = np.array([series_scale(w.context) for w in group])  # [n]
-        y = np.vstack([w.target for w in group])  # [n, horizon]
-        out.append(CalibrationWindow(k, (y[:, :, None] - forecast.quantiles) / scales[:, None, None]))
+    for k, rows in _rows_by_window(windows):
+        scales = np.array([series_scale(windows[r].context) for r in rows])  # [n_k]
+        y = np.vstack([windows[r].target for r in rows])  # [n_k, horizon]
+        out.append(CalibrationWindow(k, (y[:, :, None] - quantiles[rows]) / scales[:, None, None]))
     return out
+
+
+def _forecast_all(
+    model: Forecaster, windows: Sequence[Window], horizon: int, levels: np.ndarray, what: str,
+    item_ids: Sequence[str] | None = None, progress: bool = False,
+) -> np.ndarray:
+    """Quantiles of every window in the validation engine's batched calls; a failed window is an error.
+
+    A calibration or coverage figure resting on the windows a model happened to forecast would
+    silently leave out the hard ones, so any failure stops it, naming how many windows failed and
+    the first one.
+    """
+    bar = tqdm(total=len(windows), desc=f"{what} windows", disable=not progress, unit="window")
+    quantiles, _, _, errors = forecast_windows(model, windows, horizon, levels)
+    bar.update(len(windows))
+    bar.close()
+    failed = [r for r, e in enumerate(errors) if e]
+    if failed:
+        first = windows[failed[0]]
+        name = repr(str(item_ids[first.item])) if item_ids is not None else f"number {first.item}"
+        raise TsfmError(
+            f"{what}: {model.name} failed on {len(failed)} of {len(windows)} windows; first: series {name}, "
+            f"window {first.window}: {errors[failed[0]]}"
+        )
+    return quantiles
+
+
+def _rows_by_window(windows: Sequence[Window]) -> list[tuple[int, list[int]]]:
+    """``(window index, rows of windows)`` for each window index, oldest first."""
+    by_index: dict[int, list[int]] = {}
+    for r, w in enumerate(windows):
+        by_index.setdefault(w.window, []).append(r)
+    return sorted(by_index.items())
 
 
 def calibration_rolling(
@@ -420,21 +453,16 @@ def coverage_report(
             cut = rolling.split(series, item_ids)
         except InputError as exc:
             raise InputError(_too_short("no evaluation window fits", series, item_ids, rolling, exc)) from None
-        inside, widths, relative, n = 0.0, [], [], 0
-        for k in sorted({w.window for w in cut}):
-            group = [w for w in cut if w.window == k]
-            fc = model.predict_quantiles([w.context for w in group], horizon, (lo, 0.5, hi))
-            y = np.vstack([w.target for w in group])  # [n, horizon]
-            width = fc.quantile(hi) - fc.quantile(lo)  # [n, horizon]
-            ok = np.isfinite(y)
-            inside += float(((y >= fc.quantile(lo)) & (y <= fc.quantile(hi)))[ok].sum())
-            n += int(ok.sum())
-            widths.append(width[ok])
-            relative.append((width / np.array([series_scale(w.context) for w in group])[:, None])[ok])
+        fc = _forecast_all(model, cut, horizon, np.array([lo, 0.5, hi]), "coverage", item_ids)  # [n, horizon, 3]
+        y = np.vstack([w.target for w in cut])  # [n, horizon]
+        scales = np.array([series_scale(w.context) for w in cut])  # [n]
+        width = fc[:, :, 2] - fc[:, :, 0]  # [n, horizon]
+        ok = np.isfinite(y)
+        inside = ((y >= fc[:, :, 0]) & (y <= fc[:, :, 2]))[ok]
         rows.append({
-            "model": model.name, "nominal": coverage, "coverage": inside / n,
-            "relative_width": float(np.mean(np.concatenate(relative))),
-            "mean_width": float(np.mean(np.concatenate(widths))), "n": n,
+            "model": model.name, "nominal": coverage, "coverage": float(inside.mean()),
+            "relative_width": float(np.mean((width / scales[:, None])[ok])),
+            "mean_width": float(np.mean(width[ok])), "n": int(ok.sum()),
         })
     return CoverageReport(pd.DataFrame(rows))
 

@@ -16,6 +16,7 @@ from tsfm.adapters.calibration import (
 )
 from tsfm.contract import BaseForecaster
 from tsfm.errors import InputError
+from tsfm.metrics import series_scale
 
 HORIZON = 4
 
@@ -187,3 +188,51 @@ def test_when_history_is_one_long_series_then_more_windows_reach_back_through_it
     short = [np.zeros(100)]  # added windows keep at least half of the series as context
     assert calibration_rolling(short, 10, CalibrationConfig()).windows == 5
     assert calibration_rolling([np.zeros(300)], 10, CalibrationConfig()).windows == 15  # earliest origin 150
+
+
+class CountingForecaster(OverconfidentForecaster):
+    """Forecasts from each context's last value, counts its calls, and fails on a context holding ``fail_at``."""
+
+    def __init__(self, fail_at: float | None = None) -> None:
+        super().__init__()
+        self.calls, self.fail_at = 0, fail_at
+
+    def _predict_quantiles(self, context, horizon, levels):
+        self.calls += 1
+        if self.fail_at is not None and any(np.any(c == self.fail_at) for c in context):
+            raise RuntimeError("cannot forecast this context")
+        quantiles, mean = super()._predict_quantiles(context, horizon, levels)
+        last = np.array([c[-1] for c in context])[:, None]
+        return quantiles + last[:, :, None], mean + last
+
+
+def test_when_calibrating_then_all_windows_are_forecast_in_one_call_with_the_residuals_of_one_call_each():
+    from tsfm.adapters.calibration import calibration_rolling, calibration_windows
+
+    panel = _panel(6, 120, seed=3)
+    config = CalibrationConfig(windows=5)
+    model = CountingForecaster()
+    batched = calibration_windows(model, panel, HORIZON, config, progress=False)
+    assert model.calls == 1
+    origins = {w.window: w.origin for w in calibration_rolling(panel, HORIZON, config).split(panel)}
+    assert [w.index for w in batched] == sorted(origins) and len(origins) > 5  # windows added for 6 series
+    for w in batched:  # each window against a call of its own, as before batching
+        origin = origins[w.index]
+        own = model.predict_quantiles([s[:origin] for s in panel], HORIZON, config.quantile_levels).quantiles
+        y = np.vstack([s[origin:origin + HORIZON] for s in panel])
+        scales = np.array([series_scale(s[:origin]) for s in panel])
+        np.testing.assert_allclose(w.residuals, (y[:, :, None] - own) / scales[:, None, None])
+
+
+def test_when_the_model_fails_on_a_series_then_calibration_and_coverage_name_it():
+    panel = _panel(4, 120, seed=4)
+    panel[2] = panel[2].copy()
+    panel[2][50] = 123.0  # every context of series 2 from window 0 on holds it
+    model = CountingForecaster(fail_at=123.0)
+    # 4 series hold too few pairs for 5 windows: calibration reaches back to 15 (earliest origin 60 > 50)
+    with pytest.raises(tsfm.TsfmError, match=r"calibration: overconfident failed on 15 of 60 windows; "
+                                             r"first: series 'c', window 0: .*cannot forecast"):
+        calibrate(model, panel, HORIZON, CalibrationConfig(windows=5), progress=False, item_ids=list("abcd"))
+    with pytest.raises(tsfm.TsfmError, match=r"coverage: overconfident failed on 1 of 4 windows; first: "
+                                             r"series number 2, window 0"):
+        coverage_report([model], panel, HORIZON)
