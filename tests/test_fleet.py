@@ -136,6 +136,24 @@ def test_when_the_model_runs_on_cuda_then_each_actor_asks_for_a_gpu(device, clus
     assert _wants_gpu(FakeRay, ForecastWork(COLUMNS, MODEL, 4, (0.5,), device=device)) is wanted
 
 
+def test_when_a_worker_starts_then_every_thread_pool_it_uses_holds_its_threads_per_worker():
+    """A worker of one thread stays on one core: torch, BLAS and pyarrow's parquet pools alike (in a
+    child process, since the pools are per process)."""
+    import subprocess
+
+    code = (
+        "import pyarrow, torch\n"
+        "from tsfm.tasks.fleet import Columns, ForecastWork\n"
+        "from tsfm.tasks.fleet.engine import PartitionRunner\n"
+        "work = ForecastWork(Columns('item_id', 'timestamp', ('target',)), 'tsfm-bolt-mini', 4, (0.5,), device='cpu')\n"
+        "PartitionRunner(work, {}, '.', 8, threads=1)\n"
+        "print(torch.get_num_threads(), pyarrow.cpu_count(), pyarrow.io_thread_count())\n"
+    )
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=300)
+    assert done.returncode == 0, done.stderr[-2000:]
+    assert done.stdout.split() == ["1", "1", "1"]
+
+
 # ----------------------------------------------------------------------------- on the cluster
 
 

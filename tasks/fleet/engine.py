@@ -218,11 +218,14 @@ class PartitionRunner:
 
     def __init__(self, work: Work, partitions: dict[int, Partition], folder: str, block_series: int,
                  threads: int) -> None:
+        import pyarrow
         import torch
         from threadpoolctl import threadpool_limits
 
         torch.set_num_threads(threads)
         threadpool_limits(threads)
+        pyarrow.set_cpu_count(threads)  # parquet decoding and encoding: a worker of one thread uses one core
+        pyarrow.set_io_thread_count(threads)
         self.work, self.partitions, self.folder, self.block_series = work, partitions, Path(folder), block_series
         self.setup_error = ""
         try:
