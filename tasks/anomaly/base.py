@@ -42,7 +42,7 @@ class Detection:
     scores
         ``[time]`` combined, calibrated anomaly score (0 where history was too short).
     is_anomaly
-        ``[time]`` bool, ``scores > threshold``.
+        ``[time]`` bool, ``scores > threshold`` (less the steps a refractory period mutes).
     threshold
         The threshold applied.
     channel_scores
@@ -136,6 +136,9 @@ class AnomalyDetector(ABC):
     calibration_fraction
         Share of the reference held out to calibrate, for detectors that learn
         (``learns = True``); the others calibrate on the whole reference.
+    refractory
+        Steps after an alarm that raise none (:meth:`alarms`); 0 (the default): every step above
+        the threshold is an alarm.
 
     Class attributes a detector sets: ``name``, ``learns`` (whether ``_fit`` uses data),
     ``warmup`` (time steps of history the first score needs).
@@ -146,7 +149,8 @@ class AnomalyDetector(ABC):
     warmup: int = 1
 
     def __init__(
-        self, *, combine: str = "max", alpha: float = 0.01, smooth: int = 1, calibration_fraction: float = 0.3
+        self, *, combine: str = "max", alpha: float = 0.01, smooth: int = 1, calibration_fraction: float = 0.3,
+        refractory: int = 0,
     ) -> None:
         if combine not in COMBINE_CHOICES:
             raise InputError(f"combine must be one of {COMBINE_CHOICES}, got {combine!r}")
@@ -156,6 +160,9 @@ class AnomalyDetector(ABC):
             raise InputError(f"smooth must be an integer >= 1, got {smooth!r}")
         if not 0.05 <= calibration_fraction <= 0.95:
             raise InputError(f"calibration_fraction must be in [0.05, 0.95], got {calibration_fraction!r}")
+        if isinstance(refractory, bool) or not isinstance(refractory, int) or refractory < 0:
+            raise InputError(f"refractory must be an integer >= 0, got {refractory!r}")
+        self.refractory = refractory
         self.combine = combine
         self.alpha = alpha
         self.smooth = smooth
@@ -209,10 +216,16 @@ class AnomalyDetector(ABC):
         scores = np.nan_to_num(combined, nan=0.0)
         return Detection(
             scores=scores,
-            is_anomaly=scores > self.threshold_,
+            is_anomaly=self.alarms(scores),
             threshold=float(self.threshold_),
             channel_scores=np.nan_to_num(channels, nan=0.0),
         )
+
+    def alarms(self, scores: np.ndarray, threshold: float | None = None) -> np.ndarray:
+        """Alarms ``[time]`` for combined ``scores``: steps above ``threshold`` (default the fitted one),
+        less those within ``refractory`` steps after an earlier alarm (:func:`onsets`)."""
+        above = np.asarray(scores) > (self.threshold_ if threshold is None else threshold)
+        return onsets(above, self.refractory)
 
     def tune_threshold(self, series: object, labels: object) -> float:
         """Set the threshold of best point-wise F1 on a labelled series; returns it."""
@@ -249,6 +262,24 @@ class AnomalyDetector(ABC):
     @abstractmethod
     def _score(self, series: np.ndarray) -> np.ndarray:
         """Raw causal scores ``[time, k]`` of ``series [time, channels]``; NaN where history is too short."""
+
+
+def onsets(above: np.ndarray, refractory: int) -> np.ndarray:
+    """``above [time]`` less every step within ``refractory`` steps after a kept one (all kept for 0).
+
+    A step is kept when it is above and more than ``refractory`` steps after the last kept step,
+    so an excursion longer than ``refractory`` raises one alarm per ``refractory + 1`` steps.
+    """
+    above = np.asarray(above, dtype=bool)
+    if refractory == 0:
+        return above
+    kept = np.zeros_like(above)
+    last = -refractory - 1
+    for t in np.flatnonzero(above):
+        if t - last > refractory:
+            kept[t] = True
+            last = t
+    return kept
 
 
 def causal_mean(values: np.ndarray, length: int) -> np.ndarray:

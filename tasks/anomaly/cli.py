@@ -19,8 +19,8 @@ from tsfm.bundled import DEFAULT_MODEL
 from tsfm.engines import add_engine_flags, run_engine
 from tsfm.errors import InputError
 
-DETECTOR_NAMES = ("drift", "forecast", "embedding", "isolation-forest", "zscore", "robust-zscore", "matrix-profile",
-                  "residual-naive", "residual-seasonal-naive")
+DETECTOR_NAMES = ("drift", "likelihood", "forecast", "embedding", "isolation-forest", "zscore", "robust-zscore",
+                  "matrix-profile", "residual-naive", "residual-seasonal-naive")
 DEFAULT_DETECTOR = "drift"  # chosen by tsfm detect-bench skab --validate (tsfm.tasks.anomaly.validation)
 BENCH_DEFAULT_DETECTORS = ("drift,embedding,forecast,zscore,robust-zscore,matrix-profile,isolation-forest,"
                            "residual-seasonal-naive")
@@ -44,6 +44,9 @@ def add_parsers(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument("--alpha", type=float, default=0.01, help="target false-alarm rate of the threshold")
     p.add_argument("--smooth", type=int, default=1, help="causal moving average of the score (default: none)")
     p.add_argument("--combine", default="max", choices=("max", "mean"), help="how channel scores combine")
+    p.add_argument("--refractory", type=int, default=None,
+                   help="steps after an alarm that raise none (default: the detector's; 100 for likelihood, "
+                        "0 for the others: every step above the threshold)")
     add_drift_flags(p)
     p.add_argument("--output", required=True, help="scores file (.csv or .parquet); the plot goes beside it (.png)")
     p.add_argument("--no-plot", action="store_true", help="write the scores only, no .png beside them")
@@ -71,6 +74,8 @@ def add_drift_flags(p: argparse.ArgumentParser) -> None:
 def detector_options(args: argparse.Namespace) -> dict:
     """Constructor options of ``args.detector`` from the flags of ``tsfm detect``."""
     options = {"alpha": args.alpha, "smooth": args.smooth, "combine": args.combine}
+    if args.refractory is not None:
+        options["refractory"] = args.refractory
     if args.detector == "drift":
         options |= {"span": args.span, "track": args.track, "wander": args.wander}
     return options
@@ -103,7 +108,8 @@ def add_bench_flags(p: argparse.ArgumentParser) -> None:
     p.add_argument("--max-rows", type=int, default=None, help="NAB: truncate each file to this many rows")
     p.add_argument("--validate", action="store_true",
                    help="skab: choose the default detector on two halves of the experiments, each scored with "
-                        "the other's choice (tsfm.tasks.anomaly.validation)")
+                        "the other's choice (tsfm.tasks.anomaly.validation); nab: the same for the likelihood "
+                        "detector's settings over NAB's files (tsfm.tasks.anomaly.nab_validation)")
     p.add_argument("--output", default=None, help="optional .csv for the table")
     p.set_defaults(handler=run_bench)
 
@@ -197,27 +203,32 @@ def run_bench(args: argparse.Namespace) -> int:
 
 
 def run_validation(args: argparse.Namespace) -> int:
-    """``tsfm detect-bench skab --validate``: the two-fold choice of the default detector."""
+    """``tsfm detect-bench skab|nab --validate``: the two-fold choice of the default detector, or of the
+    likelihood detector's settings."""
     from pathlib import Path
 
     import pandas as pd
 
     from tsfm.outputs import check_table_output, write_table
     from tsfm.tasks.anomaly import benchmarks as bm
+    from tsfm.tasks.anomaly import nab_validation
     from tsfm.tasks.anomaly.validation import validate
 
-    if args.benchmark != "skab":
-        raise InputError("--validate chooses the default on SKAB only: run tsfm detect-bench skab --validate")
+    if args.benchmark == "ucr":
+        raise InputError("--validate chooses settings on skab (the default detector) or nab (the likelihood "
+                         "detector's), not on ucr")
     if args.output:
         check_table_output(args.output, [args.shared_data])
+    chooser = validate if args.benchmark == "skab" else nab_validation.validate
     try:
-        table, summary = validate(Path(args.shared_data) / "skab")
+        table, summary = chooser(Path(args.shared_data) / args.benchmark)
     except bm.BenchmarkDataMissing as exc:
-        print(f"skipped skab: {exc}")
+        print(f"skipped {args.benchmark}: {exc}")
         return 0
     with pd.option_context("display.width", 250, "display.max_columns", 30, "display.max_rows", 500,
                            "display.max_colwidth", 80):
-        print(table.round(3).sort_values("F1_all", ascending=False).to_string(index=False))
+        first = "F1_all" if "F1_all" in table else "NAB_best_threshold"
+        print(table.round(3).sort_values(first, ascending=False).to_string(index=False))
         print()
         print(summary.round(3).to_string(index=False))
     if args.output:
