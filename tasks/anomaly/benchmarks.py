@@ -154,13 +154,18 @@ class Outcome:
     is_anomaly: np.ndarray
     threshold: float
     refractory: int = 0
+    error: str = ""  # why the detector could not run on this series (no alarms were counted), else ""
 
 
 def run_detector(
     name: str, corpus: Sequence[LabelledSeries], model: Forecaster | str, options: dict | None = None,
     progress: bool = True,
 ) -> tuple[list[Outcome], float]:
-    """Fit ``name`` on each series' reference, score the whole series; returns outcomes and seconds."""
+    """Fit ``name`` on each series' reference, score the whole series; returns outcomes and seconds.
+
+    A series the detector refuses (an :class:`InputError`, e.g. a constant reference) gets no alarm
+    and keeps the reason in its outcome's ``error``; the tables count such series.
+    """
     from tsfm.registry import resolve_model
 
     model = resolve_model(model) if name in ("forecast", "embedding") else model
@@ -172,8 +177,13 @@ def run_detector(
         items = tqdm(corpus, desc=name, unit="series", leave=False)
     for item in items:
         detector = make_detector(name, model, **(options or {}))
-        detector.fit(item.values[: item.n_reference])
-        found = detector.detect(item.values)
+        try:
+            detector.fit(item.values[: item.n_reference])
+            found = detector.detect(item.values)
+        except InputError as exc:  # e.g. a constant reference: this series gets no alarm, and says why
+            n = len(item.values)
+            outcomes.append(Outcome(item, np.zeros(n), np.zeros(n, bool), np.inf, detector.refractory, str(exc)))
+            continue
         outcomes.append(Outcome(item, found.scores, found.is_anomaly, found.threshold, detector.refractory))
     return outcomes, time.perf_counter() - started
 
@@ -220,7 +230,8 @@ def nab_table(outcomes: dict[str, tuple[list[Outcome], float]], published: dict[
             "detector": name,
             "NAB_standard_own_threshold": nab_normalised(own, perfect, n_windows),
             "NAB_standard_best_threshold": nab_normalised(totals[best], perfect, n_windows),
-            "best_threshold": float(grid[best]), "files": len(runs), "seconds": seconds,
+            "best_threshold": float(grid[best]), "files": len(runs),
+            "files_failed": sum(bool(r.error) for r in runs), "seconds": seconds,
         })
     for name, value in published.items():
         rows.append({"detector": f"{name} (published)", "NAB_standard_best_threshold": value})

@@ -22,7 +22,7 @@ from tsfm.errors import InputError
 DETECTOR_NAMES = ("drift", "likelihood", "forecast", "embedding", "isolation-forest", "zscore", "robust-zscore",
                   "matrix-profile", "residual-naive", "residual-seasonal-naive")
 DEFAULT_DETECTOR = "drift"  # chosen by tsfm detect-bench skab --validate (tsfm.tasks.anomaly.validation)
-BENCH_DEFAULT_DETECTORS = ("drift,embedding,forecast,zscore,robust-zscore,matrix-profile,isolation-forest,"
+BENCH_DEFAULT_DETECTORS = ("drift,likelihood,embedding,forecast,zscore,robust-zscore,matrix-profile,isolation-forest,"
                            "residual-seasonal-naive")
 
 
