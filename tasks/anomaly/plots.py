@@ -3,7 +3,7 @@
 Drawing stays fast on long files: timestamps are parsed to dates (text stamps would become a
 categorical axis with one tick per row), each line keeps at most about 5,000 points (the
 minimum and maximum of each bucket, so spikes stay visible), and all events of a panel are
-one shaded collection.
+one shaded collection; each event's start is also marked, so one-step alarms show.
 """
 
 from __future__ import annotations
@@ -16,6 +16,8 @@ import numpy as np
 from tsfm.plots import format_time_axis, is_dates, pyplot, thin, time_axis
 from tsfm.tasks.anomaly.base import Detection
 from tsfm.tasks.anomaly.metrics import events
+
+MAX_MARKERS = 2000  # event starts marked on the values panel (the first ones)
 
 
 def plot_detections(
@@ -61,7 +63,11 @@ def _draw_item(top, bottom, item_id: str, x: np.ndarray, values: np.ndarray, fou
     spans = events(found.is_anomaly)
     for ax in (top, bottom):
         _shade(ax, x, spans)
-    top.set_title(f"{item_id}: {int(found.is_anomaly.sum())} flagged points in {len(spans)} events (shaded)")
+    if len(spans):  # a marker at each event's start: one-step alarms (onsets) are too thin to see shaded
+        starts = spans[:MAX_MARKERS, 0]
+        top.scatter(x[starts], values[starts, 0], marker="v", s=20, color="tab:red", zorder=3, label="alarm")
+    top.set_title(f"{item_id}: {int(found.is_anomaly.sum())} flagged points in {len(spans)} events "
+                  "(shaded, marked at their start)")
     if len(channel_names) <= 8:
         top.legend(loc="upper left", fontsize=7, ncol=min(4, len(channel_names)))
     keep = thin(found.scores)
