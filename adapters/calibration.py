@@ -45,7 +45,7 @@ from tsfm.metrics import series_scale
 from tsfm.model_folders import loading, read_folder_json, resolve_reference
 from tsfm.quantiles import DEFAULT_QUANTILE_LEVELS
 from tsfm.registry import LoadOptions, load, register_path_loader
-from tsfm.rolling import RollingWindows, Window, forecast_windows
+from tsfm.rolling import RollingWindows, Window, forecast_windows, rows_by_window
 from tsfm.validation import validate_horizon, validate_quantile_levels
 
 METHODS = ("split", "adaptive")
@@ -147,7 +147,7 @@ def calibration_windows(
     levels = np.asarray(config.quantile_levels, dtype=float)
     quantiles = _forecast_all(model, windows, horizon, levels, "calibration", item_ids, progress)  # [n, horizon, n_q]
     out = []
-    for k, rows in _rows_by_window(windows):
+    for k, rows in rows_by_window(windows):
         scales = np.array([series_scale(windows[r].context) for r in rows])  # [n_k]
         y = np.vstack([windows[r].target for r in rows])  # [n_k, horizon]
         out.append(CalibrationWindow(k, (y[:, :, None] - quantiles[rows]) / scales[:, None, None]))
@@ -177,14 +177,6 @@ def _forecast_all(
             f"window {first.window}: {errors[failed[0]]}"
         )
     return quantiles
-
-
-def _rows_by_window(windows: Sequence[Window]) -> list[tuple[int, list[int]]]:
-    """``(window index, rows of windows)`` for each window index, oldest first."""
-    by_index: dict[int, list[int]] = {}
-    for r, w in enumerate(windows):
-        by_index.setdefault(w.window, []).append(r)
-    return sorted(by_index.items())
 
 
 def calibration_rolling(

@@ -454,16 +454,20 @@ def forecast_windows(
     return quantiles, point, seconds, errors
 
 
-def _window_batches(windows: Sequence[Window]) -> list[list[list[int]]]:
-    """Rows of ``windows`` per window index, those indices grouped into batches of at most
-    :data:`MAX_BATCH_CONTEXTS` rows (an index with more rows is a batch alone), in order."""
+def rows_by_window(windows: Sequence[Window]) -> list[tuple[int, list[int]]]:
+    """``(window index, positions in windows)`` for each window index, oldest first."""
     by_index: dict[int, list[int]] = {}
     for r, w in enumerate(windows):
         by_index.setdefault(w.window, []).append(r)
+    return sorted(by_index.items())
+
+
+def _window_batches(windows: Sequence[Window]) -> list[list[list[int]]]:
+    """Rows of ``windows`` per window index, those indices grouped into batches of at most
+    :data:`MAX_BATCH_CONTEXTS` rows (an index with more rows is a batch alone), in order."""
     batches: list[list[list[int]]] = []
     size = 0
-    for k in sorted(by_index):
-        rows = by_index[k]
+    for _, rows in rows_by_window(windows):
         if batches and size + len(rows) <= MAX_BATCH_CONTEXTS:
             batches[-1].append(rows)
             size += len(rows)

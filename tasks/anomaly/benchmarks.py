@@ -29,7 +29,7 @@ from tsfm.contract import Forecaster
 from tsfm.errors import InputError
 from tsfm.tasks.anomaly.base import AnomalyDetector, onsets
 from tsfm.tasks.anomaly.metrics import PointScores, event_f1, point_scores, vus_pr
-from tsfm.tasks.anomaly.nab_score import nab_file, nab_normalised, nab_raw_score
+from tsfm.tasks.anomaly.nab_score import NabFile, nab_file, nab_normalised, nab_raw_score
 
 SKAB_REFERENCE_ROWS = 400
 SKAB_PUBLISHED = {  # SKAB README, outlier-detection leaderboard: F1, FAR %, MAR %
@@ -211,20 +211,36 @@ def skab_table(
     return pd.DataFrame(rows)
 
 
+NAB_THRESHOLD_LEVELS = np.concatenate([np.linspace(0.5, 0.999, 150), 1 - np.logspace(-3, -6, 60)])  # fine in the tail
+
+
+def nab_files(corpus: Sequence[LabelledSeries]) -> list[NabFile]:
+    """NAB's per-row weights of each series, from its labelled windows."""
+    return [nab_file(len(s.values), [(int(a), int(b) - 1) for a, b in _windows(s.labels)]) for s in corpus]
+
+
+def nab_sweep(runs: Sequence[Outcome], files: Sequence[NabFile], levels: np.ndarray = NAB_THRESHOLD_LEVELS,
+              ) -> tuple[np.ndarray, np.ndarray]:
+    """Thresholds at ``levels`` quantiles of the pooled scorable scores, and the raw NAB score of each
+    file at each ``[threshold, file]`` (alarms at onsets, with each outcome's refractory period)."""
+    pooled = np.concatenate([r.scores[f.scorable] for f, r in zip(files, runs)])
+    grid = np.unique(np.quantile(pooled, levels))
+    raw = np.array([[nab_raw_score(f, onsets(r.scores > t, r.refractory)) for f, r in zip(files, runs)]
+                    for t in grid])
+    return grid, raw
+
+
 def nab_table(outcomes: dict[str, tuple[list[Outcome], float]], published: dict[str, float]) -> pd.DataFrame:
     """NAB standard-profile scores: at each detector's own label-free thresholds, and at the best
     single corpus-wide threshold on the calibrated scores (NAB's own optimisation), plus published rows."""
     rows = []
     for name, (runs, seconds) in outcomes.items():
-        files = [nab_file(len(r.scores), [(int(a), int(b) - 1) for a, b in _windows(r.series.labels)])
-                 for r in runs]
+        files = nab_files([r.series for r in runs])
         perfect = sum(f.perfect for f in files)
         n_windows = sum(f.n_windows for f in files)
         own = sum(nab_raw_score(f, r.is_anomaly) for f, r in zip(files, runs))
-        pooled = np.concatenate([r.scores[f.scorable] for f, r in zip(files, runs)])
-        levels = np.concatenate([np.linspace(0.5, 0.999, 150), 1 - np.logspace(-3, -6, 60)])  # fine in the tail
-        grid = np.unique(np.quantile(pooled, levels))
-        totals = [sum(nab_raw_score(f, onsets(r.scores > t, r.refractory)) for f, r in zip(files, runs)) for t in grid]
+        grid, raw = nab_sweep(runs, files)
+        totals = raw.sum(axis=1)
         best = int(np.argmax(totals))
         rows.append({
             "detector": name,

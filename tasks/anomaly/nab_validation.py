@@ -23,9 +23,7 @@ import numpy as np
 import pandas as pd
 
 from tsfm.tasks.anomaly import benchmarks as bm
-from tsfm.tasks.anomaly.base import onsets
-from tsfm.tasks.anomaly.likelihood import LikelihoodDetector
-from tsfm.tasks.anomaly.nab_score import NabFile, nab_file, nab_normalised, nab_raw_score
+from tsfm.tasks.anomaly.nab_score import NabFile, nab_normalised
 
 CANDIDATES: list[dict] = [
     {"window": window, "long": long, "short": short, "refractory": refractory}
@@ -47,14 +45,8 @@ class Scored:
 
 def score_candidate(options: dict, corpus: list[bm.LabelledSeries], files: list[NabFile]) -> Scored:
     """Fit on each file's probationary part, score the file, and take NAB's raw score at every threshold."""
-    scores = []
-    for item in corpus:
-        detector = LikelihoodDetector(**options).fit(item.values[: item.n_reference])
-        scores.append(detector.score(item.values))
-    pooled = np.concatenate([s[f.scorable] for f, s in zip(files, scores)])
-    thresholds = np.unique(np.quantile(pooled, THRESHOLD_TAILS))
-    refractory = options["refractory"]
-    raw = np.array([[nab_raw_score(f, onsets(s > t, refractory)) for f, s in zip(files, scores)] for t in thresholds])
+    runs, _ = bm.run_detector("likelihood", corpus, "tsfm-bolt-mini", options, progress=False)
+    thresholds, raw = bm.nab_sweep(runs, files, THRESHOLD_TAILS)
     return Scored(options, thresholds, raw)
 
 
@@ -63,7 +55,7 @@ def validate(root: str | Path, progress: bool = True) -> tuple[pd.DataFrame, pd.
     from tqdm.auto import tqdm
 
     corpus = bm.load_nab(root)
-    files = [nab_file(len(s.values), [(int(a), int(b) - 1) for a, b in bm._windows(s.labels)]) for s in corpus]
+    files = bm.nab_files(corpus)
     perfect = np.array([f.perfect for f in files])
     n_windows = np.array([f.n_windows for f in files])
 
