@@ -81,6 +81,34 @@ def test_on_cuda_the_plan_uses_bf16_a_margin_below_the_largest_batch_and_a_scale
     assert planned.steps == config.steps  # no budget given: the config's steps
 
 
+def test_when_step_time_grows_with_the_square_of_the_batch_then_the_plan_takes_a_smaller_faster_batch(
+        rc, tmp_path, monkeypatch):
+    # Chronos-2's group attention: seconds = fixed cost + quadratic term; on an H200 batch 1,736 took
+    # 0.68 s a step and OOMed mid-run, batch 512 0.10 s (3.4x the rows per second).
+    monkeypatch.setattr(rc.recipe, "resolve_device", lambda device: "cuda")
+    monkeypatch.setattr(rc.recipe, "data_seconds", lambda config, size: 0.0)
+
+    def quadratic(size: int) -> float:
+        if size > 2048:
+            raise torch.OutOfMemoryError("CUDA out of memory")
+        return 0.02 + (size / 1000) ** 2 * 0.2
+
+    config = tiny(rc, tmp_path, batch_size=64, lr=1e-4)
+    planned, plan = rc.recipe.plan_run(config, "auto", None, trial=quadratic, workers=3)
+    sizes = [1736, 864, 432, 216, 104]
+    rates = {size: size / quadratic(size) for size in sizes}
+    best = max(rates.values())
+    assert plan.largest_fitting_batch == 2048
+    assert planned.batch_size == max(s for s in sizes if rates[s] >= 0.9 * best) == 432
+    assert planned.lr == pytest.approx(1e-4 * np.sqrt(432 / 64))
+    assert "432" in plan.note and "1736" in plan.note
+
+
+def test_when_the_data_cannot_keep_up_then_the_largest_batch_is_kept(rc):
+    batch, timed = rc.recipe.fastest_batch(lambda size: 1e-4 * size ** 0.5, 1024, 64, data_seconds_per_row=1e-3)
+    assert batch == 1024 and timed[1024] == pytest.approx(1.024)  # data-bound: every size trains 1,000 rows/s
+
+
 def test_with_a_time_budget_the_steps_fill_it_at_the_measured_step_time(rc, tmp_path, monkeypatch):
     monkeypatch.setattr(rc.recipe, "resolve_device", lambda device: "cuda")
     monkeypatch.setattr(rc.recipe, "data_seconds", lambda config, size: 0.09)  # 0.03 s a batch with 3 workers
