@@ -245,3 +245,32 @@ def _check_positive(**values: int) -> None:
     for name, value in values.items():
         if isinstance(value, bool) or not isinstance(value, int) or value < 1:
             raise InputError(f"{name} must be a positive integer, got {value!r}")
+
+
+def tail_extrapolation(model: Any, m4_folder: str | Path, n_series: int = 150, horizon: int = 48) -> dict[str, float]:
+    """How well the Laplace tails of :func:`tsfm.quantiles.extrapolate_tails` cover M4 Hourly outcomes.
+
+    Forecasts the first ``n_series`` M4 Hourly series ``horizon`` steps ahead (the official test),
+    takes the model's 0.1, 0.5 and 0.9 quantiles, extends them to 0.01 and 0.99 with Laplace tails
+    and with normal tails, and returns the share of outcomes below each 0.01 and 0.99 quantile
+    (ideal: 1% and 99%), beside the model's own 0.01 / 0.99 where it has them natively.
+    """
+    from scipy.stats import norm
+
+    import tsfm
+    from tsfm.datasets import load_m4
+    from tsfm.quantiles import extrapolate_tails
+
+    model = tsfm.load(model) if isinstance(model, str) else model
+    _, train, test = load_m4(m4_folder, "Hourly")
+    train, test = train[:n_series], np.stack([t[:horizon] for t in test[:n_series]])
+    native = model.predict_quantiles(train, horizon, quantile_levels=[0.01, 0.1, 0.5, 0.9, 0.99]).quantiles
+    core = native[..., 1:4]
+    laplace = extrapolate_tails(core, np.array([0.1, 0.5, 0.9]), np.array([0.01, 0.99]))
+    spread = (core[..., 2] - core[..., 0]) / (norm.ppf(0.9) - norm.ppf(0.1))  # normal through 0.1 / 0.9
+    normal = np.stack([core[..., 1] + norm.ppf(p) * spread for p in (0.01, 0.99)], axis=-1)
+    out: dict[str, float] = {}
+    for name, q in (("laplace", laplace), ("normal", normal), ("native", native[..., [0, 4]])):
+        out[f"{name}_below_0.01"] = float(np.mean(test < q[..., 0]))
+        out[f"{name}_below_0.99"] = float(np.mean(test < q[..., 1]))
+    return out

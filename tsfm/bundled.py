@@ -24,8 +24,9 @@ BUNDLED_MODELS = {
         "context 512, horizon 64, 9 quantiles (bundled, offline)"
     ),
     "tsfm-chronos2-mini": (
-        "Chronos-2 architecture, pretrained by this project on synthetic series with covariate and "
-        "group tasks; covariates and cross-learning in context (bundled, offline)"
+        "Chronos-2 architecture, 1.4M params, pretrained by this project on synthetic series with covariate "
+        "and group tasks and a small real-series corpus (second generation, GPU-trained); covariates and "
+        "cross-learning in context (bundled, offline)"
     ),
 }
 DEFAULT_MODEL = "tsfm-bolt-mini"
