@@ -202,6 +202,11 @@ def test_when_a_timesfm_2p5_hub_id_is_loaded_then_its_sizes_and_weights_come_fro
     ("tirex", hub.HubRepository("NX-AI/TiRex-1.1-gifteval", None, ("model.ckpt",)), 'pip install -e ".[tirex]"'),
     ("timesfm", hub.HubRepository("org/timesfm-2.5-tuned", {}, ("config.json", "model.safetensors")),
      'pip install -e ".[timesfm]"'),
+    ("moirai", hub.HubRepository("someone/moirai-2.0-R-small-tuned", {
+        "d_model": 384, "d_ff": 1024, "num_layers": 6, "patch_size": 16, "max_seq_len": 512, "num_predict_token": 4,
+        "quantile_levels": list(NATIVE), "attn_dropout_p": 0, "dropout_p": 0, "scaling": True,
+    }, ("README.md", "config.json", "model.safetensors")),
+     'pip install -e ".[moirai]" && pip install --no-deps uni2ts==2.0.0'),
 ])
 def test_when_the_familys_package_is_missing_then_a_hub_id_routed_to_it_names_its_install_line(
     family, repository, install, monkeypatch, capsys
@@ -218,6 +223,8 @@ def test_when_the_familys_package_is_missing_then_a_hub_id_routed_to_it_names_it
 @pytest.mark.parametrize(("module", "name", "install"), [
     ("tsfm.backends.tirex", "NX-AI/TiRex", 'pip install -e ".[tirex]"'),
     ("tsfm.backends.timesfm", "google/timesfm-2.5-200m-pytorch", 'pip install -e ".[timesfm]"'),
+    ("tsfm.backends.moirai", "Salesforce/moirai-2.0-R-small",
+     'pip install -e ".[moirai]" && pip install --no-deps uni2ts==2.0.0'),
 ])
 def test_when_the_familys_package_is_missing_then_its_registered_name_names_the_install_line(
     module, name, install, monkeypatch

@@ -12,6 +12,8 @@ from tsfm.backends import (  # noqa: F401  (registration side effect)
     chronos,
     chronos_training,
     fracast,
+    moirai,
+    moirai_testing,
     timesfm,
     timesfm_testing,
     timesfm_training,
