@@ -79,8 +79,8 @@ def moirai_class() -> type:
     (``lightning`` and ``gluonts~=0.14.3``, which pins numpy < 2 and pandas < 2.2): neither fits this stack
     and neither is needed to run the network. ``module.py`` itself imports torch, einops, jaxtyping,
     huggingface_hub and uni2ts's own layers (``uni2ts.module``, ``uni2ts.common``), so it is executed under
-    its own name without the package's ``__init__``. Where the package imports normally (lightning and
-    gluonts installed) the module it registered is used.
+    its own name without the package's ``__init__`` (which, imported later where lightning and gluonts are
+    installed, finds and reuses it). Where the package was imported first, the module it registered is used.
     """
     module = sys.modules.get(MODULE_NAME)
     if module is None:
