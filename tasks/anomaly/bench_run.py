@@ -28,6 +28,10 @@ def detector_options(benchmark: str, name: str, smooth: int | None, alpha: float
         options.update(settings["window"])
     if name == "matrix-profile" and benchmark == "nab":
         options["window"] = 16
+    if name == "auto":  # each candidate with this benchmark's settings for it
+        from tsfm.tasks.anomaly.auto import FAST_CANDIDATES
+
+        options["candidate_options"] = {c: detector_options(benchmark, c, smooth, alpha) for c in FAST_CANDIDATES}
     return options
 
 
@@ -52,6 +56,16 @@ def run_benchmark(
         name: bm.run_detector(name, corpus, model, detector_options(benchmark, name, smooth, alpha))
         for name in names
     }
+    if "auto" in outcomes:
+        print_auto_choices(outcomes["auto"][0])
     if benchmark == "nab":
         return bm.nab_table(outcomes, bm.nab_published(root))
     return bm.skab_table(outcomes, published=benchmark == "skab")  # the same point metrics for UCR
+
+
+def print_auto_choices(runs: Sequence[bm.Outcome]) -> None:
+    """What ``auto`` chose on each series, and how often each detector was chosen."""
+    counts = pd.Series([r.chosen or "(refused)" for r in runs]).value_counts()
+    print("auto chose: " + ", ".join(f"{name} {n}" for name, n in counts.items()))
+    if len(runs) <= 20:
+        print("  " + ", ".join(f"{r.series.name}: {r.chosen or '(refused)'}" for r in runs))

@@ -46,9 +46,10 @@ class BenchmarkDataMissing(InputError):
 
 
 def _factory(name: str, model: Forecaster | str) -> Callable[..., AnomalyDetector]:
-    from tsfm.tasks.anomaly import baselines, detectors, drift, likelihood
+    from tsfm.tasks.anomaly import auto, baselines, detectors, drift, likelihood
 
     table: dict[str, Callable[..., AnomalyDetector]] = {
+        "auto": lambda **kw: auto.AutoDetector(model=model, **kw),
         "drift": lambda **kw: drift.DriftDetector(**kw),
         "likelihood": lambda **kw: likelihood.LikelihoodDetector(**kw),
         "forecast": lambda **kw: detectors.ForecastDetector(model, **kw),
@@ -65,7 +66,7 @@ def _factory(name: str, model: Forecaster | str) -> Callable[..., AnomalyDetecto
     return table[name]
 
 
-DETECTORS = ("drift", "likelihood", "forecast", "embedding", "isolation-forest", "zscore", "robust-zscore",
+DETECTORS = ("auto", "drift", "likelihood", "forecast", "embedding", "isolation-forest", "zscore", "robust-zscore",
              "matrix-profile", "residual-naive", "residual-seasonal-naive")
 
 
@@ -155,6 +156,7 @@ class Outcome:
     threshold: float
     refractory: int = 0
     error: str = ""  # why the detector could not run on this series (no alarms were counted), else ""
+    chosen: str = ""  # the detector that ran: for ``auto``, the one it chose on this series
 
 
 def run_detector(
@@ -184,7 +186,9 @@ def run_detector(
             n = len(item.values)
             outcomes.append(Outcome(item, np.zeros(n), np.zeros(n, bool), np.inf, detector.refractory, str(exc)))
             continue
-        outcomes.append(Outcome(item, found.scores, found.is_anomaly, found.threshold, detector.refractory))
+        chosen = getattr(detector, "chosen_", detector.name)  # auto says what it chose
+        outcomes.append(Outcome(item, found.scores, found.is_anomaly, found.threshold, detector.refractory,
+                                chosen=chosen))
     return outcomes, time.perf_counter() - started
 
 

@@ -7,7 +7,9 @@ rows of the same item, or of a single item used for all), or else the first
 ``--reference-rows`` rows or ``--reference-fraction`` of each item. It writes
 ``item_id,timestamp,score,is_anomaly,channels`` (``channels``: the columns behind each alarm) and
 a PNG beside it. The default detector, ``drift``, is the one that won the validation of
-:mod:`tsfm.tasks.anomaly.validation` (``tsfm detect-bench skab --validate``).
+:mod:`tsfm.tasks.anomaly.validation` (``tsfm detect-bench skab --validate``). ``--detector auto``
+chooses per item on its reference (:mod:`tsfm.tasks.anomaly.auto`), prints the choice and writes
+the validation table beside the scores as ``<stem>.auto.csv``.
 """
 
 from __future__ import annotations
@@ -19,7 +21,7 @@ from tsfm.bundled import DEFAULT_MODEL
 from tsfm.engines import add_engine_flags, run_engine
 from tsfm.errors import InputError
 
-DETECTOR_NAMES = ("drift", "likelihood", "forecast", "embedding", "isolation-forest", "zscore", "robust-zscore",
+DETECTOR_NAMES = ("auto", "drift", "likelihood", "forecast", "embedding", "isolation-forest", "zscore", "robust-zscore",
                   "matrix-profile", "residual-naive", "residual-seasonal-naive")
 DEFAULT_DETECTOR = "drift"  # chosen by tsfm detect-bench skab --validate (tsfm.tasks.anomaly.validation)
 BENCH_DEFAULT_DETECTORS = ("drift,likelihood,embedding,forecast,zscore,robust-zscore,matrix-profile,isolation-forest,"
@@ -48,6 +50,7 @@ def add_parsers(subparsers: argparse._SubParsersAction) -> None:
                    help="steps after an alarm that raise none (default: the detector's; 100 for likelihood, "
                         "0 for the others: every step above the threshold)")
     add_drift_flags(p)
+    add_auto_flags(p)
     p.add_argument("--output", required=True, help="scores file (.csv or .parquet); the plot goes beside it (.png)")
     p.add_argument("--no-plot", action="store_true", help="write the scores only, no .png beside them")
     add_engine_flags(p)
@@ -71,13 +74,30 @@ def add_drift_flags(p: argparse.ArgumentParser) -> None:
                         "(default: %(default)s)")
 
 
+def add_auto_flags(p: argparse.ArgumentParser) -> None:
+    """Settings of ``--detector auto`` (:mod:`tsfm.tasks.anomaly.auto`)."""
+    from tsfm.tasks.anomaly import auto
+
+    p.add_argument("--auto-candidates", default=",".join(auto.FAST_CANDIDATES),
+                   help="auto: comma-separated detectors to choose from (default: %(default)s; add forecast or "
+                        "embedding to try the TSFM-based ones)")
+    p.add_argument("--auto-far-budget", type=float, default=5.0,
+                   help="auto: largest false-alarm rate in %% on the held-out normal part (default: %(default)s)")
+    p.add_argument("--auto-holdout-fraction", type=float, default=0.3,
+                   help="auto: trailing share of the reference held out from fitting (default: %(default)s)")
+
+
 def detector_options(args: argparse.Namespace) -> dict:
     """Constructor options of ``args.detector`` from the flags of ``tsfm detect``."""
     options = {"alpha": args.alpha, "smooth": args.smooth, "combine": args.combine}
     if args.refractory is not None:
         options["refractory"] = args.refractory
+    drift = {"span": args.span, "track": args.track, "wander": args.wander}
     if args.detector == "drift":
-        options |= {"span": args.span, "track": args.track, "wander": args.wander}
+        options |= drift
+    if args.detector == "auto":
+        options |= {"candidates": args.auto_candidates.split(","), "far_budget": args.auto_far_budget,
+                    "holdout_fraction": args.auto_holdout_fraction, "candidate_options": {"drift": drift}}
     return options
 
 
@@ -135,9 +155,10 @@ def run_detect(args: argparse.Namespace) -> int:
     items, channels = read_items(args.data, columns, args.id_column, args.timestamp_column)
     references = read_items(args.reference, channels, args.id_column, args.timestamp_column)[0] if args.reference \
         else None
-    model = resolve_model(args.model) if args.detector in ("forecast", "embedding") else args.model
-    results = []
     options = detector_options(args)
+    tsfm_based = {"forecast", "embedding"} & {args.detector, *options.get("candidates", ())}
+    model = resolve_model(args.model) if tsfm_based else args.model
+    results, selections = [], []
     for item_id, stamps, values in items:
         reference = _reference_for(item_id, values, references, args.reference_fraction, args.reference_rows)
         detector = make_detector(args.detector, model, **options)
@@ -146,13 +167,40 @@ def run_detect(args: argparse.Namespace) -> int:
         except InputError as exc:
             raise InputError(f"item {item_id!r}: {exc}") from None
         results.append((item_id, stamps, values, detector.detect(values)))
+        if args.detector == "auto":
+            selections.append(detector.selection_.table.assign(item_id=item_id))
     write_scores(results, output, channels)
     if picture is not None:
         plot_detections(results, channels, picture)
+    written = [str(output)] + ([str(picture)] if picture is not None else [])
+    if selections:
+        written.append(_report_selections(selections, output, inputs))
     flagged = sum(int(r[3].is_anomaly.sum()) for r in results)
-    written = f"{output}, {picture}" if picture is not None else f"{output}"
-    print(f"{detector.name}: {len(results)} series, {flagged} flagged points -> {written}")
+    print(f"{detector.name}: {len(results)} series, {flagged} flagged points -> {', '.join(written)}")
     return 0
+
+
+def _report_selections(tables: list, output, inputs: list) -> str:
+    """Print what ``--detector auto`` chose per item (and the validation table of the first few);
+    write every table beside ``output`` as ``<stem>.auto.csv``; returns that path."""
+    import pandas as pd
+
+    from tsfm.outputs import check_file_target, write_table
+
+    table = pd.concat(tables, ignore_index=True)
+    table = table[["item_id"] + [c for c in table.columns if c != "item_id"]]
+    path = output.with_name(f"{output.stem}.auto.csv")
+    check_file_target(path, "--output (the auto validation table)")
+    write_table(table, path, inputs, "--output (the auto validation table)")
+    chosen = table[table["chosen"]]
+    shown = table[table["item_id"].isin(chosen["item_id"].head(3))].drop(columns="error")
+    with pd.option_context("display.width", 200, "display.max_columns", 20):
+        print(shown.round(3).to_string(index=False))
+    counts = chosen["detector"].value_counts()
+    print("auto chose: " + ", ".join(f"{name} for {n} series" for name, n in counts.items())
+          + ("" if len(chosen) > 3 else " (" + ", ".join(f"{r.item_id}: {r.detector}" for r in chosen.itertuples())
+             + ")"))
+    return str(path)
 
 
 def _reference_for(item_id, values, references, fraction, rows=None):
