@@ -142,3 +142,18 @@ def test_when_detect_auto_gets_bad_input_then_it_exits_2_with_one_line(tmp_path,
                  "--output", str(tmp_path / "s.csv"), *extra])
     err = capsys.readouterr().err.strip()
     assert code == 2 and message in err and len(err.splitlines()) == 1
+
+
+@pytest.mark.parametrize(("budget", "expected"), [(5.0, "zscore"), (20.0, "drift"), (0.5, "likelihood")])
+def test_when_candidates_exceed_the_budget_then_the_best_within_it_wins_else_the_quietest(budget, expected):
+    table = pd.DataFrame({"detector": ["drift", "zscore", "likelihood", "isolation-forest"],
+                          "heldout_FAR_%": [12.0, 3.0, 1.0, np.nan], "injected_F1": [0.9, 0.6, 0.2, np.nan],
+                          "error": ["", "", "", "too short"]})
+    assert auto.choose(table, budget) == expected
+
+
+def test_when_auto_study_data_is_absent_then_it_is_skipped_with_a_reason(tmp_path, capsys):
+    from tsfm.tasks.cli import main
+
+    assert main(["detect-bench", "skab", "--shared-data", str(tmp_path), "--auto-study"]) == 0
+    assert "skipped skab" in capsys.readouterr().out

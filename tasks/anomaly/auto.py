@@ -227,13 +227,21 @@ def select_detector(
     if ran.empty:
         reasons = "; ".join(f"{r.detector}: {r.error}" for r in table.itertuples())
         raise InputError(f"no candidate of --detector auto could fit the reference's fit part ({reasons})")
-    eligible = ran[ran["within_budget"]]
-    if eligible.empty:  # nothing within the budget: the quietest, best F1 among equals
-        chosen = ran.sort_values(["heldout_FAR_%", "injected_F1"], ascending=[True, False], kind="stable").iloc[0]
-    else:
-        chosen = eligible.sort_values(["injected_F1", "heldout_FAR_%"], ascending=[False, True], kind="stable").iloc[0]
-    table["chosen"] = table["detector"] == chosen["detector"]
-    return Selection(str(chosen["detector"]), table, fit.shape[0], held.shape[0])
+    chosen = choose(table, far_budget)
+    table["chosen"] = table["detector"] == chosen
+    return Selection(chosen, table, fit.shape[0], held.shape[0])
+
+
+def choose(table: pd.DataFrame, far_budget: float) -> str:
+    """The candidate of best ``injected_F1`` among the rows of ``table`` that ran within ``far_budget``
+    (percent held-out false alarms; lower false alarms break ties), else the one of fewest false alarms."""
+    ran = table[table["error"] == ""]
+    within = ran[ran["heldout_FAR_%"] <= far_budget]
+    if len(within):
+        best = within.sort_values(["injected_F1", "heldout_FAR_%"], ascending=[False, True], kind="stable")
+    else:  # nothing within the budget: the quietest, best F1 among equals
+        best = ran.sort_values(["heldout_FAR_%", "injected_F1"], ascending=[True, False], kind="stable")
+    return str(best.iloc[0]["detector"])
 
 
 class AutoDetector(AnomalyDetector):

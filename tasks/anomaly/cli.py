@@ -130,6 +130,9 @@ def add_bench_flags(p: argparse.ArgumentParser) -> None:
                    help="skab: choose the default detector on two halves of the experiments, each scored with "
                         "the other's choice (tsfm.tasks.anomaly.validation); nab: the same for the likelihood "
                         "detector's settings over NAB's files (tsfm.tasks.anomaly.nab_validation)")
+    p.add_argument("--auto-study", action="store_true",
+                   help="skab/nab: --detector auto at several false-alarm budgets beside a per-series oracle "
+                        "(tsfm.tasks.anomaly.auto_study)")
     p.add_argument("--output", default=None, help="optional .csv for the table")
     p.set_defaults(handler=run_bench)
 
@@ -227,6 +230,8 @@ def run_bench(args: argparse.Namespace) -> int:
 
     if args.validate:
         return run_validation(args)
+    if args.auto_study:
+        return run_auto_study(args)
 
     names = [d.strip() for d in args.detectors.split(",") if d.strip()]
     unknown = sorted(set(names) - set(DETECTOR_NAMES))
@@ -243,6 +248,29 @@ def run_bench(args: argparse.Namespace) -> int:
     import pandas as pd
 
     with pd.option_context("display.width", 200, "display.max_columns", 20):
+        print(table.round(3).to_string(index=False))
+    if args.output:
+        write_table(table, args.output)
+        print(f"table: {args.output}")
+    return 0
+
+
+def run_auto_study(args: argparse.Namespace) -> int:
+    """``tsfm detect-bench skab|nab --auto-study``: auto at several budgets, and a per-series oracle."""
+    import pandas as pd
+
+    from tsfm.outputs import check_table_output, write_table
+    from tsfm.tasks.anomaly.auto_study import study
+    from tsfm.tasks.anomaly.benchmarks import BenchmarkDataMissing
+
+    if args.output:
+        check_table_output(args.output, [args.shared_data])
+    try:
+        table = study(args.benchmark, args.shared_data)
+    except BenchmarkDataMissing as exc:
+        print(f"skipped {args.benchmark}: {exc}")
+        return 0
+    with pd.option_context("display.width", 250, "display.max_columns", 20, "display.max_colwidth", 120):
         print(table.round(3).to_string(index=False))
     if args.output:
         write_table(table, args.output)
