@@ -146,7 +146,7 @@ def covariate_tables(run: TableRun, synthetic_tasks: int = 768, plant_windows: i
 
 
 register_table(ReadmeTable(
-    "covariates", 30, covariate_tables, needs=("ett/ETTh1.csv",),
+    "covariates", 1, covariate_tables, needs=("ett/ETTh1.csv",),
     description="tsfm bench covariates --model tsfm-chronos2-mini --ett {shared}/ett "
                 "--synthetic-config chronos2-mini-cpu --regression-model tsfm-bolt-mini",
 ))
@@ -286,7 +286,7 @@ def _skab(run: TableRun) -> pd.DataFrame:
 
 
 register_table(ReadmeTable(
-    "skab", 60, _skab,
+    "skab", 6, _skab,
     (("tsfm", "detect-bench", "skab", "--shared-data", "{shared}", "--output", "{work}/skab.csv"),),
     needs=("skab",), description="SKAB valve1 leaderboard protocol, beside SKAB's published rows",
     formats={"F1": ".3f", "FAR %": ".1f", "MAR %": ".1f", "event F1": ".3f", "VUS-PR": ".3f"},
@@ -320,7 +320,7 @@ def _classification(run: TableRun) -> pd.DataFrame:
 
 
 register_table(ReadmeTable(
-    "classification", 45, _classification,
+    "classification", 7, _classification,
     (("tsfm", "classify-bench", "ucr", "--shared-data", "{shared}", "--output", "{work}/ucr.csv"),
      ("tsfm", "classify-bench", "cwru", "--shared-data", "{shared}", "--methods",
       "tsfm-hybrid,tsfm-embed,tsfm-in-context,minirocket", "--output", "{work}/cwru.csv")),  # DTW does not finish CWRU
@@ -369,7 +369,7 @@ register_table(ReadmeTable(
 ))
 
 register_table(ReadmeTable(
-    "stress", 30, lambda run: _stress_pivot(run, "stress", {"student": "MLP student"}),
+    "stress", 2, lambda run: _stress_pivot(run, "stress", {"student": "MLP student"}),
     (
         (*DISTILL, "--student", "mlp", "--context-length", "512", "--output", "{work}/student"),
         ("tsfm", "stress", *M4, "--models", "tsfm-bolt-mini,{work}/student,seasonal-naive",
