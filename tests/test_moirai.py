@@ -251,3 +251,55 @@ def test_when_the_released_moirai_2_small_is_present_then_it_loads_and_forecasts
     truth = 100 + 20 * np.sin(2 * np.pi * np.arange(len(hours), len(hours) + 48) / 24)
     assert np.abs(forecast.mean[0] - truth).mean() < 5.0, "a clean daily sine is continued"
     assert torch.isfinite(torch.from_numpy(forecast.quantiles)).all()
+
+
+# --- wrapper overhead at the released size (slow: an 11.4M random-weight model) ----------------------
+
+
+@pytest.mark.slow
+@pytest.mark.skipif(not __import__("os").environ.get("TSFM_OVERHEAD"),
+                    reason="wrapper-overhead benchmark at the released size: set TSFM_OVERHEAD=1 to run it")
+@pytest.mark.parametrize("length", ["panel", 2000])  # the conftest panel (60-128 values), and past the context
+def test_moirai_wrapper_overhead_at_the_released_size(tmp_path, monkeypatch, length):
+    """tsfm's predict_quantiles against upstream's Moirai2Forecast.predict on one batch, one thread; prints both.
+
+    tsfm packs the context and rolls out long horizons itself (upstream's class needs Lightning and
+    gluonts), so the whole call is the overhead: end to end, against upstream's predict on the same module.
+    """
+    import os
+    import time
+
+    from tsfm.backends.moirai_testing import MOIRAI2_SMALL, build_tiny_moirai
+
+    folder = build_tiny_moirai(tmp_path / "moirai-2-small", **MOIRAI2_SMALL)
+    model = tsfm.load(str(folder), device="cpu")
+    assert sum(p.numel() for p in model.module.parameters()) > 11e6
+    forecast_class = _upstream_forecast_class(monkeypatch)
+    n_series = int(os.environ.get("TSFM_OVERHEAD_SERIES", 8))
+    if length == "panel":
+        panel = [s[np.isfinite(s)].astype(np.float32) for s in seasonal_panel(n_series=n_series)]
+    else:
+        rng, t = np.random.default_rng(0), np.arange(length)
+        panel = [(10 + np.sin(2 * np.pi * t / 24 + k) + 0.1 * rng.standard_normal(length)).astype(np.float32)
+                 for k in range(n_series)]
+    horizon, repeats = 64, int(os.environ.get("TSFM_OVERHEAD_REPEATS", 5))
+    upstream = forecast_class(prediction_length=horizon, target_dim=1, feat_dynamic_real_dim=0,
+                              past_feat_dynamic_real_dim=0, context_length=model.context_length, module=model.module)
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    times: dict[str, list[float]] = {"upstream": [], "tsfm": []}
+    try:
+        for _ in range(repeats):  # alternating spreads a busy machine's noise over both
+            for key, call in (("upstream", lambda: upstream.predict(panel)),
+                              ("tsfm", lambda: model.predict_quantiles(panel, horizon, NATIVE))):
+                start = time.perf_counter()
+                call()
+                times[key].append(time.perf_counter() - start)
+    finally:
+        torch.set_num_threads(threads)
+    theirs, ours = min(times["upstream"]), min(times["tsfm"])
+    print(f"\nmoirai-2.0-small {len(panel)} series of {max(map(len, panel))} values at most, h={horizon}: "
+          f"upstream predict {theirs:.3f}s tsfm {ours:.3f}s "
+          f"({100 * (ours / theirs - 1):+.1f}%)")
+    np.testing.assert_allclose(model.predict_quantiles(panel, horizon, NATIVE).quantiles,
+                               np.sort(upstream.predict(panel).transpose(0, 2, 1), axis=-1), rtol=1e-4, atol=1e-3)
