@@ -183,7 +183,7 @@ def _finetune(run: TableRun) -> str:
 
 
 register_table(ReadmeTable(
-    "finetune-m4", 40, _finetune,
+    "finetune-m4", 3, _finetune,
     (("tsfm", "bench", "finetune", "--shared-data", "{shared}", "--output", "{work}/ft"),),
     needs=M4_NEEDS, description="LoRA and full fine-tuning of tsfm-bolt-mini on M4 Hourly with tsfm finetune's "
                                 "defaults: the verdict's windows beside the official test",
@@ -231,7 +231,7 @@ def _distill(run: TableRun) -> str:
 
 
 register_table(ReadmeTable(
-    "distill-m4", 90, _distill, _distill_commands(), needs=M4_NEEDS,
+    "distill-m4", 11, _distill, _distill_commands(), needs=M4_NEEDS,
     description="students of tsfm-bolt-mini on M4 Hourly: size, 1-thread latency, accuracy, int8 ONNX",
 ))
 
@@ -255,7 +255,7 @@ def _stress_pivot(run: TableRun, folder: str, names: dict[str, str]) -> pd.DataF
 
 
 register_table(ReadmeTable(
-    "distill-augment", 40,
+    "distill-augment", 3,
     lambda run: _stress_pivot(run, "stress", {"plain": "without", "augmented": "with `--augment 0.5`"}),
     (
         (*DISTILL, *STUDENTS["mlp-w128"][0], "--output", "{work}/plain"),
