@@ -257,11 +257,11 @@ def tail_extrapolation(model: Any, m4_folder: str | Path, n_series: int = 150, h
     """
     from scipy.stats import norm
 
-    import tsfm
     from tsfm.datasets import load_m4
     from tsfm.quantiles import extrapolate_tails
+    from tsfm.registry import resolve_model
 
-    model = tsfm.load(model) if isinstance(model, str) else model
+    model = resolve_model(model)
     _, train, test = load_m4(m4_folder, "Hourly")
     train, test = train[:n_series], np.stack([t[:horizon] for t in test[:n_series]])
     native = model.predict_quantiles(train, horizon, quantile_levels=[0.01, 0.1, 0.5, 0.9, 0.99]).quantiles

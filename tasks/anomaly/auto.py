@@ -41,6 +41,7 @@ from tsfm.contract import Forecaster
 from tsfm.errors import InputError
 from tsfm.tasks.anomaly.base import AnomalyDetector, Detection, as_matrix, robust_spread
 from tsfm.tasks.anomaly.benchmarks import make_detector
+from tsfm.tasks.anomaly.metrics import PointScores, point_scores
 
 FAST_CANDIDATES = ("drift", "likelihood", "zscore", "robust-zscore", "residual-seasonal-naive", "isolation-forest")
 TSFM_CANDIDATES = ("forecast", "embedding")
@@ -135,18 +136,18 @@ def _evaluate(detector: AnomalyDetector, fit: np.ndarray, held: np.ndarray, copi
         scores = detector.detect(np.vstack([fit, part])).scores[n_fit:]  # history first, then the part
         return scores > detector.threshold_
 
-    counts = {kind: np.zeros(3, int) for kind in dict.fromkeys(c.kind for c in copies)}  # tp, fp, fn
+    pooled: dict[str, PointScores] = {}  # per kind, pooled over its copies
     hit_events = 0
     for copy in copies:
         flagged = above(copy.values)
-        counts[copy.kind] += [(flagged & (copy.labels == 1)).sum(), (flagged & (copy.labels == 0)).sum(),
-                              (~flagged & (copy.labels == 1)).sum()]
+        scored = copy.labels != -1  # the TAIL steps after a segment count neither way
+        scores = point_scores(copy.labels[scored] == 1, flagged[scored])
+        pooled[copy.kind] = pooled[copy.kind] + scores if copy.kind in pooled else scores
         hit_events += bool((flagged & (copy.labels != 0)).any())
-    f1 = {kind: 2 * tp / (2 * tp + fp + fn) if tp else 0.0 for kind, (tp, fp, fn) in counts.items()}
-    recall = [tp / (tp + fn) if tp + fn else 0.0 for tp, _, fn in counts.values()]
+    f1 = {kind: scores.f1 for kind, scores in pooled.items()}
     return {
         "heldout_FAR_%": 100.0 * float(above(held).mean()),
-        "injected_recall": float(np.mean(recall)),
+        "injected_recall": float(np.mean([scores.recall for scores in pooled.values()])),
         "injected_F1": float(np.mean(list(f1.values()))),
         "event_recall": hit_events / len(copies),
         **{f"F1_{kind}": value for kind, value in f1.items()},
