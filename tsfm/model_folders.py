@@ -75,6 +75,44 @@ def check_no_custom_code(folder: Path, config: dict[str, Any]) -> None:
     )
 
 
+def read_config_json(folder: Path, expected: str) -> Any:
+    """The parsed ``folder/config.json`` of a checkpoint folder (any JSON value; the caller checks its shape).
+
+    Raises
+    ------
+    CheckpointError
+        No ``config.json``, or one that is not readable JSON; each names ``expected`` (what the
+        loader wanted, e.g. "a Moirai 2 folder: config.json with ... and model.safetensors").
+    """
+    config_path = folder / "config.json"
+    if not config_path.is_file():
+        raise CheckpointError(f"{str(folder)!r} has no config.json; expected {expected}")
+    try:
+        return json.loads(config_path.read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
+        raise CheckpointError(f"{str(config_path)!r} is not readable JSON ({exc}); expected {expected}") from exc
+
+
+def check_single_weights_file(folder: Path, family: str, expected: str, weights_file: str,
+                              other_layouts: Sequence[str]) -> None:
+    """Refuse a ``family`` folder holding weights of another layout beside its config, or none.
+
+    Raises
+    ------
+    CheckpointError
+        A file of ``other_layouts`` (pickles, shards, peft adapters) is present, or ``weights_file``
+        is missing.
+    """
+    others = [name for name in other_layouts if (folder / name).exists()]
+    if others:
+        raise CheckpointError(
+            f"{str(folder)!r} holds {', '.join(others)} beside its {family} config: mixed files; expected "
+            f"{expected} only (pickled weights are never read)"
+        )
+    if not (folder / weights_file).is_file():
+        raise CheckpointError(f"{str(folder)!r} has a {family} config.json but no {weights_file}")
+
+
 def read_folder_json(folder: Path, file_name: str, required: Sequence[str], what: str) -> dict[str, Any]:
     """``folder/file_name`` as a dict holding every key of ``required``.
 

@@ -49,7 +49,7 @@ from tsfm.covariates import Covariates
 from tsfm.devices import resolve_device, resolve_dtype
 from tsfm.errors import CheckpointError
 from tsfm.hub import hub_error, register_hub_family
-from tsfm.model_folders import check_no_custom_code, read_folder_json, resolve_reference
+from tsfm.model_folders import check_no_custom_code, read_config_json, read_folder_json, resolve_reference
 from tsfm.quantiles import empirical_quantiles, interpolate_quantiles
 from tsfm.registry import LoadOptions, register_model, register_path_loader
 
@@ -558,14 +558,7 @@ def check_checkpoint_folder(folder: Path) -> dict[str, Any]:
     if not folder.is_dir():
         raise CheckpointError(f"{str(folder)!r} is a file; expected {expected}")
     config_path = folder / "config.json"
-    if not config_path.is_file():
-        raise CheckpointError(f"{str(folder)!r} has no config.json; expected {expected}")
-    try:
-        config = json.loads(config_path.read_text(encoding="utf-8"))
-    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
-        raise CheckpointError(
-            f"{str(config_path)!r} is not readable JSON ({exc}); expected {expected}"
-        ) from exc
+    config = read_config_json(folder, expected)
     if not isinstance(config, dict) or not any(key in config for key in (*CHRONOS_CONFIG_KEYS, "auto_map")):
         raise CheckpointError(
             f"{str(config_path)!r} has neither 'chronos_config' nor 'chronos_pipeline_class': "

@@ -50,6 +50,7 @@ from tsfm.contract import BaseForecaster
 from tsfm.devices import resolve_device
 from tsfm.errors import CheckpointError, InputError, one_line
 from tsfm.hub import HubRepository, hub_error, register_hub_family
+from tsfm.model_folders import check_single_weights_file, read_config_json
 from tsfm.quantiles import interpolate_quantiles
 from tsfm.registry import LoadOptions, register_model, register_path_loader
 
@@ -321,12 +322,7 @@ def check_moirai_folder(folder: Path) -> dict[str, Any]:
     """
     expected = f"a Moirai 2 folder: config.json with {', '.join(CONFIG_KEYS)} and {WEIGHTS_FILE}"
     config_path = folder / CONFIG_FILE
-    if not config_path.is_file():
-        raise CheckpointError(f"{str(folder)!r} has no config.json; expected {expected}")
-    try:
-        config = json.loads(config_path.read_text(encoding="utf-8"))
-    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
-        raise CheckpointError(f"{str(config_path)!r} is not readable JSON ({exc}); expected {expected}") from exc
+    config = read_config_json(folder, expected)
     if isinstance(config, dict) and "auto_map" in config:
         raise CheckpointError(f"{str(folder)!r} is refused: its config.json asks for custom code (auto_map)")
     if not _is_moirai_config(config):
@@ -334,14 +330,7 @@ def check_moirai_folder(folder: Path) -> dict[str, Any]:
         raise CheckpointError(f"{str(config_path)!r} is not a Moirai 2 config (lacks {', '.join(missing) or 'none'}"
                               f"{', has model_type' if isinstance(config, dict) and 'model_type' in config else ''});"
                               f" expected {expected}")
-    others = [name for name in _OTHER_WEIGHTS if (folder / name).exists()]
-    if others:
-        raise CheckpointError(
-            f"{str(folder)!r} holds {', '.join(others)} beside its Moirai 2 config: mixed files; expected "
-            f"{expected} only (pickled weights are never read)"
-        )
-    if not (folder / WEIGHTS_FILE).is_file():
-        raise CheckpointError(f"{str(folder)!r} has a Moirai 2 config.json but no {WEIGHTS_FILE}")
+    check_single_weights_file(folder, "Moirai 2", expected, WEIGHTS_FILE, _OTHER_WEIGHTS)
     return config
 
 

@@ -43,6 +43,7 @@ from tsfm.contract import BaseForecaster
 from tsfm.devices import resolve_device, resolve_dtype
 from tsfm.errors import CheckpointError
 from tsfm.hub import HubRepository, hub_error, register_hub_family
+from tsfm.model_folders import check_single_weights_file, read_config_json
 from tsfm.registry import LoadOptions, register_model, register_path_loader
 
 if TYPE_CHECKING:
@@ -243,26 +244,13 @@ def check_ttm_folder(folder: Path) -> dict[str, Any]:
         files of another layout beside it (pickles, shards, peft adapters).
     """
     expected = f"a TinyTimeMixer folder: config.json with model_type {MODEL_TYPE!r} and {WEIGHTS_FILE}"
-    config_path = folder / "config.json"
-    if not config_path.is_file():
-        raise CheckpointError(f"{str(folder)!r} has no config.json; expected {expected}")
-    try:
-        config = json.loads(config_path.read_text(encoding="utf-8"))
-    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
-        raise CheckpointError(f"{str(config_path)!r} is not readable JSON ({exc}); expected {expected}") from exc
+    config = read_config_json(folder, expected)
     if not isinstance(config, dict) or config.get("model_type") != MODEL_TYPE:
         found = config.get("model_type") if isinstance(config, dict) else type(config).__name__
-        raise CheckpointError(f"{str(config_path)!r} has model_type {found!r}; expected {expected}")
+        raise CheckpointError(f"{str(folder / 'config.json')!r} has model_type {found!r}; expected {expected}")
     if "auto_map" in config:
         raise CheckpointError(f"{str(folder)!r} is refused: its config.json asks for custom code (auto_map)")
-    others = [name for name in _OTHER_WEIGHTS if (folder / name).exists()]
-    if others:
-        raise CheckpointError(
-            f"{str(folder)!r} holds {', '.join(others)} beside its TinyTimeMixer config: mixed files; expected "
-            f"{expected} only (pickled weights are never read)"
-        )
-    if not (folder / WEIGHTS_FILE).is_file():
-        raise CheckpointError(f"{str(folder)!r} has a TinyTimeMixer config.json but no {WEIGHTS_FILE}")
+    check_single_weights_file(folder, "TinyTimeMixer", expected, WEIGHTS_FILE, _OTHER_WEIGHTS)
     return config
 
 
