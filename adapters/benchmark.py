@@ -206,6 +206,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             continue
         cmd = [sys.executable, "-c", CHILD, *(argv if argv is not None else sys.argv[1:]), "--method", method]
         subprocess.run(cmd, check=True)
+    from tsfm.adapters.verdict import SERIES_LOSS
+
     verdict, kept, reason, order = merged_verdict(args)
     test = score_on_test(args)
     table, summary = compare(verdict, test, kept, order)
@@ -213,7 +215,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     _print(args, table, reason, summary, costs)
     table.to_csv(out / "comparison.csv", index=False)
     test.to_csv(out / "test_scores.csv", index=False)
-    verdict.to_csv(out / "verdict.csv", index=False)
+    verdict.drop(columns=SERIES_LOSS, errors="ignore").to_csv(out / "verdict.csv", index=False)
     costs.to_csv(out / "costs.csv", index=False)
     (out / "summary.json").write_text(json.dumps({**summary, "reason": reason}, indent=2) + "\n")
     return 0

@@ -27,7 +27,7 @@ def add_parsers(subparsers: argparse._SubParsersAction) -> None:
         "on the training part of each series, stop early on the "
         "WINDOWS windows of HORIZON values after it, and judge zero-shot vs fine-tuned vs baselines on the "
         "last WINDOWS windows of each series, which nothing was trained or stopped on: a variant is kept "
-        "only if it wins on the pooled WQL and on a majority of those windows. "
+        "only if it wins on the pooled WQL, on a majority of those windows and on a majority of the series. "
         "Writes OUTPUT (a model name tsfm accepts), OUTPUT/report.json and OUTPUT/verdict.csv.",
     )
     from tsfm.cli_support import add_data_flags

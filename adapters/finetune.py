@@ -28,7 +28,7 @@ from tsfm.adapters import artifacts
 from tsfm.adapters.config import FinetuneConfig, validate_method
 from tsfm.adapters.lora import add_lora, fingerprint, make_lora_config, parameter_counts
 from tsfm.adapters.trainer import train, validation_wql
-from tsfm.adapters.verdict import Candidate, choose, format_verdict, ranking, score_candidates
+from tsfm.adapters.verdict import SERIES_LOSS, Candidate, choose, format_verdict, ranking, score_candidates
 from tsfm.adapters.windows import SplitData, WindowSampler, series_from_data, split_series
 from tsfm.errors import InputError
 from tsfm.registry import load
@@ -188,7 +188,7 @@ def _judge_and_save(
     if process.is_main_process:
         artifacts.save_run(plan.output, report, tuned_by_role, plan.family)
         (plan.output / "verdict.txt").write_text(format_verdict(table, kept, reason) + "\n")
-        table.to_csv(plan.output / "verdict.csv", index=False)
+        table.drop(columns=SERIES_LOSS).to_csv(plan.output / "verdict.csv", index=False)
     process.wait_for_everyone()
     chosen = plan.model if chosen_role == "zero-shot" else tuned_by_role[chosen_role]
     return artifacts.FinetunedModel(chosen, report, plan.output)

@@ -351,6 +351,21 @@ def test_the_verdict_keeps_a_variant_only_when_it_wins_pooled_and_on_a_majority_
     assert kept == "lo" and "better on 2 of 3 windows" in reason
 
 
+def test_when_a_variant_wins_pooled_and_on_windows_through_a_few_big_series_then_zero_shot_is_kept():
+    # the M4 Hourly case: lower pooled WQL and 2 of 3 windows, but better on only half of the series
+    zero = {"model": "zs", "role": "zero-shot", "val_wql": np.nan, "test_wql": 0.0384,
+            "test_wql_w1": 0.0372, "test_wql_w2": 0.0391, "test_wql_w3": 0.0389, "series_loss": [90.0, 5, 5, 5]}
+    lora = {"model": "lo", "role": "lora", "val_wql": 0.035, "test_wql": 0.0374,
+            "test_wql_w1": 0.0367, "test_wql_w2": 0.0375, "test_wql_w3": 0.0391, "series_loss": [80.0, 6, 5, 5]}
+    kept, reason = choose(pd.DataFrame([zero, lora]))
+    assert kept == "zs" and "better on 2 of 3 windows and 1 of 4 series" in reason
+    broad = {**lora, "series_loss": [80.0, 4, 4, 6]}  # now 3 of 4 series
+    kept, reason = choose(pd.DataFrame([zero, broad]))
+    assert kept == "lo" and "3 of 4 series" in reason
+    failed = {**lora, "series_loss": [80.0, 4, float("nan"), float("nan")]}  # only series both forecast count
+    assert choose(pd.DataFrame([zero, failed]))[0] == "lo"
+
+
 def test_the_verdict_table_scores_every_candidate_on_each_rolling_window(tmp_path):
     from tsfm.adapters.verdict import Candidate, format_verdict, score_candidates
     from tsfm.adapters.windows import split_series
@@ -361,7 +376,11 @@ def test_the_verdict_table_scores_every_candidate_on_each_rolling_window(tmp_pat
     table = score_candidates(candidates, split.test, 64, 12)
     assert [c for c in table.columns if c.startswith("test_wql_w")] == ["test_wql_w1", "test_wql_w2", "test_wql_w3"]
     assert table["windows_won"].tolist() == [0, 3]
-    assert "test_wql_w3" in format_verdict(table, "naive", "why")
+    assert table["series_won"].tolist() == [0, 2]  # seasonal naive copies the sines' cycle on both series
+    naive, seasonal = (np.asarray(v) for v in table["series_loss"])
+    assert naive.shape == (2,) and (seasonal < naive).all()
+    text = format_verdict(table, "naive", "why")
+    assert "test_wql_w3" in text and "series_loss" not in text
 
 
 def test_when_windows_are_asked_for_then_the_split_cuts_that_many_of_each_kind(tmp_path):
