@@ -79,6 +79,67 @@ def test_when_shapes_task_then_in_context_classifier_beats_chance(bolt_mini, tas
     assert clf.score(test, y_test) >= 0.55
 
 
+class CopyExamples:
+    """A forecaster that forecasts the mean of its known-future covariates: what the group mode gives it."""
+
+    name, context_length, prediction_length, supports_covariates = "copy-examples", 512, 64, True
+
+    def __init__(self):
+        self.calls = []
+
+    def predict_quantiles(self, context, horizon, levels, covariates=None):
+        from types import SimpleNamespace
+
+        self.calls.append(covariates)
+        if covariates is None:  # concat mode: repeat the last value
+            mean = np.stack([np.full(horizon, c[-1]) for c in context])
+        else:
+            mean = np.stack([np.mean(list(f.values()), axis=0) for f in covariates.future])
+        return SimpleNamespace(quantiles=np.repeat(mean[:, :, None], len(levels), axis=2))
+
+
+def ramps(n_per_class: int, seed: int, length: int = 128, turn: int = 96) -> tuple[list[np.ndarray], np.ndarray]:
+    """The same noisy cycle in both classes until ``turn``, then a ramp up or down: only the future differs."""
+    rng = np.random.default_rng(seed)
+    series, labels = [], []
+    for label, sign in (("up", 1), ("down", -1)):
+        for _ in range(n_per_class):
+            t = np.arange(length)
+            x = np.sin(2 * np.pi * t / 16 + rng.uniform(0, 2 * np.pi)) + rng.normal(0, 0.1, length)
+            x[turn:] += sign * 0.2 * (t[turn:] - turn)
+            series.append(x)
+            labels.append(label)
+    return series, np.array(labels)
+
+
+def test_when_the_group_mode_classifies_then_each_example_continues_the_query_over_the_same_steps():
+    train, y_train = ramps(5, seed=0)
+    test, y_test = ramps(6, seed=1)
+    model = CopyExamples()
+    clf = InContextClassifier(model, shots=3, cuts=3, mode="group").fit(train, y_train)
+    # the copy of the right class's continuation is right after the turn, the other class's is not
+    assert clf.score(test, y_test) == 1.0
+    covariates = model.calls[-1]
+    assert covariates is not None and set(covariates.future[0]) == {"example_0", "example_1", "example_2"}
+    h = clf.horizon
+    for past, future in zip(covariates.past, covariates.future):
+        assert all(len(v) == len(past["example_0"]) for v in past.values())  # aligned with the query's past
+        assert all(len(v) == h for v in future.values())
+    concat = CopyExamples()
+    InContextClassifier(concat, shots=3, mode="concat").fit(train, y_train).predict(test[:2])
+    assert all(c is None for c in concat.calls)  # only the group mode passes the examples as covariates
+
+
+def test_when_shapes_task_then_the_group_mode_of_the_bundled_chronos2_beats_chance(task):
+    import tsfm
+
+    train, y_train, test, y_test = task
+    clf = InContextClassifier(tsfm.load("tsfm-chronos2-mini", device="cpu"), shots=3, mode="group")
+    clf.fit(train, y_train)
+    # chance is 1/3: P(>= 15 of 30 right by chance) < 5%; measured 16 of 30
+    assert clf.score(test, y_test) >= 0.5
+
+
 @pytest.mark.parametrize("baseline", [MiniRocketBaseline(n_kernels=840), DtwBaseline(window=0.1)])
 def test_when_baseline_fits_then_it_predicts_known_classes_with_probabilities(task, baseline):
     train, y_train, test, y_test = task
@@ -124,6 +185,8 @@ def test_when_fit_input_is_bad_then_input_error_says_why(task, case, mutate, mes
         (lambda m: TsfmClassifier(m, features={"pooling": "median"}), "pooling="),
         (lambda m: InContextClassifier(m, shots=0), "shots=0"),
         (lambda m: InContextClassifier(m, select="best"), "select="),
+        (lambda m: InContextClassifier(m, mode="stack"), "mode='stack': allowed values"),
+        (lambda m: InContextClassifier(m, mode="group"), "mode='group' needs a model that reads known-future"),
         (lambda m: MiniRocketBaseline().predict([np.arange(10.0)]), "not fitted"),
     ],
 )
@@ -185,6 +248,25 @@ def test_when_classify_cli_runs_then_preds_have_item_label_and_class_probabiliti
     assert list(preds.columns) == ["item_id", "label", "p_noise", "p_sine", "p_square"]
     assert sorted(preds["item_id"]) == sorted(f"te{i}" for i in range(len(test)))  # every item once
     np.testing.assert_allclose(preds[["p_noise", "p_sine", "p_square"]].sum(axis=1), 1.0, atol=1e-6)
+
+
+def test_when_classify_cli_uses_the_group_mode_then_chronos2_is_the_default_and_bolt_is_refused(
+    task, tmp_path, capsys
+):
+    from tsfm.tasks.cli import main
+
+    train, y_train, test, _ = task
+    labelled = _long_frame(train, "tr")
+    labelled["label"] = labelled["item_id"].map(dict(zip([f"tr{i}" for i in range(len(train))], y_train)))
+    labelled.to_csv(tmp_path / "train.csv", index=False)
+    _long_frame(test[:4], "te").to_csv(tmp_path / "data.csv", index=False)
+    common = ["classify", "--train", str(tmp_path / "train.csv"), "--data", str(tmp_path / "data.csv"),
+              "--method", "in-context-group", "--device", "cpu"]
+    assert main([*common, "--output", str(tmp_path / "p.csv")]) == 0
+    assert len(pd.read_csv(tmp_path / "p.csv")) == 4
+    code = main([*common, "--output", str(tmp_path / "q.csv"), "--model", "tsfm-bolt-mini"])
+    assert code == 2 and "mode='group' needs a model that reads known-future covariates" in capsys.readouterr().err
+    assert not (tmp_path / "q.csv").exists()
 
 
 def test_when_training_file_has_one_class_then_cli_exits_2_with_a_clear_error(task, tmp_path, capsys):

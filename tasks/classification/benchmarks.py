@@ -7,7 +7,9 @@ never silently.
 
 - **Methods**: ``tsfm-hybrid`` (the default of ``tsfm classify``: MiniRocket features and TSFM
   embeddings in one ridge head, :mod:`~tsfm.tasks.classification.hybrid`), ``tsfm-auto`` (the mix
-  chosen per dataset on training folds), ``tsfm-embed``, ``tsfm-in-context``, ``minirocket``, ``dtw``.
+  chosen per dataset on training folds), ``tsfm-embed``, ``tsfm-in-context``, ``minirocket``, ``dtw``,
+  and, asked for by name with a Chronos-2 model, ``tsfm-in-context-group`` (the examples as related
+  series in the query's group, :mod:`~tsfm.tasks.classification.in_context`).
 - **UCR/UEA** (default train/test split) sets shipped in aeon, any named with ``--sets``;
   multivariate ones (UEA's BasicMotions: 6 channels) keep all their channels. By default
   GunPoint, ItalyPowerDemand, ArrowHead, OSULeaf, ACSF1. Published MiniRocket: the default-split column of
@@ -31,7 +33,9 @@ from tsfm.tasks.classification.base import SeriesClassifier
 from tsfm.tasks.classification.features import EmbeddingFeatures
 
 UCR_SETS = ("GunPoint", "ItalyPowerDemand", "ArrowHead", "OSULeaf", "ACSF1")
-METHODS = ("tsfm-hybrid", "tsfm-auto", "tsfm-embed", "tsfm-in-context", "minirocket", "dtw")
+METHODS = ("tsfm-hybrid", "tsfm-auto", "tsfm-embed", "tsfm-in-context", "tsfm-in-context-group", "minirocket", "dtw")
+# run when --methods is not given; tsfm-in-context-group needs a Chronos-2 --model, so it is asked for by name
+DEFAULT_METHODS = tuple(m for m in METHODS if m != "tsfm-in-context-group")
 # Fixed before scoring, one configuration for all UCR sets (shape position matters: segments).
 UCR_FEATURES = EmbeddingFeatures(views=("raw", "diff", "scale2"), pooling="mean", segments=4)
 # Vibration windows are stationary: no segments; a fault that shows in few windows moves the max.
@@ -58,6 +62,7 @@ def method_factories(model: Any, methods: tuple[str, ...], features: EmbeddingFe
         "tsfm-auto": lambda: HybridClassifier(model, mixes=AUTO_MIXES, min_per_class=1),
         "tsfm-embed": lambda: TsfmClassifier(model, head=head, features=features, min_per_class=1),
         "tsfm-in-context": lambda: InContextClassifier(model, min_per_class=1),
+        "tsfm-in-context-group": lambda: InContextClassifier(model, mode="group", min_per_class=1),
         "minirocket": lambda: MiniRocketBaseline(min_per_class=1),
         "dtw": lambda: DtwBaseline(min_per_class=1),
     }

@@ -18,7 +18,7 @@ from tsfm.tasks.classification.base import SeriesClassifier
 from tsfm.tasks.classification.features import EmbeddingFeatures, embed_channels
 from tsfm.tasks.classification.heads import Head
 
-METHODS = ("hybrid", "auto", "embedding", "in-context", "minirocket", "dtw")
+METHODS = ("hybrid", "auto", "embedding", "in-context", "in-context-group", "minirocket", "dtw")
 # The default of tsfm classify, chosen by cross-validation on the training labels of the five
 # offline UCR sets (tsfm classify-bench ucr --validate; tsfm.tasks.classification.validation).
 DEFAULT_METHOD = "hybrid"
@@ -121,10 +121,11 @@ def make_classifier(method: str, model: Any = None, **options: Any) -> SeriesCla
         from tsfm.tasks.classification.hybrid import AUTO_MIXES, HYBRID_MIXES, HybridClassifier
 
         return HybridClassifier(model, mixes=HYBRID_MIXES if method == "hybrid" else AUTO_MIXES, **options)
-    if method == "in-context":
+    if method in ("in-context", "in-context-group"):
         from tsfm.tasks.classification.in_context import InContextClassifier
 
-        return InContextClassifier(model, **options)
+        mode = "group" if method == "in-context-group" else "concat"
+        return InContextClassifier(model, **{"mode": mode, **options})
     from tsfm.tasks.classification.baselines import DtwBaseline, MiniRocketBaseline
 
     return (MiniRocketBaseline if method == "minirocket" else DtwBaseline)(**options)

@@ -53,7 +53,8 @@ def add_parsers(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument("--method", default=None, choices=METHODS,
                    help=f"classifier (default: {DEFAULT_METHOD}: MiniRocket features + TSFM embeddings, the method "
                    "that validated best on training folds of the offline UCR sets; auto: the mix of the two chosen "
-                   "per dataset on folds of --train)")
+                   "per dataset on folds of --train; in-context-group: labelled examples as related series of the "
+                   "query's group, Chronos-2 models only, tsfm-chronos2-mini unless --model says otherwise)")
     p.add_argument("--head", default="logistic",
                    help="head of --method embedding: logistic, ridge or knn (default: %(default)s)")
     p.add_argument("--views", default="raw,diff",
@@ -90,7 +91,8 @@ def add_bench_flags(p: argparse.ArgumentParser) -> None:
     p.add_argument(
         "--methods", default=None,
         help="comma-separated: tsfm-hybrid (the default method of tsfm classify), tsfm-auto, tsfm-embed, "
-        "tsfm-in-context, minirocket, dtw (default: all; with --shots: tsfm-hybrid,tsfm-embed,minirocket,dtw)",
+        "tsfm-in-context, tsfm-in-context-group (a Chronos-2 --model, e.g. tsfm-chronos2-mini), minirocket, dtw "
+        "(default: all but tsfm-in-context-group; with --shots: tsfm-hybrid,tsfm-embed,minirocket,dtw)",
     )
     p.add_argument("--head", default="logistic", help="embedding head (default: %(default)s)")
     p.add_argument("--sets", default=None, help="UCR sets, comma-separated (default: the five shipped in aeon)")
@@ -184,9 +186,11 @@ def build_classifier(args: argparse.Namespace):
         return make_classifier(method)
     import tsfm
 
-    model = tsfm.load(args.model or DEFAULT_MODEL, device=args.device, batch_size=args.batch_size)
-    if method == "in-context":
-        return make_classifier("in-context", model)
+    # the group mode reads the examples as known-future covariates: the bundled Chronos-2 model by default
+    name = args.model or ("tsfm-chronos2-mini" if method == "in-context-group" else DEFAULT_MODEL)
+    model = tsfm.load(name, device=args.device, batch_size=args.batch_size)
+    if method in ("in-context", "in-context-group"):
+        return make_classifier(method, model)
     if method in ("hybrid", "auto"):
         classifier = make_classifier(method, model)
         classifier.model_spec = model_spec(args.model or DEFAULT_MODEL)
@@ -332,7 +336,7 @@ def run_bench(args: argparse.Namespace) -> int:
         raise InputError(f"--shots and --validate apply to the ucr benchmark, got {args.which}")
     if args.output:
         check_table_output(args.output, [args.shared_data])
-    default = "tsfm-hybrid,tsfm-embed,minirocket,dtw" if args.shots else ",".join(bench.METHODS)
+    default = "tsfm-hybrid,tsfm-embed,minirocket,dtw" if args.shots else ",".join(bench.DEFAULT_METHODS)
     methods = tuple(m.strip() for m in (args.methods or default).split(",") if m.strip())
     needs_model = args.validate or any(m.startswith("tsfm") for m in methods)
     model = tsfm.load(args.model) if needs_model else None

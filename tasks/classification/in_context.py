@@ -17,10 +17,18 @@ that class*. For each query series and each class ``c``:
 
 A model that has learnt to continue patterns it has just seen forecasts a query best after
 examples of its own class. With no examples every class scores the same, so accuracy above
-chance comes from the examples in context. Chronos-2 could instead attend across a group of
-series (its group attention, reachable through ``Covariates(group_ids=...)``); this scheme
-does not use it, so it works with every forecaster, including the bundled Bolt model. The cost is
-``n_queries x n_classes x cuts`` forecasts.
+chance comes from the examples in context. The cost is ``n_queries x n_classes x cuts`` forecasts.
+
+Two ways to put the examples in context (``mode``):
+
+- ``concat`` (default; every forecaster, the bundled Bolt model included): the examples are
+  concatenated before the query in one context, so ``L`` is at most a ``1 / (shots + 1)`` share
+  of the model's context;
+- ``group`` (Chronos-2 models, which read known-future covariates): the query's first ``p``
+  values are the target and each example is a related series in the same group, given whole:
+  its first ``p`` values as a past covariate and its next ``h`` values as a known-future one.
+  Chronos-2's group attention lets the forecast of the query look at what each example of the
+  class did over the same steps, and ``L`` can use the whole context.
 """
 
 from __future__ import annotations
@@ -34,6 +42,7 @@ from tsfm.registry import resolve_model
 from tsfm.tasks.classification.base import SeriesClassifier
 
 SELECTIONS = ("nearest", "random")
+MODES = ("concat", "group")
 _LEVELS = (0.1, 0.2, 0.3, 0.4, 0.5, 0.6, 0.7, 0.8, 0.9)
 
 
@@ -74,6 +83,9 @@ class InContextClassifier(SeriesClassifier):
         Contexts per ``predict_quantiles`` call.
     progress
         Show a progress bar over the forecast batches.
+    mode
+        ``concat`` (examples before the query in one context) or ``group`` (examples as related
+        series whose continuation is known, for models that read known-future covariates).
     """
 
     def __init__(
@@ -88,6 +100,7 @@ class InContextClassifier(SeriesClassifier):
         min_per_class: int = 1,
         batch_size: int = 2048,
         progress: bool = False,
+        mode: str = "concat",
     ) -> None:
         super().__init__(min_per_class)
         for field, value, low in (("shots", shots, 1), ("cuts", cuts, 1), ("max_length", max_length, 8)):
@@ -97,7 +110,15 @@ class InContextClassifier(SeriesClassifier):
             raise InputError(f"select={select!r}: allowed values are {list(SELECTIONS)}")
         if not temperature > 0:
             raise InputError(f"temperature={temperature!r}: must be > 0")
+        if mode not in MODES:
+            raise InputError(f"mode={mode!r}: allowed values are {list(MODES)}")
         self.model = resolve_model(model, needs=("predict_quantiles",))
+        if mode == "group" and not getattr(self.model, "supports_covariates", False):
+            raise InputError(
+                f"mode='group' needs a model that reads known-future covariates (a Chronos-2 model such as "
+                f"tsfm-chronos2-mini); {getattr(self.model, 'name', type(self.model).__name__)!r} does not"
+            )
+        self.mode = mode
         self.shots, self.cuts, self.select = shots, cuts, select
         self.temperature, self.max_length, self.seed = float(temperature), max_length, seed
         self.batch_size, self.progress = batch_size, progress
@@ -109,9 +130,12 @@ class InContextClassifier(SeriesClassifier):
             raise InputError("the in-context method takes univariate series; use the embedding method for channels")
         context = int(getattr(self.model, "context_length", 512))
         longest = max(len(s) for s in series)
-        self.length = max(8, min(longest, self.max_length, context // (self.shots + 1)))
+        share = context if self.mode == "group" else context // (self.shots + 1)
+        self.length = max(8, min(longest, self.max_length, share))
         table = normalise(series, self.length)
         rng = np.random.default_rng(self.seed)
+        # group mode names one covariate per example, and every row of a batch needs the same names
+        self.group_shots = min(self.shots, *(int((labels == c).sum()) for c in self.classes_))
         self.examples = {}
         for c in self.classes_:
             rows = table[labels == c]
@@ -129,14 +153,23 @@ class InContextClassifier(SeriesClassifier):
         queries = normalise(series, self.length)  # [n, L]
         h = self.horizon
         cut_points = [self.length - j * h for j in range(1, self.cuts + 1)]
-        contexts, targets = [], []
+        contexts, targets, past, future = [], [], [], []
         for query in queries:
             for c in self.classes_:
-                shown = np.concatenate(list(self._pick(self.examples[c], query)))
+                examples = self._pick(self.examples[c], query)
+                if self.mode == "group":
+                    examples = examples[-self.group_shots :]  # the nearest (or drawn) ones
+                else:
+                    shown = np.concatenate(list(examples))
                 for p in cut_points:
-                    contexts.append(np.concatenate([shown, query[:p]]))
                     targets.append(query[p : p + h])
-        losses = self._pinball(contexts, np.asarray(targets), h)  # [n * n_classes * cuts]
+                    if self.mode == "group":
+                        contexts.append(query[:p])
+                        past.append({f"example_{j}": e[:p] for j, e in enumerate(examples)})
+                        future.append({f"example_{j}": e[p : p + h] for j, e in enumerate(examples)})
+                    else:
+                        contexts.append(np.concatenate([shown, query[:p]]))
+        losses = self._pinball(contexts, np.asarray(targets), h, past, future)  # [n * n_classes * cuts]
         scores = losses.reshape(len(queries), len(self.classes_), self.cuts).mean(axis=2)
         logits = -(scores - scores.min(axis=1, keepdims=True)) / self.temperature
         weights = np.exp(logits)
@@ -150,10 +183,16 @@ class InContextClassifier(SeriesClassifier):
             order = order[-self.shots :]
         return rows[order]
 
-    def _pinball(self, contexts: list[np.ndarray], targets: np.ndarray, h: int) -> np.ndarray:
-        """Mean quantile loss of the model's forecasts of ``targets [n, h]`` from ``contexts``: ``[n]``."""
+    def _pinball(
+        self, contexts: list[np.ndarray], targets: np.ndarray, h: int, past: list[dict], future: list[dict]
+    ) -> np.ndarray:
+        """Mean quantile loss of the model's forecasts of ``targets [n, h]`` from ``contexts``: ``[n]``.
+
+        ``past`` and ``future`` (group mode; empty otherwise) hold each context's examples.
+        """
         from tqdm.auto import tqdm
 
+        from tsfm.covariates import Covariates
         from tsfm.metrics import pinball
 
         levels = np.asarray(_LEVELS)
@@ -161,6 +200,10 @@ class InContextClassifier(SeriesClassifier):
         starts = range(0, len(contexts), self.batch_size)
         for s in tqdm(starts, desc="in-context", unit="batch", disable=not self.progress, leave=False):
             batch = contexts[s : s + self.batch_size]
-            q = self.model.predict_quantiles(batch, h, _LEVELS).quantiles  # [b, h, Q]
+            covariates = None
+            if past:
+                covariates = Covariates(past=tuple(past[s : s + self.batch_size]),
+                                        future=tuple(future[s : s + self.batch_size]))
+            q = self.model.predict_quantiles(batch, h, _LEVELS, covariates=covariates).quantiles  # [b, h, Q]
             out[s : s + len(batch)] = pinball(q, targets[s : s + len(batch), :, None], levels).mean(axis=(1, 2))
         return out
