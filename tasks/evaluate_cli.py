@@ -24,7 +24,10 @@ from tsfm.cli_support import (
 
 QUICKSTART_DATA = "aeon:m1_yearly"
 QUICKSTART_HORIZON = 6
+# tsfm-chronos2-mini is left out of both defaults: as a member it made the quickstart's ensemble worse on
+# WQL (0.1447 against 0.1300 on M1 yearly) and the suite's no better on WQL (see the README's Ensembles)
 QUICKSTART_MODELS = (DEFAULT_MODEL, "fracast-0", "naive", "auto-ets", "auto-theta")
+SUITE_MODELS = (DEFAULT_MODEL, "fracast-0")
 
 
 def add_parsers(sub: argparse._SubParsersAction) -> None:
@@ -60,7 +63,7 @@ def add_parsers(sub: argparse._SubParsersAction) -> None:
         "suite", help="zero-shot suite: several offline datasets, one table of MASE/WQL relative to seasonal naive"
     )
     p.add_argument(
-        "--models", default=f"{DEFAULT_MODEL},fracast-0", help="comma-separated models (default: %(default)s)"
+        "--models", default=",".join(SUITE_MODELS), help="comma-separated models (default: %(default)s)"
     )
     p.add_argument(
         "--shared-data", default=None,
