@@ -68,8 +68,8 @@ def suite_table(rows: pd.DataFrame, summary: pd.DataFrame, models: tuple[str, ..
 
 register_table(ReadmeTable(
     "suite", 6, lambda run: suite_table(_csv(run, "suite", "suite.csv"), _csv(run, "suite", "suite_summary.csv")),
-    (("tsfm", "suite", "--models", "tsfm-bolt-mini,fracast-0,tsfm-chronos2-mini,naive,auto-ets", "--shared-data", "{shared}",
-      "--no-ensemble", "--output", "{work}/suite"),),
+    (("tsfm", "suite", "--models", "tsfm-bolt-mini,fracast-0,tsfm-chronos2-mini,naive,auto-ets",
+      "--shared-data", "{shared}", "--no-ensemble", "--output", "{work}/suite"),),
     needs=(*M4_NEEDS, "ett/ETTh1.csv"),
     description="zero-shot suite: M4 Hourly, ETTh1 and six aeon sets, MASE / WQL",
 ))
@@ -81,8 +81,8 @@ def _m4_models(run: TableRun) -> pd.DataFrame:
 
 register_table(ReadmeTable(
     "m4-models", 4, _m4_models,
-    (("tsfm", "evaluate", *M4, "--models", "tsfm-bolt-mini,tsfm-chronos2-mini,fracast-0,auto-ets,naive", "--plot-series", "0",
-      "--output", "{work}/m4"),),
+    (("tsfm", "evaluate", *M4, "--models", "tsfm-bolt-mini,tsfm-chronos2-mini,fracast-0,auto-ets,naive",
+      "--plot-series", "0", "--output", "{work}/m4"),),
     needs=M4_NEEDS, description="M4 Hourly, every offline model that finishes (auto-arima does not)",
     formats={"MASE": ".3f", "WQL": ".4f", "sMAPE": ".2f", "coverage_80": ".3f", "seconds": ".3g"},
 ))
