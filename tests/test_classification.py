@@ -514,3 +514,17 @@ def test_when_model_is_a_local_folder_then_the_saved_classifier_names_it_by_abso
     monkeypatch.chdir(tmp_path)
     assert model_spec("my-model") == str((tmp_path / "my-model").resolve())  # loads from any working folder
     assert model_spec("tsfm-bolt-mini") == "tsfm-bolt-mini"  # a registered name stays a name
+
+
+def test_when_sets_is_offline_then_every_classification_set_aeon_ships_loads_and_is_learnable():
+    from tsfm.tasks.classification import benchmarks as bench
+
+    assert bench.resolve_sets(None) == bench.UCR_SETS
+    assert bench.resolve_sets("offline") == bench.OFFLINE_SETS and len(bench.OFFLINE_SETS) == 9
+    assert bench.resolve_sets("GunPoint, offline")[:2] == ("GunPoint", "GunPoint")  # a list is taken as written
+    small = {"minirocket": lambda: MiniRocketBaseline(n_kernels=840, min_per_class=1)}
+    rows = bench.run_ucr(small, bench.OFFLINE_SETS, log=lambda line: None)
+    assert list(rows["dataset"]) == list(bench.OFFLINE_SETS)  # none skipped: all ship inside aeon
+    classes = {name: len(set(bench.load_ucr(name)[1])) for name in bench.OFFLINE_SETS}
+    above = rows["accuracy"].to_numpy() > 1.5 / np.array([classes[n] for n in rows["dataset"]])
+    assert above.all(), rows  # every set is learnable from its training split, well above chance

@@ -33,6 +33,18 @@ from tsfm.tasks.classification.base import SeriesClassifier
 from tsfm.tasks.classification.features import EmbeddingFeatures
 
 UCR_SETS = ("GunPoint", "ItalyPowerDemand", "ArrowHead", "OSULeaf", "ACSF1")
+# every classification set aeon ships (no download): the five, two UEA multivariate sets (BasicMotions, 6
+# channels; JapaneseVowels, 12 channels of unequal length), PickupGestureWiimoteZ (unequal length) and
+# UnitTest (aeon's 42-series extract of Chinatown, length 24); ``--sets offline`` runs them all
+OFFLINE_SETS = (*UCR_SETS, "BasicMotions", "JapaneseVowels", "PickupGestureWiimoteZ", "UnitTest")
+
+
+def resolve_sets(sets: str | None) -> tuple[str, ...]:
+    """The UCR/UEA sets ``--sets`` names: the default five, ``offline`` for :data:`OFFLINE_SETS`, or a list."""
+    if not sets:
+        return UCR_SETS
+    names = tuple(s.strip() for s in sets.split(",") if s.strip())
+    return tuple(n for name in names for n in (OFFLINE_SETS if name == "offline" else (name,)))
 METHODS = ("tsfm-hybrid", "tsfm-auto", "tsfm-embed", "tsfm-in-context", "tsfm-in-context-group", "minirocket", "dtw")
 # run when --methods is not given; tsfm-in-context-group needs a Chronos-2 --model, so it is asked for by name
 DEFAULT_METHODS = tuple(m for m in METHODS if m != "tsfm-in-context-group")

@@ -95,7 +95,9 @@ def add_bench_flags(p: argparse.ArgumentParser) -> None:
         "(default: all but tsfm-in-context-group; with --shots: tsfm-hybrid,tsfm-embed,minirocket,dtw)",
     )
     p.add_argument("--head", default="logistic", help="embedding head (default: %(default)s)")
-    p.add_argument("--sets", default=None, help="UCR sets, comma-separated (default: the five shipped in aeon)")
+    p.add_argument("--sets", default=None,
+                   help="UCR/UEA sets, comma-separated; offline: every classification set aeon ships (nine) "
+                   "(default: GunPoint, ItalyPowerDemand, ArrowHead, OSULeaf, ACSF1)")
     p.add_argument("--first-channel", action="store_true",
                    help="multivariate UCR/UEA sets: keep only the first channel (for comparison; default: all)")
     p.add_argument("--shared-data", default="../shared/data", help="folder with reference/ and cwru/")
@@ -340,7 +342,7 @@ def run_bench(args: argparse.Namespace) -> int:
     methods = tuple(m.strip() for m in (args.methods or default).split(",") if m.strip())
     needs_model = args.validate or any(m.startswith("tsfm") for m in methods)
     model = tsfm.load(args.model) if needs_model else None
-    sets = tuple(s.strip() for s in args.sets.split(",")) if args.sets else bench.UCR_SETS
+    sets = bench.resolve_sets(args.sets)
     if args.validate:
         from tsfm.tasks.classification.validation import run_validation
 
