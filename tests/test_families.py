@@ -207,6 +207,12 @@ def test_when_a_timesfm_2p5_hub_id_is_loaded_then_its_sizes_and_weights_come_fro
         "quantile_levels": list(NATIVE), "attn_dropout_p": 0, "dropout_p": 0, "scaling": True,
     }, ("README.md", "config.json", "model.safetensors")),
      'pip install -e ".[moirai]" && pip install --no-deps uni2ts==2.0.0'),
+    ("toto", hub.HubRepository("someone/toto-tuned", {
+        "patch_size": 64, "stride": 64, "embed_dim": 768, "num_layers": 12, "num_heads": 12, "mlp_hidden_dim": 3072,
+        "dropout": 0.1, "spacewise_every_n_layers": 12, "scaler_cls": "<class 'model.scaler.CausalPatchStdMeanScaler'>",
+        "output_distribution_classes": ["<class 'model.distribution.MixtureOfStudentTsOutput'>"],
+    }, ("README.md", "config.json", "model.safetensors")),
+     "pip install --no-deps toto-ts==0.2.0 gluonts==0.16.2"),
 ])
 def test_when_the_familys_package_is_missing_then_a_hub_id_routed_to_it_names_its_install_line(
     family, repository, install, monkeypatch, capsys
@@ -225,6 +231,7 @@ def test_when_the_familys_package_is_missing_then_a_hub_id_routed_to_it_names_it
     ("tsfm.backends.timesfm", "google/timesfm-2.5-200m-pytorch", 'pip install -e ".[timesfm]"'),
     ("tsfm.backends.moirai", "Salesforce/moirai-2.0-R-small",
      'pip install -e ".[moirai]" && pip install --no-deps uni2ts==2.0.0'),
+    ("tsfm.backends.toto", "Datadog/Toto-Open-Base-1.0", "pip install --no-deps toto-ts==0.2.0 gluonts==0.16.2"),
 ])
 def test_when_the_familys_package_is_missing_then_its_registered_name_names_the_install_line(
     module, name, install, monkeypatch

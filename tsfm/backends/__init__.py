@@ -20,6 +20,8 @@ from tsfm.backends import (  # noqa: F401  (registration side effect)
     tirex,
     tirex_testing,
     tirex_training,
+    toto,
+    toto_testing,
     ttm,
     ttm_testing,
     ttm_training,

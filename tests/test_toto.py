@@ -1,0 +1,143 @@
+"""Toto (toto-ts) behind the contract: loading, bad folders, hub routing, forecasts against upstream's own.
+
+Runs on a tiny random-weight checkpoint of the real architecture
+(:func:`tsfm.backends.toto_testing.build_tiny_toto`); the conformance suite (tests/test_conformance.py)
+runs the shared checks on the same checkpoint.
+"""
+
+from __future__ import annotations
+
+import json
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+pytest.importorskip("toto", reason="toto-ts is not installed (see tsfm.backends.toto.INSTALL)")
+
+import torch  # noqa: E402
+
+import tsfm  # noqa: E402
+from tests.conftest import seasonal_panel  # noqa: E402
+from tsfm import hub  # noqa: E402
+from tsfm.backends import toto  # noqa: E402
+from tsfm.tasks.cli import main  # noqa: E402
+
+LEVELS = (0.1, 0.5, 0.9)
+
+
+@pytest.fixture(scope="module")
+def folder(tiny_checkpoints):
+    return tiny_checkpoints["toto"]
+
+
+@pytest.fixture(scope="module")
+def model(folder):
+    return tsfm.load(str(folder), device="cpu")
+
+
+def _copy(folder: Path, tmp_path: Path) -> Path:
+    target = tmp_path / "toto"
+    shutil.copytree(folder, target)
+    return target
+
+
+def test_when_a_series_is_forecast_then_tsfm_returns_upstreams_own_samples_quantiles(model, folder):
+    toto_cls, forecaster_cls, masked_cls = toto.toto_classes()
+    upstream = toto_cls.load_from_checkpoint(str(folder), map_location="cpu").eval()
+    series = 5 + np.sin(np.arange(100) / 4.0)
+    x = torch.tensor(series, dtype=torch.float32)[None, None]  # [batch, variate, time]
+    inputs = masked_cls(series=x, padding_mask=torch.ones_like(x, dtype=torch.bool), id_mask=torch.zeros_like(x),
+                        timestamp_seconds=torch.arange(100)[None, None], time_interval_seconds=torch.ones(1, 1))
+    with torch.random.fork_rng(devices=[]), torch.inference_mode():
+        torch.manual_seed(toto.SEED)
+        samples = forecaster_cls(upstream.model).forecast(inputs, prediction_length=12, num_samples=model.num_samples,
+                                                          samples_per_batch=model.num_samples).samples[0, 0]
+    expected = np.moveaxis(np.quantile(samples.double().numpy(), LEVELS, axis=-1), 0, -1)
+    forecast = model.predict_quantiles([series], 12, LEVELS)
+    np.testing.assert_allclose(forecast.quantiles[0], expected, rtol=1e-5, atol=1e-5)
+    np.testing.assert_allclose(forecast.mean[0], expected[:, 1], rtol=1e-5, atol=1e-5)
+    assert model.family == "toto" and isinstance(model, toto.TotoTsfmForecaster)
+
+
+def test_when_values_are_missing_or_series_short_then_they_are_masked_not_read():
+    inputs = toto.batch_inputs([np.array([1.0, np.nan, 3.0]), np.arange(5.0)], context_length=4)
+    assert inputs["series"].shape == (2, 1, 4)  # cut to the context, padded to the longest
+    np.testing.assert_array_equal(inputs["padding_mask"][:, 0], [[False, True, False, True], [True] * 4])
+    np.testing.assert_array_equal(inputs["series"][:, 0], [[0, 1, 0, 3], [1, 2, 3, 4]])
+
+
+def test_when_the_same_call_is_repeated_then_the_sampled_forecast_is_the_same(model):
+    panel = seasonal_panel(2)
+    first, again = (model.predict_quantiles(panel, 6, LEVELS).quantiles for _ in range(2))
+    np.testing.assert_array_equal(first, again)
+    torch.manual_seed(123)
+    untouched = torch.rand(3)
+    torch.manual_seed(123)
+    model.predict_quantiles(panel[:1], 2, LEVELS)  # samples under its own seed, in a forked generator
+    assert torch.equal(torch.rand(3), untouched)  # the caller's random state is left alone
+
+
+def test_when_options_are_bad_then_they_are_refused(folder):
+    with pytest.raises(tsfm.InputError, match="dtype must be None or 'float32'"):
+        tsfm.load(str(folder), device="cpu", dtype="bfloat16")
+    with pytest.raises(tsfm.InputError, match="num_samples must be an integer >= 2"):
+        toto.TotoTsfmForecaster("x", object(), tsfm.registry.LoadOptions(), num_samples=1)
+
+
+@pytest.mark.parametrize(("change", "message"), [
+    (lambda f: (f / "pytorch_model.bin").write_bytes(b""), "pytorch_model.bin beside its Toto config"),
+    (lambda f: (f / "model.safetensors").unlink(), "has a Toto config.json but no model.safetensors"),
+    (lambda f: (f / "config.json").write_text(json.dumps({**json.loads((f / "config.json").read_text()),
+                                                          "auto_map": {}})), "asks for custom code"),
+    (lambda f: (f / "config.json").write_text(json.dumps({**json.loads((f / "config.json").read_text()),
+                                                          "embed_dim": 48})), "not a loadable Toto checkpoint"),
+])
+def test_when_a_folder_is_not_a_clean_toto_checkpoint_then_one_line_names_what_is_wrong(
+    change, message, folder, tmp_path, capsys
+):
+    target = _copy(folder, tmp_path)
+    change(target)
+    with pytest.raises(tsfm.CheckpointError, match=message):
+        toto.load_toto(str(target), tsfm.registry.LoadOptions(device="cpu"))
+    argv = ["forecast", "--data", "aeon:airline", "--horizon", "4", "--model", str(target), "--output", "x.csv"]
+    assert main(argv) == 2
+    err = capsys.readouterr().err.strip()
+    assert len(err.splitlines()) == 1 and "Traceback" not in err
+
+
+def test_when_a_hub_repository_holds_totos_config_then_only_toto_claims_it(folder):
+    tsfm.list_models()
+    config = json.loads((folder / "config.json").read_text())
+    repository = hub.HubRepository("Datadog/Toto-Open-Base-1.0", config, ("config.json", "model.safetensors"))
+    assert hub.route(repository).name == "toto"
+    assert [family.name for family in hub.hub_families() if family.matches(repository)] == ["toto"]
+    pickled = hub.HubRepository("someone/toto-pickle", config, ("config.json", "pytorch_model.bin"))
+    assert not hub._FAMILIES["toto"].matches(pickled)
+
+
+def test_when_a_toto_hub_id_is_loaded_then_only_its_config_and_safetensors_are_fetched(folder, monkeypatch):
+    import huggingface_hub
+
+    config = json.loads((folder / "config.json").read_text())
+    name = "someone/toto-tuned"
+    monkeypatch.setattr(hub, "fetch_repository",
+                        lambda repo: hub.HubRepository(repo, config, ("config.json", "model.safetensors")))
+    asked = []
+
+    def download(repo_id, filename, **kwargs):  # the hub, served from the local folder
+        asked.append((repo_id, filename))
+        return str(folder / filename)
+
+    monkeypatch.setattr(huggingface_hub, "hf_hub_download", download)
+    model = tsfm.load(name, device="cpu")
+    assert asked == [(name, "config.json"), (name, "model.safetensors")]
+    assert model.family == "toto" and model.predict_quantiles(seasonal_panel(1), 4).quantiles.shape == (1, 4, 9)
+
+
+def test_when_tsfm_is_imported_and_models_listed_then_toto_is_not_imported():
+    code = "import sys, tsfm; tsfm.list_models(); assert 'toto' not in sys.modules, 'toto imported'"
+    subprocess.run([sys.executable, "-c", code], check=True, timeout=120)

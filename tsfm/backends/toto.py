@@ -1,0 +1,254 @@
+"""Toto (Datadog's ``toto-ts`` 0.2.0) behind the tsfm contract.
+
+Toto is a decoder over patches whose head is a mixture of Student-t distributions; it forecasts
+autoregressively by sampling. The release pins ``torch==2.7.0``, ``transformers==4.52.1`` and
+``numpy==1.26.4``; on this stack it is installed without its pins, beside the modules it imports that
+this project does not otherwise need (:data:`INSTALL`). A Toto checkpoint is a folder (or hub
+repository) with ``config.json`` (the constructor arguments of ``toto.model.toto.Toto``: ``patch_size``,
+``embed_dim``, ``output_distribution_classes``...) and ``model.safetensors``. :func:`load_toto` reads it
+with ``Toto.load_from_checkpoint(folder)``, from safetensors only. (``Toto.from_pretrained`` does not run
+with the current ``huggingface_hub``: its ``_from_pretrained`` lacks arguments the mixin no longer passes.)
+
+=============  ===================================================================================
+context        the last ``context_length`` values (4096); a shorter series is left-padded and the
+               padding masked out, as are missing values (set to 0 and masked)
+output         quantiles of ``num_samples`` sampled paths (256 by default, upstream's advice is at
+               least 128), drawn under a fixed seed so the same call gives the same forecast
+mean           the median of the samples
+long horizons  native: every step is decoded from the steps before it (with a key-value cache)
+covariates     none: they are ignored with :class:`~tsfm.errors.CovariatesIgnoredWarning`
+=============  ===================================================================================
+"""
+
+from __future__ import annotations
+
+import contextlib
+import importlib.util
+import io
+import json
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from tsfm.contract import BaseForecaster
+from tsfm.devices import resolve_device
+from tsfm.errors import CheckpointError, InputError, one_line
+from tsfm.hub import HubRepository, hub_error, register_hub_family
+from tsfm.model_folders import check_single_weights_file, read_config_json
+from tsfm.registry import LoadOptions, register_model, register_path_loader
+
+WEIGHTS_FILE = "model.safetensors"
+CONFIG_FILE = "config.json"
+# Toto's constructor arguments that every released config.json carries (and no other family's does).
+CONFIG_KEYS = ("patch_size", "stride", "embed_dim", "num_layers", "num_heads", "mlp_hidden_dim",
+               "spacewise_every_n_layers", "scaler_cls", "output_distribution_classes")
+INSTALL = ("pip install --no-deps toto-ts==0.2.0 gluonts==0.16.2 lightning==2.6.6 lightning-utilities==0.15.3 "
+           "torchmetrics==1.9.0 toolz==1.2.0 rotary-embedding-torch==0.9.1")
+# what ``toto.model.toto`` and ``toto.inference.forecaster`` import beyond this project's dependencies
+_MODULES = ("toto", "gluonts", "lightning", "lightning_utilities", "torchmetrics", "toolz", "rotary_embedding_torch")
+_OTHER_WEIGHTS = ("pytorch_model.bin", "model.safetensors.index.json", "pytorch_model.bin.index.json",
+                  "model.ckpt", "adapter_config.json", "adapter_model.safetensors")
+DEFAULT_SAMPLES = 256
+SEED = 0
+
+
+def toto_available() -> bool:
+    """Whether ``toto-ts`` and the modules it imports can be imported here."""
+    return all(importlib.util.find_spec(name) is not None for name in _MODULES)
+
+
+def toto_classes() -> tuple[type, type, type]:
+    """``(Toto, TotoForecaster, MaskedTimeseries)`` from ``toto-ts``."""
+    from toto.data.util.dataset import MaskedTimeseries
+    from toto.inference.forecaster import TotoForecaster
+    from toto.model.toto import Toto
+
+    return Toto, TotoForecaster, MaskedTimeseries
+
+
+class TotoTsfmForecaster(BaseForecaster):
+    """A loaded Toto behind the tsfm contract; use :func:`load_toto` or ``tsfm.load``.
+
+    Parameters
+    ----------
+    name
+        Hub id or folder the model was loaded from.
+    model
+        The ``Toto`` module, in eval mode.
+    options
+        Load options; ``batch_size`` is not used: each series is sampled in its own call (its
+        ``num_samples`` paths decoded together), so that its forecast does not depend on its batch.
+    num_samples
+        Sampled paths per series; the quantiles are taken over them.
+    """
+
+    kind = "tsfm"
+    family = "toto"
+    context_length: int = 4096
+
+    def __init__(self, name: str, model: Any, options: LoadOptions, num_samples: int = DEFAULT_SAMPLES) -> None:
+        super().__init__(name)
+        if not isinstance(num_samples, int) or isinstance(num_samples, bool) or num_samples < 2:
+            raise InputError(f"num_samples must be an integer >= 2, got {num_samples!r}")
+        self.model = model
+        self.batch_size = options.batch_size
+        self.num_samples = num_samples
+        self.samples_per_batch = num_samples
+
+    def __repr__(self) -> str:
+        return f"{type(self).__name__}(name={self.name!r}, device={self.device!r})"
+
+    @property
+    def device(self) -> str:
+        """Device the weights live on, e.g. ``"cpu"`` or ``"cuda:0"``."""
+        return str(next(self.model.parameters()).device)
+
+    def _predict_quantiles(
+        self, context: list[np.ndarray], horizon: int, levels: np.ndarray
+    ) -> tuple[np.ndarray, np.ndarray]:
+        # One series per call, under the same seed: sampled paths drawn for a whole batch at once would
+        # make a series' forecast depend on which series share its batch.
+        samples = np.concatenate([self.sample([series], horizon) for series in context])  # [n, horizon, S]
+        quantiles = np.moveaxis(np.quantile(samples, levels, axis=-1), 0, -1)  # [n, horizon, n_q]
+        return quantiles, np.median(samples, axis=-1)
+
+    def sample(self, contexts: list[np.ndarray], horizon: int) -> np.ndarray:
+        """``[b, horizon, num_samples]`` sampled paths of one batch, under a fixed seed."""
+        import torch
+
+        _, forecaster_cls, masked_cls = toto_classes()
+        inputs = masked_cls(**{key: torch.from_numpy(value).to(self.device)
+                               for key, value in batch_inputs(contexts, self.context_length).items()})
+        forecaster = forecaster_cls(self.model.model)
+        devices = [torch.device(self.device)] if self.device.startswith("cuda") else []
+        with torch.random.fork_rng(devices=devices), torch.inference_mode():
+            torch.manual_seed(SEED)
+            out = forecaster.forecast(inputs, prediction_length=horizon, num_samples=self.num_samples,
+                                      samples_per_batch=self.samples_per_batch)
+        return out.samples[:, 0].double().cpu().numpy()  # [b, horizon, S]
+
+
+def batch_inputs(contexts: list[np.ndarray], context_length: int) -> dict[str, np.ndarray]:
+    """The fields of ``MaskedTimeseries`` for univariate series: each ``[b, 1, T]`` (``time_interval_seconds [b, 1]``).
+
+    Series are cut to their last ``context_length`` values and left-padded to the batch's longest;
+    padding and missing values are 0 with ``padding_mask`` False. Timestamps are step counts (Toto 1.0
+    does not read them).
+    """
+    length = min(context_length, max(len(series) for series in contexts))
+    series = np.zeros((len(contexts), 1, length), dtype=np.float32)
+    valid = np.zeros((len(contexts), 1, length), dtype=bool)
+    for row, values in enumerate(contexts):
+        tail = np.asarray(values, dtype=np.float64)[-length:]
+        seen = np.isfinite(tail)
+        series[row, 0, length - len(tail):] = np.where(seen, tail, 0.0)
+        valid[row, 0, length - len(tail):] = seen
+    steps = np.broadcast_to(np.arange(length, dtype=np.int64), series.shape).copy()
+    return {"series": series, "padding_mask": valid, "id_mask": np.zeros(series.shape, dtype=np.float32),
+            "timestamp_seconds": steps, "time_interval_seconds": np.ones((len(contexts), 1), dtype=np.int64)}
+
+
+def check_toto_folder(folder: Path) -> dict[str, Any]:
+    """Return the folder's ``config.json`` after checking it is a Toto checkpoint.
+
+    Raises
+    ------
+    CheckpointError
+        Naming the folder and what is wrong: no readable ``config.json``, a config that asks for custom
+        code, names a ``model_type`` or lacks Toto's sizes, no ``model.safetensors``, or weight files of
+        another layout beside it (pickles, shards, peft adapters).
+    """
+    expected = f"a Toto folder: config.json with {', '.join(CONFIG_KEYS)} and {WEIGHTS_FILE}"
+    config = read_config_json(folder, expected)
+    if isinstance(config, dict) and "auto_map" in config:
+        raise CheckpointError(f"{str(folder)!r} is refused: its config.json asks for custom code (auto_map)")
+    if not _is_toto_config(config):
+        missing = [key for key in CONFIG_KEYS if key not in config] if isinstance(config, dict) else list(CONFIG_KEYS)
+        raise CheckpointError(f"{str(folder / CONFIG_FILE)!r} is not a Toto config (lacks "
+                              f"{', '.join(missing) or 'none'}); expected {expected}")
+    check_single_weights_file(folder, "Toto", expected, WEIGHTS_FILE, _OTHER_WEIGHTS)
+    return config
+
+
+def _is_toto_config(config: object) -> bool:
+    return isinstance(config, dict) and "model_type" not in config and all(key in config for key in CONFIG_KEYS)
+
+
+def is_toto_folder(path: Path) -> bool:
+    """Whether ``path`` is a folder whose ``config.json`` holds Toto's constructor arguments."""
+    try:
+        return _is_toto_config(json.loads((path / CONFIG_FILE).read_text(encoding="utf-8")))
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError):
+        return False
+
+
+def load_toto(name_or_path: str, options: LoadOptions) -> TotoTsfmForecaster:
+    """Load a Toto checkpoint from a local folder or the Hugging Face Hub.
+
+    Parameters
+    ----------
+    name_or_path
+        A folder with ``config.json`` and ``model.safetensors``, or a hub id such as
+        ``"Datadog/Toto-Open-Base-1.0"`` (its main branch; those two files are fetched).
+    options
+        ``device`` (``auto`` = CUDA when available), ``dtype`` (``None`` or ``"float32"``) and ``batch_size``.
+
+    Raises
+    ------
+    CheckpointError
+        ``toto-ts`` is not installed (naming the install line), the folder is not a Toto checkpoint
+        (:func:`check_toto_folder`), its weights do not fit its config, or the hub could not provide it.
+    InputError
+        A half-precision ``dtype`` was asked.
+    """
+    if not toto_available():
+        raise CheckpointError(f"{name_or_path!r} is a Toto model, whose package is not installed: {INSTALL}")
+    if options.dtype not in (None, "float32"):
+        raise InputError(f"dtype must be None or 'float32' for Toto, got {options.dtype!r}")
+    local = Path(name_or_path).expanduser()
+    folder = local if local.exists() else _download(name_or_path)
+    check_toto_folder(folder)
+    model = _load_checkpoint(folder, resolve_device(options.device))
+    return TotoTsfmForecaster(name_or_path, model.eval(), options)
+
+
+def _download(name: str) -> Path:
+    """The hub repository's ``config.json`` and ``model.safetensors`` (only), in one snapshot folder."""
+    try:
+        import huggingface_hub
+
+        for filename in (CONFIG_FILE, WEIGHTS_FILE):
+            path = Path(huggingface_hub.hf_hub_download(name, filename))
+        return path.parent
+    except Exception as exc:  # noqa: BLE001  the network boundary: connection, HTTP and not-found errors alike
+        raise hub_error(name, exc) from exc
+
+
+def _load_checkpoint(folder: Path, device: str) -> Any:
+    """``Toto.load_from_checkpoint`` on a checked folder (safetensors, strict), failures as one CheckpointError."""
+    from safetensors import SafetensorError
+
+    toto_cls = toto_classes()[0]
+    try:
+        with contextlib.redirect_stdout(io.StringIO()):
+            return toto_cls.load_from_checkpoint(str(folder), map_location=device, strict=True)
+    except (RuntimeError, KeyError, TypeError, ValueError, AssertionError, SafetensorError) as exc:
+        raise CheckpointError(
+            f"{str(folder)!r} is not a loadable Toto checkpoint: {type(exc).__name__}: {one_line(exc)}"
+        ) from exc
+
+
+def _matches_toto(repository: HubRepository) -> bool:
+    """A repository with ``model.safetensors`` and a config of Toto's constructor arguments."""
+    return WEIGHTS_FILE in repository.files and _is_toto_config(repository.config)
+
+
+# --- registration ------------------------------------------------------------------
+
+register_model(
+    "Datadog/Toto-Open-Base-1.0", kind="tsfm",
+    description=f"Toto Open Base 1.0, 151M params decoder, sampled quantiles; context 4096 ({INSTALL}; hub)",
+)(load_toto)
+register_path_loader("toto", accepts=is_toto_folder)(load_toto)
+register_hub_family("toto", matches=_matches_toto, install=INSTALL, available=toto_available)(load_toto)
