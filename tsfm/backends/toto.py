@@ -54,8 +54,14 @@ SEED = 0
 
 
 def toto_available() -> bool:
-    """Whether ``toto-ts`` and the modules it imports can be imported here."""
-    return all(importlib.util.find_spec(name) is not None for name in _MODULES)
+    """Whether ``toto-ts`` and what it imports load here (the classes are imported once to find out)."""
+    if not all(importlib.util.find_spec(name) is not None for name in _MODULES):
+        return False
+    try:
+        toto_classes()
+    except ImportError:  # a module that toto, gluonts or lightning import is missing
+        return False
+    return True
 
 
 def toto_classes() -> tuple[type, type, type]:
