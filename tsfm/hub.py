@@ -11,8 +11,9 @@ each) when none does. Nothing here touches the network until a hub id is actuall
 from __future__ import annotations
 
 import json
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import TYPE_CHECKING
 
 from tsfm.errors import CheckpointError
@@ -154,6 +155,24 @@ def route(repository: HubRepository) -> HubFamily:
 def load_hub_model(name: str, options: LoadOptions) -> Forecaster:
     """Load the unregistered hub id ``name`` with the family its repository belongs to."""
     return route(fetch_repository(name)).factory(name, options)
+
+
+def download_files(name: str, filenames: Sequence[str]) -> Path:
+    """Fetch only ``filenames`` of the hub repository ``name`` (or take them from the cache): their folder.
+
+    Raises
+    ------
+    CheckpointError
+        The hub could not provide one of them (:func:`hub_error`).
+    """
+    try:
+        import huggingface_hub
+
+        for filename in filenames:
+            path = Path(huggingface_hub.hf_hub_download(name, filename))
+        return path.parent
+    except Exception as exc:  # noqa: BLE001  the network boundary: connection, HTTP and not-found errors alike
+        raise hub_error(name, exc) from exc
 
 
 def hub_error(name: str, exc: Exception) -> CheckpointError:

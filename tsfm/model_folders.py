@@ -113,6 +113,48 @@ def check_single_weights_file(folder: Path, family: str, expected: str, weights_
         raise CheckpointError(f"{str(folder)!r} has a {family} config.json but no {weights_file}")
 
 
+def has_config_keys(config: object, keys: Sequence[str]) -> bool:
+    """Whether ``config`` is a dict naming every one of ``keys`` and no ``model_type``.
+
+    How families whose ``config.json`` is their module's constructor arguments (Moirai 2, Toto) are told
+    apart from transformers checkpoints and from each other.
+    """
+    return isinstance(config, dict) and "model_type" not in config and all(key in config for key in keys)
+
+
+def folder_has_config_keys(path: Path, keys: Sequence[str]) -> bool:
+    """Whether ``path`` is a folder whose ``config.json`` passes :func:`has_config_keys`."""
+    try:
+        return has_config_keys(json.loads((path / "config.json").read_text(encoding="utf-8")), keys)
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError):
+        return False
+
+
+def check_keyed_folder(folder: Path, family: str, keys: Sequence[str], weights_file: str,
+                       other_layouts: Sequence[str]) -> dict[str, Any]:
+    """Return the ``config.json`` of a ``family`` folder told apart by ``keys`` (:func:`has_config_keys`).
+
+    Raises
+    ------
+    CheckpointError
+        Naming the folder and what is wrong: no readable ``config.json``, a config that asks for custom
+        code, names a ``model_type`` or lacks ``keys``, no ``weights_file``, or weight files of another
+        layout beside it (:func:`check_single_weights_file`).
+    """
+    expected = f"a {family} folder: config.json with {', '.join(keys)} and {weights_file}"
+    config = read_config_json(folder, expected)
+    if isinstance(config, dict) and "auto_map" in config:
+        raise CheckpointError(f"{str(folder)!r} is refused: its config.json asks for custom code (auto_map)")
+    if not has_config_keys(config, keys):
+        missing = [key for key in keys if key not in config] if isinstance(config, dict) else list(keys)
+        raise CheckpointError(f"{str(folder / 'config.json')!r} is not a {family} config (lacks "
+                              f"{', '.join(missing) or 'none'}"
+                              f"{', has model_type' if isinstance(config, dict) and 'model_type' in config else ''});"
+                              f" expected {expected}")
+    check_single_weights_file(folder, family, expected, weights_file, other_layouts)
+    return config
+
+
 def read_folder_json(folder: Path, file_name: str, required: Sequence[str], what: str) -> dict[str, Any]:
     """``folder/file_name`` as a dict holding every key of ``required``.
 

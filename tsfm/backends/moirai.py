@@ -39,7 +39,6 @@ from __future__ import annotations
 import contextlib
 import importlib.util
 import io
-import json
 import sys
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -49,8 +48,8 @@ import numpy as np
 from tsfm.contract import BaseForecaster
 from tsfm.devices import resolve_device
 from tsfm.errors import CheckpointError, InputError, one_line
-from tsfm.hub import HubRepository, hub_error, register_hub_family
-from tsfm.model_folders import check_single_weights_file, read_config_json
+from tsfm.hub import HubRepository, download_files, register_hub_family
+from tsfm.model_folders import check_keyed_folder, folder_has_config_keys, has_config_keys
 from tsfm.quantiles import interpolate_quantiles
 from tsfm.registry import LoadOptions, register_model, register_path_loader
 
@@ -320,30 +319,16 @@ def check_moirai_folder(folder: Path) -> dict[str, Any]:
         code, names a ``model_type`` or lacks Moirai 2's sizes, no ``model.safetensors``, or weight files
         of another layout beside it (pickles, shards, peft adapters).
     """
-    expected = f"a Moirai 2 folder: config.json with {', '.join(CONFIG_KEYS)} and {WEIGHTS_FILE}"
-    config_path = folder / CONFIG_FILE
-    config = read_config_json(folder, expected)
-    if isinstance(config, dict) and "auto_map" in config:
-        raise CheckpointError(f"{str(folder)!r} is refused: its config.json asks for custom code (auto_map)")
-    if not _is_moirai_config(config):
-        missing = [key for key in CONFIG_KEYS if key not in config] if isinstance(config, dict) else list(CONFIG_KEYS)
-        raise CheckpointError(f"{str(config_path)!r} is not a Moirai 2 config (lacks {', '.join(missing) or 'none'}"
-                              f"{', has model_type' if isinstance(config, dict) and 'model_type' in config else ''});"
-                              f" expected {expected}")
-    check_single_weights_file(folder, "Moirai 2", expected, WEIGHTS_FILE, _OTHER_WEIGHTS)
-    return config
+    return check_keyed_folder(folder, "Moirai 2", CONFIG_KEYS, WEIGHTS_FILE, _OTHER_WEIGHTS)
 
 
 def _is_moirai_config(config: object) -> bool:
-    return isinstance(config, dict) and "model_type" not in config and all(key in config for key in CONFIG_KEYS)
+    return has_config_keys(config, CONFIG_KEYS)
 
 
 def is_moirai_folder(path: Path) -> bool:
     """Whether ``path`` is a folder whose ``config.json`` holds Moirai 2's sizes (and no ``model_type``)."""
-    try:
-        return _is_moirai_config(json.loads((path / CONFIG_FILE).read_text(encoding="utf-8")))
-    except (OSError, UnicodeDecodeError, json.JSONDecodeError):
-        return False
+    return folder_has_config_keys(path, CONFIG_KEYS)
 
 
 def load_moirai(name_or_path: str, options: LoadOptions) -> MoiraiForecaster:
@@ -371,22 +356,10 @@ def load_moirai(name_or_path: str, options: LoadOptions) -> MoiraiForecaster:
         raise InputError(f"dtype must be None or 'float32' for Moirai 2 (its module mixes in a float32 mask), "
                          f"got {options.dtype!r}")
     local = Path(name_or_path).expanduser()
-    folder = local if local.exists() else _download(name_or_path)
+    folder = local if local.exists() else download_files(name_or_path, (CONFIG_FILE, WEIGHTS_FILE))
     check_moirai_folder(folder)
     module = _from_pretrained(folder)
     return MoiraiForecaster(name_or_path, module.to(resolve_device(options.device)).eval(), options)
-
-
-def _download(name: str) -> Path:
-    """The hub repository's ``config.json`` and ``model.safetensors`` (only), in one snapshot folder."""
-    try:
-        import huggingface_hub
-
-        for filename in (CONFIG_FILE, WEIGHTS_FILE):
-            path = Path(huggingface_hub.hf_hub_download(name, filename))
-        return path.parent
-    except Exception as exc:  # noqa: BLE001  the network boundary: connection, HTTP and not-found errors alike
-        raise hub_error(name, exc) from exc
 
 
 def _from_pretrained(folder: Path) -> Any:
