@@ -13,7 +13,12 @@ with the current ``huggingface_hub``: its ``_from_pretrained`` lacks arguments t
 context        the last ``context_length`` values (4096); a shorter series is left-padded and the
                padding masked out, as are missing values (set to 0 and masked)
 output         quantiles of ``num_samples`` sampled paths (256 by default, upstream's advice is at
-               least 128), drawn under a fixed seed so the same call gives the same forecast
+               least 128); each series draws from its own stream, seeded the same for every series,
+               so its forecast is the same in any batch and the same in every call
+               (:mod:`tsfm.backends.toto_sampling`)
+batching       series of the same context length share a forward pass, up to ``batch_size`` of
+               them and at most ``max_paths`` sampled paths in all (1,024: 4 series at 256
+               samples; memory grows with both)
 mean           the median of the samples
 long horizons  native: every step is decoded from the steps before it (with a key-value cache)
 covariates     none: they are ignored with :class:`~tsfm.errors.CovariatesIgnoredWarning`
@@ -49,6 +54,7 @@ _MODULES = ("toto", "gluonts", "lightning", "lightning_utilities", "torchmetrics
 _OTHER_WEIGHTS = ("pytorch_model.bin", "model.safetensors.index.json", "pytorch_model.bin.index.json",
                   "model.ckpt", "adapter_config.json", "adapter_model.safetensors")
 DEFAULT_SAMPLES = 256
+MAX_PATHS = 1024
 SEED = 0
 
 
@@ -82,24 +88,33 @@ class TotoTsfmForecaster(BaseForecaster):
     model
         The ``Toto`` module, in eval mode.
     options
-        Load options; ``batch_size`` is not used: each series is sampled in its own call (its
-        ``num_samples`` paths decoded together), so that its forecast does not depend on its batch.
+        Load options; up to ``batch_size`` series of one length are decoded together, within ``max_paths``.
     num_samples
         Sampled paths per series; the quantiles are taken over them.
+    max_paths
+        Most sampled paths (series x ``num_samples``) decoded in one forward pass; at least one
+        series is always decoded.
     """
 
     kind = "tsfm"
     family = "toto"
     context_length: int = 4096
 
-    def __init__(self, name: str, model: Any, options: LoadOptions, num_samples: int = DEFAULT_SAMPLES) -> None:
+    def __init__(self, name: str, model: Any, options: LoadOptions, num_samples: int = DEFAULT_SAMPLES,
+                 max_paths: int = MAX_PATHS) -> None:
         super().__init__(name)
-        if not isinstance(num_samples, int) or isinstance(num_samples, bool) or num_samples < 2:
-            raise InputError(f"num_samples must be an integer >= 2, got {num_samples!r}")
+        for label, value, least in (("num_samples", num_samples, 2), ("max_paths", max_paths, 1)):
+            if not isinstance(value, int) or isinstance(value, bool) or value < least:
+                raise InputError(f"{label} must be an integer >= {least}, got {value!r}")
         self.model = model
         self.batch_size = options.batch_size
         self.num_samples = num_samples
-        self.samples_per_batch = num_samples
+        self.max_paths = max_paths
+
+    @property
+    def series_per_call(self) -> int:
+        """Series decoded in one forward pass: ``batch_size``, within ``max_paths`` paths, at least 1."""
+        return max(1, min(self.batch_size, self.max_paths // self.num_samples))
 
     def __repr__(self) -> str:
         return f"{type(self).__name__}(name={self.name!r}, device={self.device!r})"
@@ -112,25 +127,44 @@ class TotoTsfmForecaster(BaseForecaster):
     def _predict_quantiles(
         self, context: list[np.ndarray], horizon: int, levels: np.ndarray
     ) -> tuple[np.ndarray, np.ndarray]:
-        # One series per call, under the same seed: sampled paths drawn for a whole batch at once would
-        # make a series' forecast depend on which series share its batch.
-        samples = np.concatenate([self.sample([series], horizon) for series in context])  # [n, horizon, S]
+        samples = np.empty((len(context), horizon, self.num_samples))
+        for rows in self.batches(context):
+            samples[rows] = self.sample([context[i] for i in rows], horizon)
         quantiles = np.moveaxis(np.quantile(samples, levels, axis=-1), 0, -1)  # [n, horizon, n_q]
         return quantiles, np.median(samples, axis=-1)
 
+    def batches(self, context: list[np.ndarray]) -> list[list[int]]:
+        """Indices of the series decoded together: series of one context length, ``series_per_call`` at most.
+
+        Only series of the same length share a forward pass: Toto's forecast of a series changes
+        when it is left-padded to a longer neighbour's length (its padding mask does not hide
+        the padding from every layer), which would make it depend on its batch.
+        """
+        by_length: dict[int, list[int]] = {}
+        for index, series in enumerate(context):
+            by_length.setdefault(min(len(series), self.context_length), []).append(index)
+        step = self.series_per_call
+        return [group[start:start + step] for group in by_length.values() for start in range(0, len(group), step)]
+
     def sample(self, contexts: list[np.ndarray], horizon: int) -> np.ndarray:
-        """``[b, horizon, num_samples]`` sampled paths of one batch, under a fixed seed."""
+        """``[b, horizon, num_samples]`` sampled paths of one batch in one forward pass.
+
+        Each series draws from its own stream seeded with :data:`SEED`: a series gets the paths
+        upstream's ``TotoForecaster.forecast`` draws for it alone under that seed, whatever else
+        is in the batch; the caller's random state is left as it was.
+        """
         import torch
+
+        from tsfm.backends.toto_sampling import SeriesStreams, seeded_forecaster
 
         _, forecaster_cls, masked_cls = toto_classes()
         inputs = masked_cls(**{key: torch.from_numpy(value).to(self.device)
                                for key, value in batch_inputs(contexts, self.context_length).items()})
-        forecaster = forecaster_cls(self.model.model)
-        devices = [torch.device(self.device)] if self.device.startswith("cuda") else []
-        with torch.random.fork_rng(devices=devices), torch.inference_mode():
-            torch.manual_seed(SEED)
+        streams = SeriesStreams(len(contexts), SEED, self.device)
+        forecaster = seeded_forecaster(forecaster_cls, self.model.model, streams)
+        with torch.inference_mode():
             out = forecaster.forecast(inputs, prediction_length=horizon, num_samples=self.num_samples,
-                                      samples_per_batch=self.samples_per_batch)
+                                      samples_per_batch=self.num_samples)
         return out.samples[:, 0].double().cpu().numpy()  # [b, horizon, S]
 
 
