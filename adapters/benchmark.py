@@ -64,13 +64,13 @@ def train_child(args: argparse.Namespace) -> None:
         {k: v for k, v in run.items() if k != "history"}, indent=2))
 
 
-def merged_verdict(args: argparse.Namespace) -> tuple[pd.DataFrame, str, str, list[str]]:
+def merged_verdict(args: argparse.Namespace) -> tuple[pd.DataFrame, str, str, list[list[str]]]:
     """The verdict over every method at once: each child's rows on the same windows, judged together.
 
     Returns the table (one row per candidate, ``label`` as in the test table), the kept label, the
-    reason and the verdict's ranking of zero-shot and the fine-tuned variants, best first.
+    reason and the verdict's ranking of zero-shot and the fine-tuned variants, best first, in tiers of ties.
     """
-    from tsfm.adapters.verdict import choose, ranking, window_columns
+    from tsfm.adapters.verdict import choose, tiers, window_columns
 
     tables = [pd.DataFrame(json.loads((Path(args.output) / m / "report.json").read_text())["verdict"])
               for m in args.methods]
@@ -90,7 +90,7 @@ def merged_verdict(args: argparse.Namespace) -> tuple[pd.DataFrame, str, str, li
     table.insert(0, "label", table["model"].map(labels))
     for model, label in labels.items():
         reason = reason.replace(model, label)
-    return table, labels[kept], reason, [labels[m] for m in ranking(table)]
+    return table, labels[kept], reason, [[labels[m] for m in tier] for tier in tiers(table)]
 
 
 def score_on_test(args: argparse.Namespace) -> pd.DataFrame:
@@ -127,9 +127,14 @@ def score_on_test(args: argparse.Namespace) -> pd.DataFrame:
     return table
 
 
-def compare(verdict: pd.DataFrame, test: pd.DataFrame, kept: str, order: list[str]) -> tuple[pd.DataFrame, dict]:
-    """The verdict's figures beside the test's, one row per model, and whether they agree."""
-    from tsfm.adapters.verdict import window_columns
+def compare(verdict: pd.DataFrame, test: pd.DataFrame, kept: str, order: list[list[str]]) -> tuple[pd.DataFrame, dict]:
+    """The verdict's figures beside the test's, one row per model, and whether they agree.
+
+    Rankings are tiers of ties (``order``: the verdict's, :func:`tsfm.adapters.verdict.tiers`); the
+    test's tie models whose figures are equal to ``TIE_RTOL``, as a full fine-tuning that kept the
+    zero-shot weights does with zero-shot. They agree when the tiers are the same, in the same order.
+    """
+    from tsfm.adapters.verdict import same_tiers, tiers_by_value, window_columns
 
     windows = window_columns(verdict)
     left = verdict[["label", *windows, "test_wql", "test_mase", "val_wql"]].rename(
@@ -138,13 +143,13 @@ def compare(verdict: pd.DataFrame, test: pd.DataFrame, kept: str, order: list[st
     right = test.rename(columns={c: f"test_{c}" for c in test.columns if c != "model"})
     table = left.merge(right, left_on="label", right_on="model").drop(columns="model")
     table = table.rename(columns={"label": "model"})
-    ranked = table[table["model"].isin(order)]
-    by_wql = ranked.sort_values("test_WQL")["model"].tolist()
-    by_mase = ranked.sort_values("test_MASE")["model"].tolist()
+    ranked = [label for tier in order for label in tier]
     figures = table.set_index("model")
+    by_wql = tiers_by_value({m: float(figures.loc[m, "test_WQL"]) for m in ranked})
+    by_mase = tiers_by_value({m: float(figures.loc[m, "test_MASE"]) for m in ranked})
     summary = {
         "kept": kept, "verdict_ranking": order, "test_ranking_wql": by_wql, "test_ranking_mase": by_mase,
-        "agrees_wql": order == by_wql, "agrees_mase": order == by_mase,
+        "agrees_wql": same_tiers(order, by_wql), "agrees_mase": same_tiers(order, by_mase),
         "kept_test_wql": float(figures.loc[kept, "test_WQL"]),
         "zero_shot_test_wql": float(figures.loc["zero-shot", "test_WQL"]),
         "kept_test_mase": float(figures.loc[kept, "test_MASE"]),
@@ -155,6 +160,8 @@ def compare(verdict: pd.DataFrame, test: pd.DataFrame, kept: str, order: list[st
 
 
 def _print(args: argparse.Namespace, table: pd.DataFrame, reason: str, summary: dict, costs: pd.DataFrame) -> None:
+    from tsfm.adapters.verdict import format_tiers
+
     def yes(flag: bool) -> str:
         return "yes" if flag else "NO"
 
@@ -162,9 +169,9 @@ def _print(args: argparse.Namespace, table: pd.DataFrame, reason: str, summary: 
           f"(the end of the training part) beside the official test part, which no run saw")
     print(table.to_string(index=False, float_format=lambda x: f"{x:.4f}", na_rep="-"))
     print(f"verdict: {reason}")
-    print(f"verdict ranking: {' > '.join(summary['verdict_ranking'])}; official test by WQL: "
-          f"{' > '.join(summary['test_ranking_wql'])} (agrees: {yes(summary['agrees_wql'])}); by MASE: "
-          f"{' > '.join(summary['test_ranking_mase'])} (agrees: {yes(summary['agrees_mase'])})")
+    print(f"verdict ranking: {format_tiers(summary['verdict_ranking'])}; official test by WQL: "
+          f"{format_tiers(summary['test_ranking_wql'])} (agrees: {yes(summary['agrees_wql'])}); by MASE: "
+          f"{format_tiers(summary['test_ranking_mase'])} (agrees: {yes(summary['agrees_mase'])})")
     print(f"kept model on the official test: WQL {summary['kept_test_wql']:.4f} vs zero-shot "
           f"{summary['zero_shot_test_wql']:.4f}, MASE {summary['kept_test_mase']:.3f} vs "
           f"{summary['zero_shot_test_mase']:.3f} (not worse: {yes(summary['kept_not_worse_than_zero_shot'])})")

@@ -109,27 +109,80 @@ def beats(a: pd.Series, b: pd.Series, windows: Sequence[str]) -> bool:
     return bool(a["test_wql"] < b["test_wql"]) and won > len(windows) / 2 and broad
 
 
-def ranking(table: pd.DataFrame) -> list[str]:
-    """Zero-shot and the fine-tuned variants of a verdict table, best first.
+TIE_RTOL = 1e-6  # figures this close (relative) come from the same forecasts, e.g. weights that never moved
+
+
+def same_scores(a: pd.Series, b: pd.Series, windows: Sequence[str]) -> bool:
+    """``a`` and ``b`` scored alike: the pooled WQL, every window's and every series' loss equal to :data:`TIE_RTOL`.
+
+    That is the same forecasts, as when full fine-tuning's best step was step 0 and it kept the
+    zero-shot weights: such a variant ties with zero-shot rather than ranking below it.
+    """
+    columns = ["test_wql", *windows]
+    if not np.allclose(a[columns].to_numpy(float), b[columns].to_numpy(float), rtol=TIE_RTOL, atol=0, equal_nan=True):
+        return False
+    la, lb = a.get(SERIES_LOSS), b.get(SERIES_LOSS)
+    if isinstance(la, (list, tuple, np.ndarray)) and isinstance(lb, (list, tuple, np.ndarray)):
+        return len(la) == len(lb) and bool(np.allclose(np.asarray(la, float), np.asarray(lb, float),
+                                                       rtol=TIE_RTOL, atol=0, equal_nan=True))
+    return True
+
+
+def tiers(table: pd.DataFrame) -> list[list[str]]:
+    """Zero-shot and the fine-tuned variants of a verdict table, best first, in tiers of ties.
 
     Repeatedly the simplest remaining candidate (zero-shot, then LoRA, then full fine-tuning) that
-    no other remaining candidate :func:`beats` comes next. So a variant with more trained weights
-    ranks above a simpler one only when it beats it on the pooled WQL and on most windows; a
-    pooled WQL a little lower, from one lucky window, is not enough. There is always such a
-    candidate: the lowest pooled WQL is beaten by none.
+    no other remaining candidate :func:`beats` comes next, with every remaining candidate that
+    scored exactly as it did (:func:`same_scores`) in its tier. So a variant with more trained
+    weights ranks above a simpler one only when it beats it on the pooled WQL and on most windows
+    and series; a pooled WQL a little lower, from one lucky window, is not enough. There is always
+    such a candidate: the lowest pooled WQL is beaten by none.
     """
     rows = table[table["role"].isin(SIMPLEST_FIRST)].copy()
     rows = rows.iloc[np.argsort([SIMPLEST_FIRST.index(r) for r in rows["role"]], kind="stable")]
     windows, remaining, order = window_columns(table), list(range(len(rows))), []
     while remaining:
         best = next(i for i in remaining if not any(beats(rows.iloc[j], rows.iloc[i], windows) for j in remaining))
-        order.append(str(rows.iloc[best]["model"]))
-        remaining.remove(best)
+        tier = [i for i in remaining if i == best or same_scores(rows.iloc[i], rows.iloc[best], windows)]
+        order.append([str(rows.iloc[i]["model"]) for i in tier])
+        remaining = [i for i in remaining if i not in tier]
     return order
+
+
+def ranking(table: pd.DataFrame) -> list[str]:
+    """The labels of :func:`tiers`, best first (within a tie, the simplest first)."""
+    return [label for tier in tiers(table) for label in tier]
+
+
+def tiers_by_value(scores: dict[str, float]) -> list[list[str]]:
+    """Labels sorted by score, lowest first, in tiers of scores equal to :data:`TIE_RTOL` (e.g. a test WQL)."""
+    order: list[list[str]] = []
+    for label in sorted(scores, key=lambda key: scores[key]):  # stable: ties keep the given order
+        if order and np.isclose(scores[label], scores[order[-1][0]], rtol=TIE_RTOL, atol=0):
+            order[-1].append(label)
+        else:
+            order.append([label])
+    return order
+
+
+def format_tiers(order: Sequence[Sequence[str] | str]) -> str:
+    """``"zero-shot = full > lora"``; a plain label (a ranking written before tiers) is a tier of its own."""
+    return " > ".join(" = ".join([tier] if isinstance(tier, str) else tier) for tier in order)
+
+
+def same_tiers(a: Sequence[Sequence[str] | str], b: Sequence[Sequence[str] | str]) -> bool:
+    """Whether two rankings agree: the same tiers in the same order (order within a tie does not count)."""
+    def sets(order: Sequence[Sequence[str] | str]) -> list[frozenset[str]]:
+        return [frozenset([tier] if isinstance(tier, str) else tier) for tier in order]
+
+    return sets(a) == sets(b)
 
 
 def choose(table: pd.DataFrame, force: str | None = None) -> tuple[str, str]:
     """The label to keep and a sentence saying why: the first of :func:`ranking`.
+
+    A variant that scored exactly as zero-shot ties with it (:func:`tiers`) and zero-shot, the
+    simpler, is kept; the sentence then names the best variant that did not tie, and the tie.
 
     A fine-tuned variant is kept only when it beats zero-shot on the pooled WQL and on more than
     half of the windows, and a variant with more trained weights (full fine-tuning) is kept over a
@@ -142,17 +195,23 @@ def choose(table: pd.DataFrame, force: str | None = None) -> tuple[str, str]:
         row = table[table["role"] == force].iloc[0]
         return str(row["model"]), f"{row['model']} kept because it was forced (test WQL {row['test_wql']:.4f} " \
             f"vs zero-shot {zero['test_wql']:.4f})"
-    order = ranking(table)
+    order = tiers(table)
     by_label = table.set_index("model")
-    kept = by_label.loc[order[0]]
-    others = "; ".join(_comparison(kept, by_label.loc[label], window_columns(table)) for label in order[1:])
+    best = order[0][0]
+    kept = by_label.loc[best]
+    others = "; ".join(_comparison(kept, by_label.loc[label], window_columns(table))
+                       for tier in order for label in tier if label != best)
     if kept["role"] != "zero-shot":
-        return order[0], f"{order[0]} kept: {others}"
-    tuned = by_label.loc[order[1]] if len(order) > 1 else kept
-    return order[0], (
+        return best, f"{best} kept: {others}"
+    # the variant to name: the best one that did not tie with zero-shot (a tie kept the zero-shot weights)
+    below = [tier[0] for tier in order[1:]] or order[0][1:]
+    tuned = by_label.loc[below[0]] if below else kept
+    tied = order[0][1:]
+    same = f"; {' and '.join(tied)} scored exactly as zero-shot on every window and series" if tied else ""
+    return best, (
         f"fine-tuning did not beat zero-shot on the pooled WQL and a majority of windows and of series: "
         f"{_comparison(tuned, kept, window_columns(table))}; the zero-shot model is kept (pass force= to keep "
-        f"{tuned.name} anyway)"
+        f"{tuned.name} anyway){same}"
     )
 
 

@@ -154,6 +154,8 @@ register_table(ReadmeTable(
 
 def _finetune(run: TableRun) -> str:
     """Verdict windows beside the official test per variant, the verdict's choice, then the costs."""
+    from tsfm.adapters.verdict import format_tiers
+
     rows = _csv(run, "ft", "comparison.csv")
     summary = json.loads(run.work.joinpath("ft", "summary.json").read_text())
     costs = _csv(run, "ft", "costs.csv")
@@ -170,8 +172,8 @@ def _finetune(run: TableRun) -> str:
     table["model"] = [names.get(m, m) + (" (kept)" if m == summary["kept"] else "") for m in rows["model"]]
     formats = {**{label[c]: ".4f" for c in windows}, "verdict WQL (pooled)": ".4f", "test MASE": ".3f",
                "test WQL": ".4f", "test WQL vs zero-shot": ".3f", "test coverage_80": ".3f"}
-    rankings = (f"Verdict ranking: {' > '.join(summary['verdict_ranking'])}; official test by WQL: "
-                f"{' > '.join(summary['test_ranking_wql'])}, by MASE: {' > '.join(summary['test_ranking_mase'])}. "
+    rankings = (f"Verdict ranking: {format_tiers(summary['verdict_ranking'])}; official test by WQL: "
+                f"{format_tiers(summary['test_ranking_wql'])}, by MASE: {format_tiers(summary['test_ranking_mase'])}. "
                 f"Kept model not worse than zero-shot on the test: {summary['kept_not_worse_than_zero_shot']}.")
     costs = costs.assign(
         trainable=[f"{p:,} ({s:.2%})" for p, s in zip(costs.trainable_parameters, costs.trainable_share)],

@@ -169,6 +169,37 @@ def test_when_full_fine_tuning_wins_pooled_on_one_lucky_window_then_lora_ranks_a
     assert ranking(full_wins_two) == ["fu", "lo", "zs"]
 
 
+def test_when_full_fine_tuning_kept_the_zero_shot_weights_then_it_ties_with_zero_shot_in_the_ranking():
+    from tsfm.adapters.benchmark import compare
+    from tsfm.adapters.verdict import format_tiers, tiers
+
+    # the M4 Hourly case: full's best step was 0 (zero-shot's figures exactly); LoRA wins the pooled WQL
+    # on 2 of 3 windows but on half of the series only, so it ranks below both
+    zero = {"model": "zs", "role": "zero-shot", "test_wql": 0.0384, "test_wql_w1": 0.0337, "test_wql_w2": 0.0382,
+            "test_wql_w3": 0.0430, "test_mase": 1.29, "val_wql": np.nan, "series_loss": [5.0, 5.0, 5.0, 5.0]}
+    table = pd.DataFrame([
+        zero,
+        {"model": "lo", "role": "lora", "test_wql": 0.0374, "test_wql_w1": 0.0367, "test_wql_w2": 0.0375,
+         "test_wql_w3": 0.0379, "test_mase": 1.32, "val_wql": 0.035, "series_loss": [4.0, 4.0, 6.0, 6.0]},
+        {**zero, "model": "fu", "role": "full", "val_wql": 0.035},
+    ])
+    assert tiers(table) == [["zs", "fu"], ["lo"]]
+    kept, reason = choose(table)
+    assert kept == "zs" and "lo pooled WQL 0.0374 vs zs 0.0384" in reason
+    assert reason.endswith("fu scored exactly as zero-shot on every window and series")
+    assert tiers(table.assign(test_wql_w1=[0.0337, 0.0367, 0.0338])) == [["zs"], ["lo"], ["fu"]]  # one window apart
+
+    verdict = table.assign(label=["zero-shot", "lora", "full"])
+    test = pd.DataFrame({"model": ["zero-shot", "seasonal-naive", "lora", "full"], "MASE": [1.258, 1.193, 1.257, 1.258],
+                         "WQL": [0.0263, 0.0376, 0.0267, 0.0263]})
+    _, summary = compare(verdict, test, "zero-shot", [["zero-shot", "full"], ["lora"]])
+    assert summary["agrees_wql"] and format_tiers(summary["test_ranking_wql"]) == "zero-shot = full > lora"
+    assert not summary["agrees_mase"] and format_tiers(summary["test_ranking_mase"]) == "lora > zero-shot = full"
+    _, apart = compare(verdict, test.assign(WQL=[0.0263, 0.0376, 0.0267, 0.02631]), "zero-shot",
+                       [["zero-shot", "full"], ["lora"]])
+    assert not apart["agrees_wql"] and apart["test_ranking_wql"] == [["zero-shot"], ["full"], ["lora"]]
+
+
 @pytest.mark.slow
 def test_when_interrupted_and_resumed_then_the_adapter_equals_an_uninterrupted_run(bolt, tmp_path):
     config = FAST.replace(steps=8, eval_every=2, checkpoint_every=2, lr=3e-3)

@@ -215,8 +215,8 @@ def test_the_finetune_table_shows_each_verdict_window_and_marks_the_kept_variant
         "test_WQL_vs_zero_shot": [1.5, 1.0, 0.5], "test_coverage_80": [0.8, 0.8, 0.8],
     }).to_csv(folder / "comparison.csv", index=False)
     (folder / "summary.json").write_text(json.dumps({
-        "kept": "lora", "verdict_ranking": ["lora", "full", "zero-shot"],
-        "test_ranking_wql": ["lora", "zero-shot", "full"],
+        "kept": "lora", "verdict_ranking": [["lora"], ["full", "zero-shot"]],
+        "test_ranking_wql": ["lora", "zero-shot", "full"],  # a summary written before tiers
         "test_ranking_mase": ["lora", "full", "zero-shot"], "kept_not_worse_than_zero_shot": True}))
     pd.DataFrame({"method": ["lora"], "trainable_parameters": [10], "trainable_share": [0.1], "file_bytes": [100],
                   "file_share_of_base": [0.01], "steps": [5], "best_step": [5], "seconds_per_100_steps": [1.0],
@@ -226,7 +226,7 @@ def test_the_finetune_table_shows_each_verdict_window_and_marks_the_kept_variant
     assert lines[0].startswith("| model | verdict window 1 | verdict window 2 | verdict WQL (pooled) |")
     assert [line.split(" | ")[0] for line in lines[1:4]] == ["| zero-shot", "| LoRA (kept)", "| full fine-tuning"]
     assert "| LoRA (kept) | 0.3000 | 0.6000 | 0.4500 |" in text
-    assert "official test by WQL: lora > zero-shot > full" in text
+    assert "Verdict ranking: lora > full = zero-shot; official test by WQL: lora > zero-shot > full" in text
 
 
 def test_the_suite_table_has_an_ensemble_column_beside_the_members():
