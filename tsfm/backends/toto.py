@@ -10,8 +10,8 @@ with ``Toto.load_from_checkpoint(folder)``, from safetensors only. (``Toto.from_
 with the current ``huggingface_hub``: its ``_from_pretrained`` lacks arguments the mixin no longer passes.)
 
 =============  ===================================================================================
-context        the last ``context_length`` values (4096); a shorter series is left-padded and the
-               padding masked out, as are missing values (set to 0 and masked)
+context        the last ``context_length`` values (4096), or the whole series when shorter (never
+               padded: see batching); missing values are set to 0 and masked out
 output         quantiles of ``num_samples`` sampled paths (256 by default, upstream's advice is at
                least 128); each series draws from its own stream, seeded the same for every series,
                so its forecast is the same in any batch and the same in every call
