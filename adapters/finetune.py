@@ -28,7 +28,7 @@ from tsfm.adapters import artifacts
 from tsfm.adapters.config import FinetuneConfig, validate_method
 from tsfm.adapters.lora import add_lora, fingerprint, make_lora_config, parameter_counts
 from tsfm.adapters.trainer import train, validation_wql
-from tsfm.adapters.verdict import SERIES_LOSS, Candidate, choose, format_verdict, ranking, score_candidates
+from tsfm.adapters.verdict import SERIES_LOSS, Candidate, choose, format_verdict, ranking, score_candidates, tiers
 from tsfm.adapters.windows import SplitData, WindowSampler, series_from_data, split_series
 from tsfm.errors import InputError
 from tsfm.registry import load
@@ -178,7 +178,7 @@ def _judge_and_save(
         "base_model": _model_reference(plan.model.name), "family": plan.family.name,
         "base_fingerprint": plan.base_fingerprint, "horizon": plan.horizon, "season_length": plan.season_length,
         "context_length": plan.context_length, "windows": split.test.config.windows, "methods": plan.methods,
-        "chosen": chosen_role, "reason": reason, "ranking": ranking(table),
+        "chosen": chosen_role, "reason": reason, "ranking": ranking(table), "ranking_tiers": tiers(table),
         "config": plan.config.to_dict(), "lora_config": _lora_dict(plan.lora),
         "series": {"train": int(len(split.train_lengths)), "test": int(len(split.test.item_ids)),
                    "skipped": len(split.skipped)},

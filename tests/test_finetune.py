@@ -131,6 +131,8 @@ def test_when_fine_tuning_cannot_beat_zero_shot_then_the_zero_shot_model_is_kept
 
     assert result.chosen == "zero-shot"
     assert "did not beat zero-shot" in result.report["reason"]
+    tiers = result.report["ranking_tiers"]
+    assert [label for tier in tiers for label in tier] == result.report["ranking"] and len(tiers[0]) >= 1
     series = sines(2, 90)
     np.testing.assert_allclose(result.predict_quantiles(series, HORIZON).quantiles,
                                bolt.predict_quantiles(series, HORIZON).quantiles)
