@@ -73,15 +73,15 @@ def add_selection_flags(p: argparse.ArgumentParser) -> None:
 
     p.add_argument(
         "--method", default=DEFAULT_METHOD, choices=METHODS,
-        help="joint-top-k: equal weights over the --top-k members ranked on validation WQL and MASE together, "
-        "one set of weights for quantiles and point; top-k: the same ranked on WQL alone; greedy: greedy ensemble "
+        help="joint-top-k: equal weights over the --top-k members ranked on validation WQL and MASE together; "
+        "top-k: the same ranked on WQL alone; greedy: greedy ensemble "
         "selection (--max-iter, --shrinkage, --tolerance) (default: %(default)s)",
     )
     p.add_argument("--top-k", type=int, default=DEFAULT_TOP_K,
                    help="members kept by joint-top-k and top-k (default: %(default)s)")
     p.add_argument(
         "--point-min-windows", type=_optional_count, default=DEFAULT_POINT_MIN_WINDOWS,
-        help="top-k and greedy: scored validation windows (series x origins) from which the point forecast "
+        help="scored validation windows (series x origins) from which the point forecast "
         "(median, mean) gets weights of its own, chosen on MASE; 'none': never (default: %(default)s)",
     )
 

@@ -158,8 +158,7 @@ def print_report(report) -> None:
     )
     print(format_leaderboard(report.leaderboard))
     if report.ensemble is not None:
-        weights = ", ".join(f"{m.name} {w:.3f}" for m, w in zip(report.ensemble.members, report.ensemble.weights))
-        print(f"ensemble weights (chosen on windows before the scored ones): {weights}")
+        print(f"ensemble weights (chosen on windows before the scored ones): {report.ensemble.describe_weights()}")
     if report.ensemble_note:
         print(report.ensemble_note)
     for label, path in report.files.items():

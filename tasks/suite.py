@@ -132,12 +132,7 @@ def run_suite(
             device=device, plot_series=0, progress=progress, ensemble=ensemble,
         )
         if report.ensemble is not None:
-            ens = report.ensemble
-            weights = ", ".join(f"{m.name} {w:.3f}" for m, w in zip(ens.members, ens.weights))
-            same = np.array_equal(ens.point_weights, ens.weights)
-            point = "" if same else "; point weights (median, mean) " + ", ".join(
-                f"{m.name} {w:.3f}" for m, w in zip(ens.members, ens.point_weights))
-            print(f"suite: {name}: ensemble weights {weights}{point}")
+            print(f"suite: {name}: ensemble weights {report.ensemble.describe_weights()}")
         elif report.ensemble_note:
             print(f"suite: {name}: {report.ensemble_note}")
         parts.append(_dataset_rows(name, report))

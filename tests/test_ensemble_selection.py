@@ -65,7 +65,7 @@ def test_when_one_member_has_the_sharpest_quantiles_but_a_biased_median_then_joi
 
     assert on_wql.weights.tolist() == [1.0, 0.0, 0.0]
     assert joint.weights.tolist() == [0.0, 1.0, 0.0]
-    assert joint.point_weights is joint.weights  # one set of weights for quantiles and point
+    assert joint.rows < 30 and joint.point_weights is joint.weights  # too few windows for point weights apart
     assert default.weights.tolist() == [0.5, 0.5, 0.0]  # the default: joint-top-k over the best 2
 
 
@@ -84,6 +84,21 @@ def test_when_the_best_quantiles_and_the_best_median_come_from_different_members
     np.testing.assert_allclose(forecast.mean, truth, atol=1e-9)
     np.testing.assert_allclose(forecast.quantiles[:, :, 2], truth + 0.3 + 0.4, atol=1e-9)  # the 0.9 level: sharp's
     assert (np.diff(forecast.quantiles, axis=-1) >= 0).all()
+    assert ensemble.describe_weights() == ("sharp 1.000, centred 0.000; "
+                                           "point weights (median, mean) sharp 0.000, centred 1.000")
+
+
+def test_when_joint_top_k_has_windows_enough_then_the_median_gets_the_members_best_on_mase():
+    # balanced ranks first on WQL and MASE together; centred has the best median but far too wide quantiles
+    members = [KnowingForecaster("sharp", offset=0.25, width=0.3), KnowingForecaster("balanced", offset=0.1, width=3.0),
+               KnowingForecaster("centred", offset=0.02, width=60.0)]
+    results = [score(m, known_panel(n_series=12), CONFIG, LEVELS, SEASON) for m in members]  # 36 windows
+
+    selection = select_weights(results, method="joint-top-k", top_k=1)
+    assert selection.rows == 36 and selection.separate_point
+    assert selection.weights.tolist() == [0.0, 1.0, 0.0] and selection.point_weights.tolist() == [0.0, 0.0, 1.0]
+    one_set = select_weights(results, method="joint-top-k", top_k=1, point_min_windows=None)
+    assert one_set.point_weights is one_set.weights
 
 
 @pytest.mark.parametrize("point_min_windows", [None, 37])

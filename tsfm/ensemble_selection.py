@@ -1,11 +1,11 @@
 """How an ensemble's weights are chosen from validation forecasts (see :mod:`tsfm.ensemble`).
 
 Three methods: ``"joint-top-k"`` (default: equal weights over the ``top_k`` members ranked on
-WQL and MASE together, one set of weights for the quantiles and the point forecast),
-``"top-k"`` (equal weights over the members of lowest pooled WQL) and ``"greedy"`` (Caruana's
-selection with replacement, with a tolerance and shrinkage toward equal weights). ``"top-k"``
-and ``"greedy"`` choose the quantile weights on pooled WQL and, where the validation holds
-enough windows, the point weights on mean MASE. :func:`series_weights` adds,
+WQL and MASE together), ``"top-k"`` (equal weights over the members of lowest pooled WQL) and
+``"greedy"`` (Caruana's selection with replacement, with a tolerance and shrinkage toward equal
+weights). Where the validation holds enough windows (``point_min_windows``), each also chooses
+the point weights apart, on mean MASE (the ``top_k`` members of lowest MASE for the two top-k
+methods, greedy selection for ``"greedy"``); with fewer, one set of weights serves both. :func:`series_weights` adds,
 optionally, weights per series, shrunk toward these and kept only where they clearly beat them on that series' windows.
 """
 
@@ -103,14 +103,14 @@ def select_weights(
         )
     y = results[0].targets[common]  # [rows, horizon]
     scale = float(np.nansum(np.abs(y))) or 1.0
-    if method == "joint-top-k":
-        weights, counts, trajectory, keep = _joint_top_k(results, common, alive, top_k)
-        return Selection(weights, counts, trajectory, dropped, int(common.sum()), keep, weights, counts)
     if method == "greedy":
         choose = lambda c, loss: _greedy(c, loss, alive, max_iter, tolerance, shrinkage)  # noqa: E731
-    else:
+    else:  # top-k, and joint-top-k's point weights
         choose = lambda c, loss: _top_k(c, loss, alive, top_k)  # noqa: E731
-    weights, counts, trajectory, keep = choose(forecasts[:, common], lambda avg: _pinball(y, avg, levels) / scale)
+    if method == "joint-top-k":
+        weights, counts, trajectory, keep = _joint_top_k(results, common, alive, top_k)
+    else:
+        weights, counts, trajectory, keep = choose(forecasts[:, common], lambda avg: _pinball(y, avg, levels) / scale)
     rows = int(common.sum())
     point_weights, point_counts = weights, counts
     if point_min_windows is not None and rows >= point_min_windows:
