@@ -165,17 +165,19 @@ def tiers_by_value(scores: dict[str, float]) -> list[list[str]]:
     return order
 
 
+def _as_tiers(order: Sequence[Sequence[str] | str]) -> list[list[str]]:
+    """Tiers of a ranking; a plain label (a ranking written before tiers) is a tier of its own."""
+    return [[tier] if isinstance(tier, str) else list(tier) for tier in order]
+
+
 def format_tiers(order: Sequence[Sequence[str] | str]) -> str:
-    """``"zero-shot = full > lora"``; a plain label (a ranking written before tiers) is a tier of its own."""
-    return " > ".join(" = ".join([tier] if isinstance(tier, str) else tier) for tier in order)
+    """``"zero-shot = full > lora"``."""
+    return " > ".join(" = ".join(tier) for tier in _as_tiers(order))
 
 
 def same_tiers(a: Sequence[Sequence[str] | str], b: Sequence[Sequence[str] | str]) -> bool:
     """Whether two rankings agree: the same tiers in the same order (order within a tie does not count)."""
-    def sets(order: Sequence[Sequence[str] | str]) -> list[frozenset[str]]:
-        return [frozenset([tier] if isinstance(tier, str) else tier) for tier in order]
-
-    return sets(a) == sets(b)
+    return [set(t) for t in _as_tiers(a)] == [set(t) for t in _as_tiers(b)]
 
 
 def choose(table: pd.DataFrame, force: str | None = None) -> tuple[str, str]:
@@ -197,16 +199,14 @@ def choose(table: pd.DataFrame, force: str | None = None) -> tuple[str, str]:
             f"vs zero-shot {zero['test_wql']:.4f})"
     order = tiers(table)
     by_label = table.set_index("model")
-    best = order[0][0]
+    best, tied = order[0][0], order[0][1:]
+    below = [label for tier in order[1:] for label in tier]
     kept = by_label.loc[best]
-    others = "; ".join(_comparison(kept, by_label.loc[label], window_columns(table))
-                       for tier in order for label in tier if label != best)
     if kept["role"] != "zero-shot":
+        others = "; ".join(_comparison(kept, by_label.loc[label], window_columns(table)) for label in tied + below)
         return best, f"{best} kept: {others}"
     # the variant to name: the best one that did not tie with zero-shot (a tie kept the zero-shot weights)
-    below = [tier[0] for tier in order[1:]] or order[0][1:]
-    tuned = by_label.loc[below[0]] if below else kept
-    tied = order[0][1:]
+    tuned = by_label.loc[(below or tied or [best])[0]]
     same = f"; {' and '.join(tied)} scored exactly as zero-shot on every window and series" if tied else ""
     return best, (
         f"fine-tuning did not beat zero-shot on the pooled WQL and a majority of windows and of series: "

@@ -45,6 +45,8 @@ def resolve_sets(sets: str | None) -> tuple[str, ...]:
         return UCR_SETS
     names = tuple(s.strip() for s in sets.split(",") if s.strip())
     return tuple(n for name in names for n in (OFFLINE_SETS if name == "offline" else (name,)))
+
+
 METHODS = ("tsfm-hybrid", "tsfm-auto", "tsfm-embed", "tsfm-in-context", "tsfm-in-context-group", "minirocket", "dtw")
 # run when --methods is not given; tsfm-in-context-group needs a Chronos-2 --model, so it is asked for by name
 DEFAULT_METHODS = tuple(m for m in METHODS if m != "tsfm-in-context-group")

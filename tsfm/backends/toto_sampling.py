@@ -39,12 +39,16 @@ class SeriesStreams:
     """
 
     def __init__(self, count: int, seed: int, device: str) -> None:
-        self.count = count
         self.cuda = torch.device(device) if device.startswith("cuda") else None
         with self._forked():
             torch.manual_seed(seed)
             start = self._get()
         self.states = [start.clone() for _ in range(count)]
+
+    @property
+    def count(self) -> int:
+        """Series in the batch."""
+        return len(self.states)
 
     def _get(self) -> torch.Tensor:
         return torch.cuda.get_rng_state(self.cuda) if self.cuda is not None else torch.get_rng_state()
@@ -109,9 +113,6 @@ class _PerSeriesDraws:
 
     def sample(self) -> torch.Tensor:
         whole, count = self.distribution, self.streams.count
-        if count == 1:
-            with self.streams.series(0):
-                return whole.sample()
         shape = whole.batch_shape + whole.event_shape
         out = None
         for i in range(count):
