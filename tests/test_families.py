@@ -18,22 +18,15 @@ import pytest
 
 import tsfm
 from tests.conftest import TINY_FAMILIES, seasonal_panel
+from tests.family_checks import one_line_exit_2
 from tsfm import hub
 from tsfm.covariates import Covariates
-from tsfm.tasks.cli import main
 
 NATIVE = (0.1, 0.2, 0.3, 0.4, 0.5, 0.6, 0.7, 0.8, 0.9)
 
 
 def needs(family: str):
     return pytest.mark.skipif(family not in TINY_FAMILIES, reason=f"the {family} package is not installed")
-
-
-def _one_line_exit_2(argv, capsys) -> str:
-    assert main(argv) == 2
-    err = capsys.readouterr().err.strip()
-    assert len(err.splitlines()) == 1 and "Traceback" not in err
-    return err
 
 
 def _forecast_argv(model: str) -> list[str]:
@@ -73,7 +66,7 @@ def test_when_a_tirex_folder_mixes_layouts_then_it_is_refused_naming_the_files(t
     (folder / "config.json").write_text("{}")
     with pytest.raises(tsfm.CheckpointError, match="mixes a TiRex model.ckpt with files of another layout"):
         tsfm.load(str(folder), device="cpu")
-    assert "config.json" in _one_line_exit_2(_forecast_argv(str(folder)), capsys)
+    assert "config.json" in one_line_exit_2(_forecast_argv(str(folder)), capsys)
 
 
 @needs("tirex")
@@ -86,7 +79,7 @@ def test_when_a_tirex_folder_has_no_checkpoint_then_its_loader_says_what_is_miss
 
 
 @needs("tirex")
-def test_when_tirex_weights_do_not_match_its_hyper_parameters_then_one_line_exit_2(tmp_path, capsys):
+def test_when_tirex_weights_do_not_match_its_hyper_parameters_thenone_line_exit_2(tmp_path, capsys):
     import torch
 
     from tsfm.backends.tirex_testing import build_tiny_tirex
@@ -97,7 +90,7 @@ def test_when_tirex_weights_do_not_match_its_hyper_parameters_then_one_line_exit
     torch.save(checkpoint, folder / "model.ckpt")
     with pytest.raises(tsfm.CheckpointError, match="not a loadable TiRex checkpoint"):
         tsfm.load(str(folder), device="cpu")
-    assert "size mismatch" in _one_line_exit_2(_forecast_argv(str(folder)), capsys)
+    assert "size mismatch" in one_line_exit_2(_forecast_argv(str(folder)), capsys)
 
 
 @needs("tirex")
@@ -136,7 +129,7 @@ def test_when_a_timesfm_folder_is_loaded_then_tsfm_returns_upstreams_own_forecas
 
 
 @needs("timesfm")
-def test_when_the_timesfm_config_names_other_sizes_than_its_weights_then_one_line_exit_2(
+def test_when_the_timesfm_config_names_other_sizes_than_its_weights_thenone_line_exit_2(
     tiny_checkpoints, tmp_path, capsys
 ):
     folder = tmp_path / "bad"
@@ -146,7 +139,7 @@ def test_when_the_timesfm_config_names_other_sizes_than_its_weights_then_one_lin
     (folder / "config.json").write_text(json.dumps({**config, "num_layers": config["num_layers"] + 1}))
     with pytest.raises(tsfm.CheckpointError, match="not a loadable TimesFM 2.5 checkpoint"):
         tsfm.load(str(folder), device="cpu")
-    assert "Missing key" in _one_line_exit_2(_forecast_argv(str(folder)), capsys)
+    assert "Missing key" in one_line_exit_2(_forecast_argv(str(folder)), capsys)
 
 
 @needs("timesfm")
@@ -222,7 +215,7 @@ def test_when_the_familys_package_is_missing_then_a_hub_id_routed_to_it_names_it
     tsfm.list_models()  # backends registered
     monkeypatch.setitem(hub._FAMILIES, family, dataclasses.replace(hub._FAMILIES[family], available=lambda: False))
     monkeypatch.setattr(hub, "fetch_repository", lambda name: repository)
-    err = _one_line_exit_2(_forecast_argv(repository.name), capsys)
+    err = one_line_exit_2(_forecast_argv(repository.name), capsys)
     assert f"is a {family} model, whose package is not installed: {install}" in err
 
 

@@ -26,9 +26,12 @@ import torch  # noqa: E402
 
 import tsfm  # noqa: E402
 from tests.conftest import seasonal_panel  # noqa: E402
-from tsfm import hub  # noqa: E402
+from tests.family_checks import (  # noqa: E402
+    check_hub_id_fetches_only_config_and_safetensors,
+    check_only_family_claims,
+    one_line_exit_2,
+)
 from tsfm.backends import moirai  # noqa: E402
-from tsfm.tasks.cli import main  # noqa: E402
 
 SHARED_MODELS = Path(__file__).resolve().parents[1].parent / "shared" / "models"
 NATIVE = (0.1, 0.2, 0.3, 0.4, 0.5, 0.6, 0.7, 0.8, 0.9)
@@ -48,13 +51,6 @@ def _copy(folder: Path, tmp_path: Path) -> Path:
     target = tmp_path / "moirai"
     shutil.copytree(folder, target)
     return target
-
-
-def _one_line_exit_2(argv, capsys) -> str:
-    assert main(argv) == 2
-    err = capsys.readouterr().err.strip()
-    assert len(err.splitlines()) == 1 and "Traceback" not in err
-    return err
 
 
 # --- upstream's Moirai2Forecast, run without lightning and gluonts ---------------------------------
@@ -195,39 +191,18 @@ def test_when_a_folder_is_not_a_clean_moirai_checkpoint_then_one_line_names_what
     with pytest.raises(tsfm.CheckpointError, match=message):
         moirai.load_moirai(str(target), tsfm.registry.LoadOptions(device="cpu"))
     argv = ["forecast", "--data", "aeon:airline", "--horizon", "4", "--model", str(target), "--output", "x.csv"]
-    _one_line_exit_2(argv, capsys)
+    one_line_exit_2(argv, capsys)
 
 
 # --- hub routing ---------------------------------------------------------------------------------
 
 
 def test_when_a_hub_repository_holds_moirai_2s_config_then_only_moirai_claims_it(folder):
-    tsfm.list_models()
-    config = json.loads((folder / "config.json").read_text())
-    repository = hub.HubRepository("Salesforce/moirai-2.0-R-small", config, ("config.json", "model.safetensors"))
-    assert hub.route(repository).name == "moirai"
-    assert [family.name for family in hub.hub_families() if family.matches(repository)] == ["moirai"]
-    pickled = hub.HubRepository("someone/moirai-pickle", config, ("config.json", "pytorch_model.bin"))
-    assert not hub._FAMILIES["moirai"].matches(pickled)
+    check_only_family_claims(folder, "moirai", "Salesforce/moirai-2.0-R-small")
 
 
 def test_when_a_moirai_hub_id_is_loaded_then_only_its_config_and_safetensors_are_fetched(folder, monkeypatch):
-    import huggingface_hub
-
-    config = json.loads((folder / "config.json").read_text())
-    name = "someone/moirai-2.0-tuned"
-    monkeypatch.setattr(hub, "fetch_repository",
-                        lambda repo: hub.HubRepository(repo, config, ("config.json", "model.safetensors")))
-    asked = []
-
-    def download(repo_id, filename, **kwargs):  # the hub, served from the local folder
-        asked.append((repo_id, filename))
-        return str(folder / filename)
-
-    monkeypatch.setattr(huggingface_hub, "hf_hub_download", download)
-    model = tsfm.load(name, device="cpu")
-    assert asked == [(name, "config.json"), (name, "model.safetensors")]
-    assert model.family == "moirai" and model.predict_quantiles(seasonal_panel(2), 4).quantiles.shape == (2, 4, 9)
+    check_hub_id_fetches_only_config_and_safetensors(folder, "moirai", "someone/moirai-2.0-tuned", 2, monkeypatch)
 
 
 def test_when_tsfm_is_imported_and_models_listed_then_uni2ts_is_not_imported():

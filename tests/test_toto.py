@@ -19,9 +19,12 @@ import torch
 
 import tsfm
 from tests.conftest import seasonal_panel
-from tsfm import hub
+from tests.family_checks import (
+    check_hub_id_fetches_only_config_and_safetensors,
+    check_only_family_claims,
+    one_line_exit_2,
+)
 from tsfm.backends import toto
-from tsfm.tasks.cli import main
 
 if not toto.toto_available():
     pytest.skip(f"toto-ts or a module it imports is missing ({toto.INSTALL})", allow_module_level=True)
@@ -145,38 +148,15 @@ def test_when_a_folder_is_not_a_clean_toto_checkpoint_then_one_line_names_what_i
     with pytest.raises(tsfm.CheckpointError, match=message):
         toto.load_toto(str(target), tsfm.registry.LoadOptions(device="cpu"))
     argv = ["forecast", "--data", "aeon:airline", "--horizon", "4", "--model", str(target), "--output", "x.csv"]
-    assert main(argv) == 2
-    err = capsys.readouterr().err.strip()
-    assert len(err.splitlines()) == 1 and "Traceback" not in err
+    one_line_exit_2(argv, capsys)
 
 
 def test_when_a_hub_repository_holds_totos_config_then_only_toto_claims_it(folder):
-    tsfm.list_models()
-    config = json.loads((folder / "config.json").read_text())
-    repository = hub.HubRepository("Datadog/Toto-Open-Base-1.0", config, ("config.json", "model.safetensors"))
-    assert hub.route(repository).name == "toto"
-    assert [family.name for family in hub.hub_families() if family.matches(repository)] == ["toto"]
-    pickled = hub.HubRepository("someone/toto-pickle", config, ("config.json", "pytorch_model.bin"))
-    assert not hub._FAMILIES["toto"].matches(pickled)
+    check_only_family_claims(folder, "toto", "Datadog/Toto-Open-Base-1.0")
 
 
 def test_when_a_toto_hub_id_is_loaded_then_only_its_config_and_safetensors_are_fetched(folder, monkeypatch):
-    import huggingface_hub
-
-    config = json.loads((folder / "config.json").read_text())
-    name = "someone/toto-tuned"
-    monkeypatch.setattr(hub, "fetch_repository",
-                        lambda repo: hub.HubRepository(repo, config, ("config.json", "model.safetensors")))
-    asked = []
-
-    def download(repo_id, filename, **kwargs):  # the hub, served from the local folder
-        asked.append((repo_id, filename))
-        return str(folder / filename)
-
-    monkeypatch.setattr(huggingface_hub, "hf_hub_download", download)
-    model = tsfm.load(name, device="cpu")
-    assert asked == [(name, "config.json"), (name, "model.safetensors")]
-    assert model.family == "toto" and model.predict_quantiles(seasonal_panel(1), 4).quantiles.shape == (1, 4, 9)
+    check_hub_id_fetches_only_config_and_safetensors(folder, "toto", "someone/toto-tuned", 1, monkeypatch)
 
 
 def test_when_tsfm_is_imported_and_models_listed_then_toto_is_not_imported():
