@@ -13,6 +13,7 @@ from tsfm.tasks.classification import (
     EmbeddingFeatures,
     InContextClassifier,
     MiniRocketBaseline,
+    RdstBaseline,
     TsfmClassifier,
 )
 from tsfm.tasks.classification.cwru import Recording, cut_windows, load_recordings, recording_folds
@@ -140,7 +141,9 @@ def test_when_shapes_task_then_the_group_mode_of_the_bundled_chronos2_beats_chan
     assert clf.score(test, y_test) >= 0.5
 
 
-@pytest.mark.parametrize("baseline", [MiniRocketBaseline(n_kernels=840), DtwBaseline(window=0.1)])
+@pytest.mark.parametrize(
+    "baseline", [MiniRocketBaseline(n_kernels=840), RdstBaseline(max_shapelets=200), DtwBaseline(window=0.1)]
+)
 def test_when_baseline_fits_then_it_predicts_known_classes_with_probabilities(task, baseline):
     train, y_train, test, y_test = task
     baseline.fit(train, y_train)
@@ -528,3 +531,15 @@ def test_when_sets_is_offline_then_every_classification_set_aeon_ships_loads_and
     classes = {name: len(set(bench.load_ucr(name)[1])) for name in bench.OFFLINE_SETS}
     above = rows["accuracy"].to_numpy() > 1.5 / np.array([classes[n] for n in rows["dataset"]])
     assert above.all(), rows  # every set is learnable from its training split, well above chance
+
+
+def test_when_rdst_is_asked_for_by_name_then_the_bench_builds_it_and_it_runs_silently(task, recwarn):
+    from tsfm.tasks.classification import benchmarks as bench
+
+    assert "rdst" in bench.METHODS and "rdst" not in bench.DEFAULT_METHODS  # slow on CWRU: by name only
+    clf = bench.method_factories(None, ("rdst",), bench.UCR_FEATURES, "logistic")["rdst"]()
+    assert isinstance(clf, RdstBaseline)
+    train, y_train, test, y_test = task
+    clf.fit(train, y_train)
+    assert clf.score(test, y_test) >= 0.5  # chance is 1/3
+    assert not [w for w in recwarn if "shapelet transformation" in str(w.message)]  # aeon's zero-fill note is muted

@@ -236,6 +236,22 @@ def test_when_candidates_are_validated_then_every_mix_and_auto_get_a_fold_accura
     assert scores["minirocket"] >= 0.9 and scores["embedding (ridge)"] <= 0.8  # only the rocket block has signal
 
 
+def test_when_rdst_is_validated_then_it_is_refitted_on_each_training_fold(task, monkeypatch):
+    from tsfm.tasks.classification import baselines
+    from tsfm.tasks.classification.hybrid import stratified_folds
+    from tsfm.tasks.classification.validation import rdst_fold_accuracy
+
+    train, y_train, _, _ = task
+    seen = []
+    fit = baselines.RdstBaseline.fit
+    monkeypatch.setattr(baselines.RdstBaseline, "fit", lambda self, s, y: seen.append(len(s)) or fit(self, s, y))
+    accuracy = rdst_fold_accuracy(train, y_train, folds=4)
+    folds = stratified_folds(y_train, 4)
+    assert seen == [len(tr) for tr, _ in folds] and all(n < len(train) for n in seen)  # never the whole split
+    assert accuracy >= 0.6  # three separable shapes: chance is 1/3
+    assert stratified_folds(np.array(["a", "a", "b"]), 5) == []  # a class of one: no folds
+
+
 def test_when_drawing_k_per_class_then_draws_are_seeded_and_small_classes_kept_whole():
     from tsfm.tasks.classification.fewshot import parse_shots, sample_per_class
 

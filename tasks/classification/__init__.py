@@ -9,7 +9,8 @@ Every classifier here has the same interface (:class:`~tsfm.tasks.classification
   training folds (``auto``).
 - :class:`TsfmClassifier`: pooled TSFM embeddings (any model with ``embed``) + a light head.
 - :class:`InContextClassifier`: labelled examples placed in the model's context, no training.
-- :class:`MiniRocketBaseline`, :class:`DtwBaseline`: aeon's MiniRocket and 1-NN DTW.
+- :class:`MiniRocketBaseline`, :class:`RdstBaseline`, :class:`DtwBaseline`: aeon's MiniRocket, random
+  dilated shapelets and 1-NN DTW.
 
 A series may also be multivariate, ``[n_channels, length]``. A fitted :class:`TsfmClassifier`
 or :class:`HybridClassifier` saves itself as a folder of JSON and arrays (``clf.save(folder)``) that
@@ -19,7 +20,7 @@ Heavy imports (torch, aeon) happen inside methods, so importing this package is 
 """
 
 from tsfm.tasks.classification.base import SeriesClassifier
-from tsfm.tasks.classification.baselines import DtwBaseline, MiniRocketBaseline
+from tsfm.tasks.classification.baselines import DtwBaseline, MiniRocketBaseline, RdstBaseline
 from tsfm.tasks.classification.classifier import TsfmClassifier, make_classifier
 from tsfm.tasks.classification.features import EmbeddingFeatures
 from tsfm.tasks.classification.hybrid import HybridClassifier
@@ -32,6 +33,7 @@ __all__ = [
     "HybridClassifier",
     "InContextClassifier",
     "MiniRocketBaseline",
+    "RdstBaseline",
     "SeriesClassifier",
     "TsfmClassifier",
     "load_classifier",

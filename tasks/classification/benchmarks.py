@@ -8,8 +8,10 @@ never silently.
 - **Methods**: ``tsfm-hybrid`` (the default of ``tsfm classify``: MiniRocket features and TSFM
   embeddings in one ridge head, :mod:`~tsfm.tasks.classification.hybrid`), ``tsfm-auto`` (the mix
   chosen per dataset on training folds), ``tsfm-embed``, ``tsfm-in-context``, ``minirocket``, ``dtw``,
-  and, asked for by name with a Chronos-2 model, ``tsfm-in-context-group`` (the examples as related
-  series in the query's group, :mod:`~tsfm.tasks.classification.in_context`).
+  and, asked for by name, ``tsfm-in-context-group`` (with a Chronos-2 model: the examples as related
+  series in the query's group, :mod:`~tsfm.tasks.classification.in_context`) and ``rdst`` (aeon's
+  random dilated shapelets, the strongest classical method measured on the five sets; slow on
+  CWRU's many 1,024-sample windows, so not run by default).
 - **UCR/UEA** (default train/test split) sets shipped in aeon, any named with ``--sets``;
   multivariate ones (UEA's BasicMotions: 6 channels) keep all their channels. By default
   GunPoint, ItalyPowerDemand, ArrowHead, OSULeaf, ACSF1. Published MiniRocket: the default-split column of
@@ -47,9 +49,11 @@ def resolve_sets(sets: str | None) -> tuple[str, ...]:
     return tuple(n for name in names for n in (OFFLINE_SETS if name == "offline" else (name,)))
 
 
-METHODS = ("tsfm-hybrid", "tsfm-auto", "tsfm-embed", "tsfm-in-context", "tsfm-in-context-group", "minirocket", "dtw")
-# run when --methods is not given; tsfm-in-context-group needs a Chronos-2 --model, so it is asked for by name
-DEFAULT_METHODS = tuple(m for m in METHODS if m != "tsfm-in-context-group")
+METHODS = ("tsfm-hybrid", "tsfm-auto", "tsfm-embed", "tsfm-in-context", "tsfm-in-context-group", "minirocket", "dtw",
+           "rdst")
+# run when --methods is not given; tsfm-in-context-group needs a Chronos-2 --model and rdst is slow on CWRU,
+# so both are asked for by name
+DEFAULT_METHODS = tuple(m for m in METHODS if m not in ("tsfm-in-context-group", "rdst"))
 # Fixed before scoring, one configuration for all UCR sets (shape position matters: segments).
 UCR_FEATURES = EmbeddingFeatures(views=("raw", "diff", "scale2"), pooling="mean", segments=4)
 # Vibration windows are stationary: no segments; a fault that shows in few windows moves the max.
@@ -63,7 +67,7 @@ Factory = Callable[[], SeriesClassifier]
 def method_factories(model: Any, methods: tuple[str, ...], features: EmbeddingFeatures, head: str) -> dict:
     """``{method: () -> fresh classifier}`` for the names in :data:`METHODS`."""
     from tsfm.errors import InputError
-    from tsfm.tasks.classification.baselines import DtwBaseline, MiniRocketBaseline
+    from tsfm.tasks.classification.baselines import DtwBaseline, MiniRocketBaseline, RdstBaseline
     from tsfm.tasks.classification.classifier import TsfmClassifier
     from tsfm.tasks.classification.hybrid import AUTO_MIXES, HYBRID_MIXES, HybridClassifier
     from tsfm.tasks.classification.in_context import InContextClassifier
@@ -79,6 +83,7 @@ def method_factories(model: Any, methods: tuple[str, ...], features: EmbeddingFe
         "tsfm-in-context-group": lambda: InContextClassifier(model, mode="group", min_per_class=1),
         "minirocket": lambda: MiniRocketBaseline(min_per_class=1),
         "dtw": lambda: DtwBaseline(min_per_class=1),
+        "rdst": lambda: RdstBaseline(min_per_class=1),
     }
     return {m: table[m] for m in methods}
 

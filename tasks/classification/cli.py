@@ -91,8 +91,9 @@ def add_bench_flags(p: argparse.ArgumentParser) -> None:
     p.add_argument(
         "--methods", default=None,
         help="comma-separated: tsfm-hybrid (the default method of tsfm classify), tsfm-auto, tsfm-embed, "
-        "tsfm-in-context, tsfm-in-context-group (a Chronos-2 --model, e.g. tsfm-chronos2-mini), minirocket, dtw "
-        "(default: all but tsfm-in-context-group; with --shots: tsfm-hybrid,tsfm-embed,minirocket,dtw)",
+        "tsfm-in-context, tsfm-in-context-group (a Chronos-2 --model, e.g. tsfm-chronos2-mini), minirocket, dtw, "
+        "rdst (random dilated shapelets) (default: all but tsfm-in-context-group and rdst; with --shots: "
+        "tsfm-hybrid,tsfm-embed,minirocket,dtw)",
     )
     p.add_argument("--head", default="logistic", help="embedding head (default: %(default)s)")
     p.add_argument("--sets", default=None,
@@ -111,8 +112,8 @@ def add_bench_flags(p: argparse.ArgumentParser) -> None:
     p.add_argument("--seed", type=int, default=0, help="seed of the first draw, with --shots (default: %(default)s)")
     p.add_argument("--plot", default=None, help="with --shots: the curve plot, .png (default: beside --output)")
     p.add_argument("--validate", action="store_true",
-                   help="ucr: print the training-fold accuracy of every candidate mix and of auto (how the "
-                   "default method was chosen; test labels are not read)")
+                   help="ucr: print the training-fold accuracy of every candidate mix, of auto and of the rdst "
+                   "baseline on the same folds (how the default method was chosen; test labels are not read)")
     p.add_argument("--output", default=None, help="write the tidy results to this .csv")
     p.set_defaults(handler=run_bench)
 
@@ -346,7 +347,7 @@ def run_bench(args: argparse.Namespace) -> int:
     if args.validate:
         from tsfm.tasks.classification.validation import run_validation
 
-        print(run_validation(model, sets).round(3).to_string())
+        print(run_validation(model, sets, rdst=True).round(3).to_string())
         return 0
     if args.shots:
         return run_fewshot_bench(args, model, methods, sets)

@@ -161,19 +161,26 @@ def cross_validate_mixes(
 
     ``blocks`` are the standardised, width-scaled ``rocket`` and ``embedding`` blocks ``[n, width_b]``.
     """
-    from sklearn.model_selection import StratifiedKFold
-
-    smallest = int(np.unique(labels, return_counts=True)[1].min())
-    if len(mixes) == 1 or smallest < 2:
+    splits = stratified_folds(labels, folds)
+    if len(mixes) == 1 or not splits:
         return {}
-    splitter = StratifiedKFold(n_splits=min(folds, smallest), shuffle=True, random_state=0)
-    splits = list(splitter.split(np.zeros(len(labels)), labels))
     scores = {}
     for mix in mixes:
         x = np.hstack([blocks[k] * w for k, w in zip(("rocket", "embedding"), mix, strict=True) if w > 0])
         correct = [np.mean(ridge_head().fit(x[tr], labels[tr]).predict(x[te]) == labels[te]) for tr, te in splits]
         scores[mix] = float(np.mean(correct))
     return scores
+
+
+def stratified_folds(labels: np.ndarray, folds: int) -> list[tuple[np.ndarray, np.ndarray]]:
+    """``(train, test)`` index pairs of at most ``folds`` seeded stratified folds; ``[]`` when a class has one series."""
+    from sklearn.model_selection import StratifiedKFold
+
+    smallest = int(np.unique(labels, return_counts=True)[1].min())
+    if smallest < 2:
+        return []
+    splitter = StratifiedKFold(n_splits=min(folds, smallest), shuffle=True, random_state=0)
+    return list(splitter.split(np.zeros(len(labels)), labels))
 
 
 def ridge_head() -> Any:
