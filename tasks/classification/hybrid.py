@@ -173,7 +173,7 @@ def cross_validate_mixes(
 
 
 def stratified_folds(labels: np.ndarray, folds: int) -> list[tuple[np.ndarray, np.ndarray]]:
-    """``(train, test)`` index pairs of at most ``folds`` seeded stratified folds; ``[]`` when a class has one series."""
+    """``(train, test)`` pairs of at most ``folds`` seeded stratified folds; ``[]`` when a class has one series."""
     from sklearn.model_selection import StratifiedKFold
 
     smallest = int(np.unique(labels, return_counts=True)[1].min())
