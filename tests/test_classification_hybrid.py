@@ -252,6 +252,18 @@ def test_when_rdst_is_validated_then_it_is_refitted_on_each_training_fold(task, 
     assert stratified_folds(np.array(["a", "a", "b"]), 5) == []  # a class of one: no folds
 
 
+def test_when_few_labels_are_validated_then_each_draw_is_scored_on_the_rest_of_the_training_split(bolt_mini, task):
+    from tsfm.tasks.classification.validation import fewshot_validation
+
+    train, y_train, _, _ = task  # 6 per class
+    lines = []
+    table = fewshot_validation(bolt_mini, {"shapes": (train, y_train)}, shots=(2, 6), draws=2, log=lines.append)
+    assert list(table.index) == [(2, "shapes"), (2, "mean")]  # at 6 per class nothing is left to score
+    assert any("shapes" in line and "6 per class: skipped" in line for line in lines)
+    assert (table[["hybrid", "auto"]].to_numpy() >= 0.6).all()  # three separable shapes: chance is 1/3
+    assert table.loc[(2, "mean"), "hybrid"] == table.loc[(2, "shapes"), "hybrid"]
+
+
 def test_when_drawing_k_per_class_then_draws_are_seeded_and_small_classes_kept_whole():
     from tsfm.tasks.classification.fewshot import parse_shots, sample_per_class
 
