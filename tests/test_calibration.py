@@ -181,13 +181,22 @@ def test_when_history_is_one_long_series_then_more_windows_reach_back_through_it
     from tsfm.adapters.calibration import calibration_rolling
 
     one = [np.zeros(10_000)]
-    assert calibration_rolling(one, 24, CalibrationConfig()).windows == 100  # not the last 5 days alone
+    assert calibration_rolling(one, 24, CalibrationConfig()).windows == 200  # not the last 5 days alone
     assert calibration_rolling(one, 24, CalibrationConfig(min_windows=1)).windows == 5
     panel = [np.zeros(500)] * 40  # 40 series x 5 windows = 200 pairs: enough as it is
     assert calibration_rolling(panel, 24, CalibrationConfig()).windows == 5
     short = [np.zeros(100)]  # added windows keep at least half of the series as context
     assert calibration_rolling(short, 10, CalibrationConfig()).windows == 5
     assert calibration_rolling([np.zeros(300)], 10, CalibrationConfig()).windows == 15  # earliest origin 150
+
+
+def test_when_steps_have_under_min_per_step_residuals_then_every_step_shares_pooled_offsets():
+    one = [np.sin(np.arange(6_000) * 2 * np.pi / 24) + np.random.default_rng(0).normal(0, 0.3, 6_000)]
+    pooled = calibrate(OverconfidentForecaster(), one, HORIZON, progress=False)  # one series: 200 windows
+    assert pooled.info["residuals_per_step"] == 200 and not pooled.info["per_step"]  # under MIN_PER_STEP
+    assert pooled.offsets.shape == (1, len(pooled.calibrated_levels))
+    per_step = calibrate(OverconfidentForecaster(), one, HORIZON, CalibrationConfig(min_per_step=50), progress=False)
+    assert per_step.info["per_step"] and per_step.offsets.shape[0] == HORIZON
 
 
 class CountingForecaster(OverconfidentForecaster):
