@@ -44,7 +44,11 @@ HYBRID_MIXES: tuple[Mix, ...] = ((1.0, 0.25),)  # validated across the offline U
 AUTO_MIXES: tuple[Mix, ...] = ((1.0, 0.25), (1.0, 0.0), (1.0, 0.5), (1.0, 1.0), (0.0, 1.0))
 # The embedding views of the UCR benchmark: level, changes and a coarser scale, with 4 ordered segments.
 HYBRID_FEATURES = EmbeddingFeatures(views=("raw", "diff", "scale2"), pooling="mean", segments=4)
-RIDGE_ALPHAS = np.logspace(-4, 4, 17)  # for blocks scaled to unit total variance
+# MiniRocket's own grid (1e-3 to 1e3 over ~10,000 unit-variance features, as aeon's classifier uses it)
+# rescaled to blocks of unit total variance. It replaced logspace(-4, 4, 17) on 2026-12-05 by validation on
+# training labels only: hybrid 0.927 (was 0.925) on full folds, 0.854 (0.851) with 5 series per class. The
+# wider grid let leave-one-out pick penalties MiniRocket never uses, which with few series fits its noise.
+RIDGE_ALPHAS = np.logspace(-7, -1, 10)
 
 
 def check_mixes(mixes: Any) -> tuple[Mix, ...]:
