@@ -7,7 +7,7 @@ import pytest
 from tsfm.tasks.bench_cli import benchmarks
 from tsfm.tasks.cli import main
 
-EXPECTED = {"batching", "classify", "covariates", "detect", "ensemble", "ensemble-rules", "finetune", "fleet",
+EXPECTED = {"batching", "calibration", "classify", "covariates", "detect", "ensemble", "ensemble-rules", "finetune", "fleet",
             "overhead", "throughput"}
 
 
