@@ -7,8 +7,8 @@ import pytest
 from tsfm.tasks.bench_cli import benchmarks
 from tsfm.tasks.cli import main
 
-EXPECTED = {"batching", "calibration", "classify", "covariates", "detect", "ensemble", "ensemble-rules", "finetune", "fleet",
-            "overhead", "throughput"}
+EXPECTED = {"batching", "calibration", "classify", "covariates", "detect", "ensemble", "ensemble-rules", "finetune",
+            "fleet", "overhead", "throughput"}
 
 
 def test_when_listing_benchmarks_then_each_installed_one_is_named_with_a_description(capsys):
