@@ -346,12 +346,13 @@ def run_bench(args: argparse.Namespace) -> int:
     model = tsfm.load(args.model) if needs_model else None
     sets = bench.resolve_sets(args.sets)
     if args.validate:
-        from tsfm.tasks.classification.validation import fewshot_validation, run_validation
+        from tsfm.tasks.classification.fewshot import CachedEmbeddings
+        from tsfm.tasks.classification.validation import fewshot_validation, run_validation, training_sets
 
-        print(run_validation(model, sets, rdst=True).round(3).to_string())
-        training = {name: bench.load_ucr(name)[:2] for name in sets}  # test splits are not read
+        training, cached = training_sets(sets), CachedEmbeddings(model)  # both tables embed each series once
+        print(run_validation(cached, training, rdst=True).round(3).to_string())
         print("few labels: k training series per class (10 draws), scored on the rest of the training split")
-        print(fewshot_validation(model, training).round(3).to_string())
+        print(fewshot_validation(cached, training).round(3).to_string())
         return 0
     if args.shots:
         return run_fewshot_bench(args, model, methods, sets)

@@ -31,7 +31,14 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from tsfm.tasks.classification.hybrid import AUTO_MIXES, Mix, cross_validate_mixes, ridge_head, stratified_folds
+from tsfm.tasks.classification.hybrid import (
+    AUTO_MIXES,
+    HYBRID_MIXES,
+    Mix,
+    cross_validate_mixes,
+    ridge_head,
+    stratified_folds,
+)
 
 
 def mix_name(mix: Mix) -> str:
@@ -79,17 +86,18 @@ def training_blocks(model: Any, series: list[np.ndarray]) -> dict[str, np.ndarra
     return {k: (v - v.mean(axis=0)) / _safe_scale(v) / np.sqrt(v.shape[1]) for k, v in raw.items()}
 
 
-def run_validation(model: Any, sets: tuple[str, ...], log: Callable = print, rdst: bool = False) -> pd.DataFrame:
+def run_validation(
+    model: Any, data: dict[str, tuple[list[np.ndarray], np.ndarray]], log: Callable = print, rdst: bool = False,
+) -> pd.DataFrame:
     """Training-fold accuracy of every candidate on each set: one row per set, a ``mean`` row last.
 
+    ``data`` maps a set's name to its *training* series and labels (:func:`training_sets`).
     ``rdst`` adds the RDST baseline (:func:`rdst_fold_accuracy`) as a column: a classical method
     the hybrid has to beat, scored on the same folds, not a candidate for the default."""
     from tsfm.tasks.classification.base import validate_series
-    from tsfm.tasks.classification.benchmarks import load_ucr
 
     rows = {}
-    for name in sets:
-        series, labels, _, _ = load_ucr(name)  # the test split is not used
+    for name, (series, labels) in data.items():
         checked = validate_series(series)
         rows[name] = validate_candidates(training_blocks(model, checked), labels.astype(str))
         if rdst:
@@ -100,8 +108,15 @@ def run_validation(model: Any, sets: tuple[str, ...], log: Callable = print, rds
     return table
 
 
+def training_sets(sets: tuple[str, ...]) -> dict[str, tuple[list[np.ndarray], np.ndarray]]:
+    """Name -> training series and labels of each UCR/UEA set; the test splits are not kept."""
+    from tsfm.tasks.classification.benchmarks import load_ucr
+
+    return {name: load_ucr(name)[:2] for name in sets}
+
+
 FEWSHOT_SHOTS = (5, 10)
-FEWSHOT_METHODS = ("hybrid", "auto")
+FEWSHOT_MIXES: dict[str, tuple[Mix, ...]] = {"hybrid": HYBRID_MIXES, "auto": AUTO_MIXES}
 
 
 def fewshot_validation(
@@ -110,35 +125,35 @@ def fewshot_validation(
 ) -> pd.DataFrame:
     """Accuracy of ``hybrid`` and ``auto`` fitted on ``k`` training series per class, scored on the rest.
 
-    ``data`` maps a set's name to its *training* series and labels. Draw ``d`` of ``k`` per class is
+    ``data`` maps a set's name to its *training* series and labels. Pass ``model`` as a
+    :class:`~tsfm.tasks.classification.fewshot.CachedEmbeddings` to embed each series once across
+    draws, methods and :func:`run_validation`. Draw ``d`` of ``k`` per class is
     :func:`~tsfm.tasks.classification.fewshot.sample_per_class` with seed ``d``. A set whose classes
     are used up by ``k`` per class (nothing left to score) is skipped for that ``k``, with a line.
     Returns one row per ``(shots, set)`` (mean over draws), then a ``mean`` row per ``shots`` over
     the sets scored at that count.
     """
-    from tsfm.tasks.classification.fewshot import CachedEmbeddings, sample_per_class
-    from tsfm.tasks.classification.hybrid import HYBRID_MIXES, HybridClassifier
+    from tsfm.tasks.classification.fewshot import sample_per_class
+    from tsfm.tasks.classification.hybrid import HybridClassifier
 
-    cached = CachedEmbeddings(model)  # each series is embedded once across draws and methods
-    mixes = {"hybrid": HYBRID_MIXES, "auto": AUTO_MIXES}
     rows = []
     for k in shots:
         for name, (series, labels) in data.items():
             labels = np.asarray(labels).astype(str)
-            scores: dict[str, list[float]] = {m: [] for m in FEWSHOT_METHODS}
+            scores: dict[str, list[float]] = {m: [] for m in FEWSHOT_MIXES}
             for draw in range(draws):
                 chosen = sample_per_class(labels, k, draw)
                 rest = np.setdiff1d(np.arange(len(labels)), chosen)
                 if rest.size == 0:
                     log(f"{name:18s} {k:>3} per class: skipped, no training series left to score")
                     break
-                for method in FEWSHOT_METHODS:
-                    clf = HybridClassifier(cached, mixes=mixes[method], min_per_class=1)
+                for method, mixes in FEWSHOT_MIXES.items():
+                    clf = HybridClassifier(model, mixes=mixes, min_per_class=1)
                     clf.fit([series[i] for i in chosen], labels[chosen])
                     scores[method].append(clf.score([series[i] for i in rest], labels[rest]))
             if scores["hybrid"]:
                 rows.append({"shots": k, "set": name, **{m: float(np.mean(v)) for m, v in scores.items()}})
-                log(f"{name:18s} {k:>3} per class: " + "  ".join(f"{m} {rows[-1][m]:.3f}" for m in FEWSHOT_METHODS))
+                log(f"{name:18s} {k:>3} per class: " + "  ".join(f"{m} {rows[-1][m]:.3f}" for m in FEWSHOT_MIXES))
     table = pd.DataFrame(rows)
-    means = table.groupby("shots", sort=False)[list(FEWSHOT_METHODS)].mean().reset_index().assign(set="mean")
+    means = table.groupby("shots", sort=False)[list(FEWSHOT_MIXES)].mean().reset_index().assign(set="mean")
     return pd.concat([table, means]).sort_values("shots", kind="stable").set_index(["shots", "set"])
